@@ -1,0 +1,42 @@
+# tinkertop: `make run` (the app on a live demo), `make test` (everything CI runs), `make bench`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run demo app test lint unit bench clean-venv
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@$(PY) -c 'import sys; assert sys.version_info[:2] == (3, 11), "tinkertop needs Python 3.11, got %s" % sys.version.split()[0]'
+	test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	# the CPU build of torch first, so nothing later pulls a CUDA build
+	$(BIN)/pip install -q torch==2.13.0
+	$(BIN)/pip install -q -e '.[dev]'
+	touch $(STAMP)
+
+run: demo
+
+demo: $(STAMP)
+	$(BIN)/tinkertop demo
+
+app: $(STAMP)
+	$(BIN)/tinkertop
+
+lint: $(STAMP)
+	$(BIN)/ruff format --check runner tui tests bench
+	$(BIN)/ruff check runner tui tests bench
+	$(BIN)/mypy runner
+
+test: lint
+	$(BIN)/pytest -q
+
+unit: $(STAMP)
+	$(BIN)/pytest -q tests/unit
+
+bench: $(STAMP)
+	$(BIN)/python -m bench
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,54 @@
+"""Headless command line: ``tinkertop ls|show|backend|launch|...``.
+
+Each family of commands lives beside the code it drives and registers itself here through a
+``register(subparsers)`` function. Registration modules must stay cheap to import (no torch,
+tinker, tinker_cookbook or pandas at module level): ``tinkertop ls`` should start fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# modules providing ``register(subparsers) -> None``; each sets ``func`` on its parsers
+COMMAND_MODULES = (
+    "runner.runs.cli",
+    "runner.backend.cli",
+    "runner.control.cli",
+)
+
+HEADLESS_COMMANDS: set[str] = set()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tinkertop",
+        description="Launch, watch and compare Tinker post-training runs. "
+        "With no command (or only folders), opens the terminal app.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name == name:
+                continue
+            raise
+        module.register(sub)
+    HEADLESS_COMMANDS.update(sub.choices)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
