@@ -1,0 +1,183 @@
+"""Run summaries from the tail of each file only, for the app's first paint.
+
+``quick_scan(roots)`` finds run folders and, for each, reads the last ~64 lines of
+``metrics.jsonl`` (seeking near the end), the last checkpoint record and the end of ``logs.log``.
+It never parses a whole metrics file; the full read (``RunStore.scan``) comes afterwards in the
+app's worker. ``n_lines`` counts the lines read here, not the file's.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from pathlib import Path
+from typing import Any
+
+from runner.runs.jsonl import LineError, parse_object
+from runner.runs.kinds import headline_key, infer_kind, progress_of
+from runner.runs.model import RunSummary
+from runner.runs.status import infer_status, supervisor_status
+
+TAIL_LINES = 64
+CHUNK = 64 * 1024
+MAX_TAIL_BYTES = 8 * 1024 * 1024
+CONSOLE_BYTES = 16 * 1024
+RUN_MARKERS = ("metrics.jsonl", "checkpoints.jsonl", "config.json", "logs.log")
+MAX_DEPTH = 4
+SKIP_DIRS = {"wandb", ".git", "__pycache__", "node_modules", ".venv"}
+
+
+def find_run_dirs(roots: list[Path]) -> list[Path]:
+    """Folders below ``roots`` holding a cookbook file; a run folder's own subfolders are not searched."""
+    found: list[Path] = []
+    for root in roots:
+        _walk(Path(root), 0, found)
+    return found
+
+
+def _walk(folder: Path, depth: int, found: list[Path]) -> None:
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    names = {e.name for e in entries}
+    if any(m in names for m in RUN_MARKERS):
+        found.append(folder)
+        return
+    if depth >= MAX_DEPTH:
+        return
+    for entry in sorted(entries, key=lambda e: e.name):
+        if (
+            entry.is_dir(follow_symlinks=False)
+            and entry.name not in SKIP_DIRS
+            and not entry.name.startswith(".")
+        ):
+            _walk(Path(entry.path), depth + 1, found)
+
+
+def tail_lines(path: Path, n: int = TAIL_LINES, max_bytes: int = MAX_TAIL_BYTES) -> tuple[list[bytes], bool]:
+    """The last ``n`` non-blank lines of a file and whether the file's start was reached."""
+    try:
+        with open(path, "rb") as handle:
+            end = handle.seek(0, os.SEEK_END)
+            pos, data = end, b""
+            while pos > 0 and data.count(b"\n") <= n and end - pos < max_bytes:
+                step = min(CHUNK, pos)
+                pos -= step
+                handle.seek(pos)
+                data = handle.read(step) + data
+    except OSError:
+        return [], True
+    lines = data.split(b"\n")
+    if pos > 0:
+        lines = lines[1:]  # first piece may start mid-line
+    lines = [line for line in lines if line.strip()]
+    return lines[-n:], pos == 0
+
+
+def _records(lines: list[bytes]) -> tuple[list[dict[str, Any]], int]:
+    records: list[dict[str, Any]] = []
+    bad = 0
+    for i, raw in enumerate(lines):
+        try:
+            records.append(parse_object(raw))
+        except LineError:
+            if i != len(lines) - 1:  # a half-written last line is not (yet) bad
+                bad += 1
+    return records, bad
+
+
+def _last_checkpoint(path: Path) -> list[dict[str, Any]]:
+    lines, _ = tail_lines(path, 1, CHUNK)
+    records, _ = _records(lines + [b""])
+    return records[-1:]
+
+
+def _console_tail(path: Path) -> list[str]:
+    lines, _ = tail_lines(path, 200, CONSOLE_BYTES)
+    return [line.decode("utf-8", "replace") for line in lines]
+
+
+def _config(path: Path) -> dict[str, Any] | None:
+    try:
+        obj = parse_object(path.read_bytes())
+    except (OSError, LineError):
+        return None
+    return obj
+
+
+def _mtime(folder: Path, names: list[str]) -> float | None:
+    times = []
+    for name in names:
+        try:
+            times.append((folder / name).stat().st_mtime)
+        except OSError:
+            pass
+    return max(times) if times else None
+
+
+def _num(v: Any) -> float:
+    if isinstance(v, bool) or not isinstance(v, int | float):
+        return math.nan
+    return float(v)
+
+
+def quick_summary(folder: Path, name: str | None = None) -> RunSummary:
+    """A ``RunSummary`` from the tails of one run folder's files."""
+    lines, _ = tail_lines(folder / "metrics.jsonl")
+    records, bad = _records(lines)
+    by_step: dict[int, dict[str, Any]] = {}
+    latest: dict[str, Any] = {}
+    for rec in records:
+        latest.update(rec)
+        step = rec.get("step")
+        if isinstance(step, int) and not isinstance(step, bool):
+            by_step.setdefault(step, {}).update(rec)
+    config = _config(folder / "config.json")
+    has_metrics = (folder / "metrics.jsonl").exists()
+    info = infer_kind(latest.keys(), config)
+    kind = info.kind if (has_metrics or config is not None) else "foreign"
+    head = headline_key(kind, latest.keys())
+    steps = sorted(by_step)
+    step = steps[-1] if steps else None
+    spark = [_num(by_step[s].get(head)) for s in steps if head in by_step[s]] if head else []
+    last_change = _mtime(folder, ["metrics.jsonl", "checkpoints.jsonl", "logs.log", "config.json", "."])
+    status = infer_status(
+        _last_checkpoint(folder / "checkpoints.jsonl"), _console_tail(folder / "logs.log"), last_change
+    )
+    record = supervisor_status(folder)
+    return RunSummary(
+        path=str(folder),
+        name=name or folder.name,
+        kind=kind,
+        status=str(record["status"]) if record else status,
+        step=step,
+        progress=progress_of(latest, step, config),
+        headline_key=head,
+        headline_value=_num(latest.get(head)) if head and head in latest else None,
+        spark=spark[-TAIL_LINES:],
+        last_change=last_change,
+        n_lines=len(records),
+        bad_lines=bad,
+        latest=latest,
+        mode=info.mode if kind == "rl" else "",
+        status_source="supervisor" if record else "files",
+    )
+
+
+def quick_scan(roots: list[Path]) -> list[RunSummary]:
+    """Quick summaries of every run folder below ``roots``."""
+    out = []
+    for folder in find_run_dirs([Path(r) for r in roots]):
+        out.append(quick_summary(folder, _display_name(folder, roots)))
+    return out
+
+
+def _display_name(folder: Path, roots: list[Path]) -> str:
+    for root in roots:
+        try:
+            rel = folder.resolve().relative_to(Path(root).resolve())
+        except ValueError:
+            continue
+        return str(rel) if str(rel) != "." else folder.resolve().name
+    return folder.name

@@ -1,0 +1,167 @@
+"""The Textual app: screens, app-wide bindings, the follow worker, ``run_app``."""
+
+from __future__ import annotations
+
+import argparse
+import threading
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+from textual.worker import get_current_worker
+
+from tui.follow import Focus, Follower, Hook, clock_from_env
+from tui.messages import RunLoaded, RunsRefreshed
+from tui.screens.help import HelpScreen
+from tui.screens.runs import RunsScreen
+
+
+class TinkertopApp(App[int]):
+    """Runs list and run view over the run folders below ``roots``."""
+
+    CSS_PATH = Path(__file__).parent / "app.tcss"
+    TITLE = "tinkertop"
+    BINDINGS = [
+        Binding("q", "quit", "Quit (runs go on)", id="app.quit"),
+        Binding("question_mark", "help", "Help", id="app.help"),
+        Binding("1", "show_runs", "Runs", show=False, id="app.runs"),
+        Binding("2", "show_run", "Run view", show=False, id="app.run_view"),
+    ]
+
+    def __init__(self, roots: Sequence[Path], now: Callable[[], float] | None = None) -> None:
+        super().__init__()
+        self.roots = [Path(r) for r in roots]
+        self.follower = Follower(self.roots)
+        self.hook = Hook()
+        self._clock = now or clock_from_env()
+        self._stop = threading.Event()
+        self.runs_screen = RunsScreen()
+
+    def now(self) -> float:
+        """Wall clock, or the frozen one (``now=`` or ``TINKERTOP_FROZEN_NOW``)."""
+        return self._clock() if self._clock else time.time()
+
+    def on_mount(self) -> None:
+        self.push_screen(self.runs_screen)
+        self.follow_runs()
+
+    # --- the worker -------------------------------------------------------------
+    @work(thread=True, group="follow-runs", exclusive=True, exit_on_error=False)
+    def follow_runs(self) -> None:
+        """Quick tail scan, full read, then one refresh message per batch of changes."""
+        worker = get_current_worker()
+        follower = self.follower
+        try:
+            self.post_message(RunsRefreshed(follower.quick(), None, complete=False))
+            summaries = follower.full()
+            self.post_message(RunsRefreshed(summaries, follower.snapshot(), complete=True))
+            for changed in follower.watch(self._stop):
+                if worker.is_cancelled or self._stop.is_set():
+                    break
+                summaries = follower.refresh(changed)
+                self.post_message(RunsRefreshed(summaries, follower.snapshot(), complete=True))
+        except Exception as exc:  # noqa: BLE001 - shown to the user, the app stays up
+            self.call_from_thread(self.notify, f"reading runs failed: {exc!r}", severity="error")
+            raise
+
+    @work(thread=True, group="load-run", exclusive=True, exit_on_error=False)
+    def load_run(self, focus: Focus) -> None:
+        """Snapshot one run for the run view (after open or a change of metric keys)."""
+        try:
+            self.post_message(RunLoaded(self.follower.snapshot(focus)))
+        except Exception as exc:  # noqa: BLE001
+            self.post_message(RunLoaded(None, error=repr(exc)))
+
+    def on_runs_refreshed(self, message: RunsRefreshed) -> None:
+        self.hook.seen(message.summaries)
+        self.runs_screen.update_runs(message.summaries, message.complete)
+        view = self._run_view()
+        if view is not None and message.focus is not None:
+            view.apply(message.focus)
+
+    def on_run_loaded(self, message: RunLoaded) -> None:
+        if message.error:
+            self.notify(f"loading the run failed: {message.error}", severity="error")
+        view = self._run_view()
+        if view is not None and message.snapshot is not None:
+            view.apply(message.snapshot)
+
+    # --- navigation -------------------------------------------------------------
+    def _run_view(self):  # type: ignore[no-untyped-def]
+        from tui.screens.run_view import RunViewScreen
+
+        for screen in self.screen_stack:
+            if isinstance(screen, RunViewScreen):
+                return screen
+        return None
+
+    def open_run(self, path: str) -> None:
+        """Push the run view for ``path`` and load it in a worker."""
+        from tui.screens.run_view import RunViewScreen
+
+        if self._run_view() is not None:
+            self.close_run()
+        self.push_screen(RunViewScreen(path))
+        self.focus_run(path, [])
+
+    def focus_run(self, path: str, keys: Sequence[str]) -> None:
+        """The run view shows ``path`` with ``keys`` charted: follow them."""
+        focus = Focus(path, tuple(keys))
+        self.follower.focus = focus
+        self.load_run(focus)
+
+    def close_run(self) -> None:
+        self.follower.focus = None
+        if self._run_view() is not None:
+            while self.screen is not self.runs_screen:
+                self.pop_screen()
+
+    def action_show_runs(self) -> None:
+        self.close_run()
+
+    def action_show_run(self) -> None:
+        if self._run_view() is None:
+            self.runs_screen.action_open_run()
+
+    def action_help(self) -> None:
+        rows, seen = [], set()
+        for active in self.screen.active_bindings.values():
+            binding = active.binding
+            ident = binding.id or binding.action
+            if ident not in seen:
+                seen.add(ident)
+                rows.append((self.get_key_display(binding), binding.description, binding.id or ""))
+        self.push_screen(HelpScreen(f"Keys: {self.screen.id or 'screen'}", rows))
+
+    # --- shutdown ---------------------------------------------------------------
+    def exit(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def,override]
+        """Quit the app; runs are separate processes and go on."""
+        self._stop.set()
+        super().exit(*args, **kwargs)
+
+    def on_unmount(self) -> None:
+        self._stop.set()
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="tinkertop", description="Watch tinker-cookbook runs.")
+    parser.add_argument("folders", nargs="*", type=Path, help="folders to watch (default ./results/logs)")
+    return parser.parse_args(list(argv))
+
+
+def run_app(argv: Sequence[str]) -> int:
+    """Entry point for ``tinkertop [FOLDER ...]``."""
+    from runner.paths import default_roots
+
+    args = parse_args(argv)
+    roots = list(args.folders) or default_roots()
+    missing = [str(r) for r in roots if not r.exists()]
+    if missing and len(missing) == len(roots) and args.folders:
+        print(f"tinkertop: no such folder: {', '.join(missing)}")
+        return 2
+    app = TinkertopApp(roots)
+    app.run()
+    return app.return_code or 0

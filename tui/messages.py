@@ -1,0 +1,47 @@
+"""Messages the follow worker posts to the UI: one per batch of changed run folders."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from textual.message import Message
+
+from runner.runs.model import RunDetail, RunSummary
+
+
+@dataclass
+class Series:
+    """One metric of one run: steps, values and the time each step was first seen."""
+
+    key: str
+    steps: list[int] = field(default_factory=list)
+    values: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+
+
+@dataclass
+class RunSnapshot:
+    """What the run view needs of the run it shows, taken in the worker."""
+
+    path: str
+    detail: RunDetail
+    series: dict[str, Series]
+
+
+class RunsRefreshed(Message):
+    """A batch of run folders changed (or the first scan finished)."""
+
+    def __init__(self, summaries: list[RunSummary], focus: RunSnapshot | None, complete: bool) -> None:
+        super().__init__()
+        self.summaries = summaries
+        self.focus = focus
+        self.complete = complete
+
+
+class RunLoaded(Message):
+    """The run view asked for a run (or other metric keys) and the worker loaded them."""
+
+    def __init__(self, snapshot: RunSnapshot | None, error: str = "") -> None:
+        super().__init__()
+        self.snapshot = snapshot
+        self.error = error

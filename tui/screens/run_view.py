@@ -1,0 +1,193 @@
+"""Screen 2: one run in detail: charts, latest values, config, checkpoints, console, bad lines."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, SelectionList, Static, TabbedContent, TabPane
+
+from runner.runs.model import RunDetail
+from tui.format import number, progress
+from tui.messages import RunSnapshot
+from tui.widgets.metric_chart import EMA_WEIGHTS, WINDOWS, MetricChart
+from tui.widgets.metric_picker import MetricPicker
+from tui.widgets.run_panes import CheckpointTable, LatestTable, TextPane, config_text, problems_text
+
+TABS = ("charts", "latest", "config", "checkpoints", "console", "problems")
+
+
+class RunViewScreen(Screen[None]):
+    """A run's live charts and files. Escape returns to the list."""
+
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="run.back"),
+        Binding("backspace", "back", "Back", show=False, id="run.back_bs"),
+        Binding("right_square_bracket", "tab(1)", "Next tab", id="run.next_tab"),
+        Binding("left_square_bracket", "tab(-1)", "Prev tab", show=False, id="run.prev_tab"),
+        Binding("c", "show_tab('charts')", "Charts", show=False, id="run.tab_charts"),
+        Binding("m", "show_tab('latest')", "Latest", show=False, id="run.tab_latest"),
+        Binding("o", "show_tab('config')", "Config", show=False, id="run.tab_config"),
+        Binding("p", "show_tab('checkpoints')", "Checkpoints", show=False, id="run.tab_checkpoints"),
+        Binding("l", "show_tab('console')", "Console", show=False, id="run.tab_console"),
+        Binding("b", "show_tab('problems')", "Bad lines", show=False, id="run.tab_problems"),
+        Binding("slash", "search", "Search metrics", id="run.search"),
+        Binding("S", "cycle_ema", "EMA", id="chart.ema"),
+        Binding("W", "cycle_window", "Window", id="chart.window"),
+        Binding("X", "toggle_x", "X-axis", id="chart.x"),
+        Binding("Y", "toggle_log", "Log-y", id="chart.log"),
+        Binding("plus,equals_sign", "zoom(0.5)", "Zoom in", id="chart.zoom_in"),
+        Binding("minus", "zoom(2)", "Zoom out", id="chart.zoom_out"),
+        Binding("0", "zoom(0)", "Reset zoom", show=False, id="chart.zoom_reset"),
+    ]
+
+    def __init__(self, path: str) -> None:
+        super().__init__(id="run-view")
+        self.path = path
+        self.detail: RunDetail | None = None
+        self.keys: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("loading…", id="run-title")
+        with TabbedContent(initial="charts", id="run-tabs"):
+            with TabPane("Charts", id="charts"):
+                with Horizontal():
+                    yield MetricPicker(id="picker")
+                    with Vertical(id="chart-box"):
+                        yield MetricChart(id="chart")
+                        yield Static("", id="chart-status")
+            with TabPane("Latest", id="latest"):
+                yield LatestTable(id="latest-table")
+            with TabPane("Config", id="config"):
+                yield TextPane(id="config-text")
+            with TabPane("Checkpoints", id="checkpoints"):
+                yield CheckpointTable(id="checkpoint-table")
+            with TabPane("Console", id="console"):
+                yield TextPane(id="console-text", classes="follow")
+            with TabPane("Bad lines", id="problems"):
+                yield TextPane(id="problems-text")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._status()
+        self.query_one("#metric-list").focus()
+
+    # --- data -----------------------------------------------------------------
+    def apply(self, snap: RunSnapshot) -> None:
+        """New data for this run; view state (keys, zoom, scroll, cursor) is kept."""
+        if snap.path != self.path:
+            return
+        detail = snap.detail
+        first = self.detail is None
+        self.detail = detail
+        if first:
+            self.keys = self._default_keys(detail)
+            self.query_one(MetricPicker).set_keys(detail.metric_keys, self.keys)
+            if self.keys and any(k not in snap.series for k in self.keys):
+                self.app.focus_run(self.path, self.keys)  # type: ignore[attr-defined]
+        else:
+            self.query_one(MetricPicker).set_keys(detail.metric_keys)
+        self._title(detail)
+        if all(k in snap.series for k in self.keys):
+            self.query_one(MetricChart).set_data(snap.series, self.keys)
+        self.query_one(LatestTable).show(detail.summary.latest)
+        self.query_one("#config-text", TextPane).show(config_text(detail.config, detail.config_error))
+        self.query_one(CheckpointTable).show(detail.checkpoints)
+        self.query_one("#console-text", TextPane).show("\n".join(detail.console_tail) or "no logs.log")
+        self.query_one("#problems-text", TextPane).show(problems_text(detail.bad, detail.summary.bad_lines))
+        n_bad = detail.summary.bad_lines
+        self.query_one(TabbedContent).get_tab("problems").label = (
+            f"Bad lines ({n_bad})" if n_bad else "Bad lines"
+        )
+        self._status()
+
+    @staticmethod
+    def _default_keys(detail: RunDetail) -> list[str]:
+        head = detail.summary.headline_key
+        if head and head in detail.metric_keys:
+            return [head]
+        numeric = [k for k, v in detail.summary.latest.items() if isinstance(v, int | float) and k != "step"]
+        return numeric[:1]
+
+    def _title(self, detail: RunDetail) -> None:
+        s = detail.summary
+        parts = [f"[b]{s.name}[/b]", s.kind, s.status]
+        parts.append(f"step {'-' if s.step is None else s.step} ({progress(s.progress)})")
+        if s.headline_key:
+            parts.append(f"{s.headline_key} {number(s.headline_value)}")
+        if s.bad_lines:
+            parts.append(f"[$warning]⚠ {s.bad_lines} bad lines[/]")
+        if s.note:
+            parts.append(s.note)
+        self.query_one("#run-title", Static).update(" · ".join(parts))
+
+    def _status(self) -> None:
+        chart = self.query_one(MetricChart)
+        keys = ", ".join(self.keys) or "none"
+        text = f"{keys}\n{chart.view.describe()}   S ema · W window · X x-axis · Y log · +/- zoom"
+        self.query_one("#chart-status", Static).update(text)
+
+    @on(MetricPicker.Changed)
+    def _keys_changed(self, event: MetricPicker.Changed) -> None:
+        self.keys = event.keys
+        self._status()
+        chart = self.query_one(MetricChart)
+        if all(k in chart.series for k in self.keys):
+            chart.set_data(chart.series, self.keys)
+        self.app.focus_run(self.path, self.keys)  # type: ignore[attr-defined]
+
+    # --- actions --------------------------------------------------------------
+    def action_back(self) -> None:
+        if isinstance(self.focused, Input):
+            self.query_one(SelectionList).focus()
+            return
+        self.app.close_run()  # type: ignore[attr-defined]
+
+    def action_tab(self, delta: int) -> None:
+        tabs = self.query_one(TabbedContent)
+        i = TABS.index(tabs.active) if tabs.active in TABS else 0
+        self.action_show_tab(TABS[(i + delta) % len(TABS)])
+
+    def action_show_tab(self, tab: str) -> None:
+        self.query_one(TabbedContent).active = tab
+
+    def action_search(self) -> None:
+        self.action_show_tab("charts")
+        self.query_one("#metric-search", Input).focus()
+
+    def _redraw(self) -> None:
+        self.query_one(MetricChart).replot()
+        self._status()
+
+    def action_cycle_ema(self) -> None:
+        view = self.query_one(MetricChart).view
+        view.ema = (
+            EMA_WEIGHTS[(EMA_WEIGHTS.index(view.ema) + 1) % len(EMA_WEIGHTS)]
+            if view.ema in EMA_WEIGHTS
+            else 0.0
+        )
+        self._redraw()
+
+    def action_cycle_window(self) -> None:
+        view = self.query_one(MetricChart).view
+        view.window = (
+            WINDOWS[(WINDOWS.index(view.window) + 1) % len(WINDOWS)] if view.window in WINDOWS else 0
+        )
+        self._redraw()
+
+    def action_toggle_x(self) -> None:
+        view = self.query_one(MetricChart).view
+        view.x_time = not view.x_time
+        self._redraw()
+
+    def action_toggle_log(self) -> None:
+        view = self.query_one(MetricChart).view
+        view.log_y = not view.log_y
+        self._redraw()
+
+    def action_zoom(self, factor: float) -> None:
+        view = self.query_one(MetricChart).view
+        view.zoom = 1.0 if factor == 0 else min(1.0, max(1 / 256, view.zoom * factor))
+        self._redraw()

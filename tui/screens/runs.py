@@ -1,0 +1,140 @@
+"""Screen 1: every run folder below the roots, live."""
+
+from __future__ import annotations
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import Footer, Input, Static
+
+from runner.runs.model import RunSummary
+from tui.widgets.run_table import SORTS, RunTable
+
+EMPTY_TEXT = """[b]No runs yet.[/b]
+
+tinkertop watches these folders for run folders (any folder with a metrics.jsonl, config.json,
+checkpoints.jsonl or logs.log):
+{roots}
+
+To get something to look at:
+  • [b]tinkertop demo[/b]  launches a small offline run on the embedded backend and opens it here
+  • [b]tinkertop launch ...[/b] or any tinker-cookbook recipe with log_path=results/logs/<name>
+  • [b]tinkertop FOLDER ...[/b]  opens the app on other folders
+
+Runs appear here as soon as their folder is created. Press [b]?[/b] for keys, [b]q[/b] to quit."""
+
+
+class RunsScreen(Screen[None]):
+    """The runs list with sort, filter and open."""
+
+    BINDINGS = [
+        Binding("enter", "open_run", "Open", id="runs.open"),
+        Binding("s", "cycle_sort", "Sort", id="runs.sort"),
+        Binding("slash", "filter", "Filter", id="runs.filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="runs.clear_filter"),
+        Binding("j", "cursor_down", "Down", show=False, id="runs.down"),
+        Binding("k", "cursor_up", "Up", show=False, id="runs.up"),
+        Binding("g", "cursor_top", "Top", show=False, id="runs.top"),
+        Binding("G", "cursor_bottom", "Bottom", show=False, id="runs.bottom"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(id="runs")
+        self.summaries: list[RunSummary] = []
+        self.sort_names = list(SORTS)
+        self.sort = "updated"
+        self.filter_text = ""
+        self.scanned = False
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="runs-title")
+        yield Input(placeholder="filter runs by name (esc clears)", id="runs-filter")
+        with Vertical(id="runs-body"):
+            yield RunTable(id="run-table")
+            yield Static("Scanning…", id="runs-empty")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one("#runs-filter").display = False
+        self.query_one(RunTable).focus()
+        self.render_runs()
+
+    def update_runs(self, summaries: list[RunSummary], complete: bool = True) -> None:
+        """New summaries from the worker (the whole set)."""
+        self.summaries = summaries
+        self.scanned = True
+        self.render_runs()
+
+    def visible(self) -> list[RunSummary]:
+        needle = self.filter_text.lower()
+        rows = [s for s in self.summaries if needle in s.name.lower()]
+        return sorted(rows, key=SORTS[self.sort])  # type: ignore[arg-type]
+
+    def render_runs(self) -> None:
+        rows = self.visible()
+        table = self.query_one(RunTable)
+        table.show(rows, self.app.now())  # type: ignore[attr-defined]
+        empty = self.query_one("#runs-empty", Static)
+        have_any = bool(self.summaries)
+        table.display = have_any
+        empty.display = not have_any
+        if not have_any and self.scanned:
+            roots = "\n".join(f"  • {r}" for r in self.app.roots)  # type: ignore[attr-defined]
+            empty.update(EMPTY_TEXT.format(roots=roots))
+        self._title(len(rows))
+        if rows:
+            self.call_after_refresh(self.app.hook.painted, len(rows))  # type: ignore[attr-defined]
+
+    def _title(self, shown: int) -> None:
+        total = len(self.summaries)
+        count = f"{shown} of {total} runs" if shown != total else f"{total} runs"
+        filt = f" · filter: {self.filter_text!r}" if self.filter_text else ""
+        self.query_one("#runs-title", Static).update(f"[b]tinkertop[/b] · {count} · sort: {self.sort}{filt}")
+
+    def action_open_run(self) -> None:
+        path = self.query_one(RunTable).selected_path()
+        if path:
+            self.app.open_run(path)  # type: ignore[attr-defined]
+
+    def action_cycle_sort(self) -> None:
+        self.sort = self.sort_names[(self.sort_names.index(self.sort) + 1) % len(self.sort_names)]
+        self.render_runs()
+
+    def action_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.display = True
+        box.focus()
+
+    def action_clear_filter(self) -> None:
+        box = self.query_one("#runs-filter", Input)
+        box.value = ""
+        box.display = False
+        self.query_one(RunTable).focus()
+
+    @on(Input.Changed, "#runs-filter")
+    def _filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value
+        self.render_runs()
+
+    @on(Input.Submitted, "#runs-filter")
+    def _filter_done(self) -> None:
+        self.query_one(RunTable).focus()
+
+    @on(RunTable.RowSelected)
+    def _row_selected(self) -> None:
+        self.action_open_run()
+
+    def action_cursor_down(self) -> None:
+        self.query_one(RunTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        self.query_one(RunTable).action_cursor_up()
+
+    def action_cursor_top(self) -> None:
+        self.query_one(RunTable).move_cursor(row=0)
+
+    def action_cursor_bottom(self) -> None:
+        table = self.query_one(RunTable)
+        table.move_cursor(row=table.row_count - 1)

@@ -1,0 +1,103 @@
+"""A live chart of one or more metrics of one run (plotext via textual-plotext).
+
+The view state (keys, smoothing, x-axis, log-y, zoom) lives here and survives data updates.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from textual_plotext import PlotextPlot
+
+from tui.messages import Series
+
+EMA_WEIGHTS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
+WINDOWS = (0, 5, 10, 25, 50, 100)
+
+
+@dataclass
+class ChartView:
+    """How to draw: smoothing, axes and zoom (a fraction of the x-range, latest part)."""
+
+    ema: float = 0.6
+    window: int = 0
+    log_y: bool = False
+    x_time: bool = False
+    zoom: float = 1.0
+
+    def describe(self) -> str:
+        ema = f"EMA {self.ema:.2f}" if self.ema else "EMA off"
+        window = f"window {self.window}" if self.window else "window off"
+        zoom = "all" if self.zoom >= 1.0 else f"last {self.zoom * 100:.0f}%"
+        x = "time first seen" if self.x_time else "step"
+        return f"{ema} · {window} · x: {x} · log-y {'on' if self.log_y else 'off'} · zoom {zoom}"
+
+
+def smooth(values: list[float], view: ChartView) -> list[float]:
+    """Apply the rolling window, then the debiased EMA (both skip non-finite values)."""
+    from runner.runs.smoothing import debiased_ema, rolling_mean
+
+    out = values
+    if view.window > 1:
+        out = rolling_mean(out, view.window)
+    if view.ema > 0:
+        out = debiased_ema(out, view.ema)
+    return out
+
+
+class MetricChart(PlotextPlot):
+    """Overlay of the selected series with the current ``ChartView``."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self.view = ChartView()
+        self.series: dict[str, Series] = {}
+        self.keys: list[str] = []
+
+    def set_data(self, series: dict[str, Series], keys: list[str]) -> None:
+        """New data or a new key selection; the view state is kept."""
+        self.series = series
+        self.keys = keys
+        self.replot()
+
+    def points(self, key: str) -> tuple[list[float], list[float], list[float]]:
+        """(x, raw y, smoothed y) of one key, finite points only, after zoom."""
+        s = self.series.get(key)
+        if s is None:
+            return [], [], []
+        if self.view.x_time and len(s.times) == len(s.steps) and s.times:
+            t0 = min(s.times)
+            xs = [t - t0 for t in s.times]
+        else:
+            xs = [float(x) for x in s.steps]
+        ys = smooth(s.values, self.view)
+        pts = [
+            (x, raw, y)
+            for x, raw, y in zip(xs, s.values, ys, strict=False)
+            if math.isfinite(y) and math.isfinite(raw) and (not self.view.log_y or (y > 0 and raw > 0))
+        ]
+        if pts and self.view.zoom < 1.0:
+            lo, hi = pts[0][0], pts[-1][0]
+            cut = hi - (hi - lo) * self.view.zoom
+            pts = [p for p in pts if p[0] >= cut]
+        return [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
+
+    def replot(self) -> None:
+        plt = self.plt
+        plt.clear_figure()
+        plt.xlabel("seconds since first seen" if self.view.x_time else "step")
+        plt.yscale("log" if self.view.log_y else "linear")
+        drawn = 0
+        for key in self.keys:
+            xs, raw, ys = self.points(key)
+            if not xs:
+                continue
+            drawn += 1
+            smoothed = self.view.ema > 0 or self.view.window > 1
+            if smoothed and len(self.keys) == 1:
+                plt.plot(xs, raw, marker="braille", color="gray", label=f"{key} (raw)")
+            plt.plot(xs, ys, marker="braille", label=key)
+        if not drawn:
+            plt.title("no finite points for the selected metrics" if self.keys else "pick a metric")
+        self.refresh()

@@ -1,0 +1,81 @@
+"""The run view's data panes; each updates in place and keeps its cursor and scroll."""
+
+from __future__ import annotations
+
+import json
+
+from rich.text import Text
+from textual.containers import VerticalScroll
+from textual.widgets import DataTable, Static
+
+from runner.runs.model import BadLine
+from tui.format import number
+
+
+class LatestTable(DataTable[str]):
+    """The latest value of every metric."""
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self.add_column("Metric", key="key", width=52)
+        self.add_column("Latest", key="value", width=24)
+
+    def show(self, latest: dict[str, object]) -> None:
+        for key, value in latest.items():
+            text = number(value)
+            if key in self.rows:
+                if self.get_cell(key, "value") != text:
+                    self.update_cell(key, "value", text)
+            else:
+                self.add_row(key, text, key=key)
+
+
+class CheckpointTable(DataTable[str]):
+    """checkpoints.jsonl, one row per record."""
+
+    def on_mount(self) -> None:
+        self.cursor_type = "row"
+        self._cols: list[str] = []
+        self._seen = 0
+
+    def show(self, records: list[dict]) -> None:
+        if not self._cols and records:
+            self._cols = list(dict.fromkeys(k for r in records for k in r))
+            for col in self._cols:
+                self.add_column(col, key=col)
+        for record in records[self._seen :]:
+            self.add_row(*[number(record.get(c, "")) for c in self._cols])
+        self._seen = max(self._seen, len(records))
+
+
+class TextPane(VerticalScroll):
+    """Scrollable text that follows the end only when already at the end."""
+
+    def compose(self):  # type: ignore[no-untyped-def]
+        yield Static("", markup=False)
+
+    def show(self, text: str) -> None:
+        body = self.query_one(Static)
+        if getattr(self, "_text", None) == text:
+            return
+        at_end = self.scroll_y >= self.max_scroll_y - 1
+        self._text = text
+        body.update(Text(text))
+        if at_end and self.has_class("follow"):
+            self.call_after_refresh(self.scroll_end, animate=False)
+
+
+def config_text(config: dict | None, error: str | None) -> str:
+    if error:
+        return f"config.json could not be read: {error}"
+    if config is None:
+        return "no config.json in this run folder"
+    return json.dumps(config, indent=2, sort_keys=False, default=str)
+
+
+def problems_text(bad: list[BadLine], total: int) -> str:
+    if not total:
+        return "No bad lines: every metrics line parsed."
+    lines = [f"{total} bad line(s); they are skipped, the rest of the run is shown."]
+    lines += [f"{b.file}:{b.line}: {b.message}" for b in bad]
+    return "\n".join(lines)

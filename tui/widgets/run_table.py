@@ -1,0 +1,125 @@
+"""The runs list: one row per run folder, updated in place so cursor and scroll survive refreshes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from rich.style import Style
+from rich.text import Text
+from textual.color import Color
+from textual.widgets import DataTable
+
+from runner.runs.model import RunSummary
+from tui.format import ago, number, progress, short_key, spark
+
+COLUMNS = (
+    ("name", "Run", 22),
+    ("kind", "Kind", 7),
+    ("status", "Status", 8),
+    ("step", "Step", 5),
+    ("progress", "Prog", 4),
+    ("metric", "Headline", 13),
+    ("value", "Value", 8),
+    ("trend", "Trend", 12),
+    ("updated", "Updated", 8),
+    ("flags", "Flags", 9),
+)
+
+# status -> theme variable
+STATUS_VARS = {
+    "running": "accent",
+    "starting": "primary",
+    "queued": "primary",
+    "finished": "success",
+    "failed": "error",
+    "lost": "error",
+    "stale": "warning",
+    "stopped": "secondary",
+}
+
+SORTS: dict[str, Callable[[RunSummary], object]] = {
+    "updated": lambda s: -(s.last_change or 0.0),
+    "name": lambda s: s.name.lower(),
+    "status": lambda s: (s.status, s.name.lower()),
+    "step": lambda s: -(s.step or -1),
+    "value": lambda s: -(s.headline_value if _finite(s.headline_value) else float("-inf")),
+}
+
+
+def _finite(v: float | None) -> bool:
+    return v is not None and v == v and abs(v) != float("inf")
+
+
+def flags(summary: RunSummary) -> str:
+    """Short marks: bad lines, foreign folder, no metrics."""
+    marks = []
+    if summary.bad_lines:
+        marks.append(f"⚠{summary.bad_lines} bad")
+    if summary.kind == "foreign":
+        marks.append("foreign")
+    elif summary.n_lines == 0 and summary.step is None:
+        marks.append("no metrics")
+    return " ".join(marks)
+
+
+class RunTable(DataTable[Text | str]):
+    """Runs as rows keyed by folder path."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+        self._order: list[str] = []
+
+    def on_mount(self) -> None:
+        for key, label, width in COLUMNS:
+            self.add_column(label, key=key, width=width)
+
+    def selected_path(self) -> str | None:
+        """The folder of the row under the cursor."""
+        if not self._order or self.cursor_row < 0 or self.cursor_row >= len(self._order):
+            return None
+        return self._order[self.cursor_row]
+
+    def show(self, rows: list[RunSummary], now: float) -> None:
+        """Show ``rows`` in this order; keeps the cursor on the same run and the scroll offset."""
+        keep = self.selected_path()
+        order = [s.path for s in rows]
+        cells = {s.path: self._cells(s, now) for s in rows}
+        if order == self._order:
+            for path in order:
+                for (col, _, _), value in zip(COLUMNS, cells[path], strict=True):
+                    if self.get_cell(path, col) != value:
+                        self.update_cell(path, col, value)
+            return
+        scroll = self.scroll_offset
+        self.clear()
+        for path in order:
+            self.add_row(*cells[path], key=path)
+        self._order = order
+        if keep in order:
+            self.move_cursor(row=order.index(keep), animate=False, scroll=False)
+        self.scroll_to(scroll.x, scroll.y, animate=False, immediate=True)
+
+    def _cells(self, s: RunSummary, now: float) -> list[Text | str]:
+        return [
+            _clip(s.name, 22),
+            s.kind,
+            Text(s.status, style=self._style(STATUS_VARS.get(s.status, "foreground-muted"))),
+            "-" if s.step is None else str(s.step),
+            progress(s.progress),
+            short_key(s.headline_key),
+            "-" if s.headline_value is None else number(s.headline_value),
+            Text(spark(s.spark, 12), style=self._style("primary")),
+            ago(s.last_change, now),
+            Text(flags(s), style=self._style("warning")),
+        ]
+
+    def _style(self, variable: str) -> Style:
+        value = self.app.theme_variables.get(variable)
+        if not value:
+            return Style()
+        return Style(color=Color.parse(value).rich_color)
+
+
+def _clip(text: str, width: int) -> str:
+    """Keep the end of long names (the distinguishing part)."""
+    return text if len(text) <= width else "…" + text[-(width - 1) :]
