@@ -1,0 +1,209 @@
+"""The engine: one worker thread owns torch, the base model, every adapter and optimizer.
+
+HTTP handlers only enqueue work (``submit``) and return a future id; the worker runs jobs in
+arrival order, which keeps each model's requests in the order the SDK sent them.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from runner.backend import checkpoints, lora, model, sampling, trainer
+from runner.backend.futures import FutureStore
+
+log = logging.getLogger("tinkertop.backend")
+USER_ERRORS = (ValueError, LookupError, TypeError)
+
+
+@dataclass
+class Sampler:
+    """A sampling session: base model alone, a saved checkpoint, or an in-memory snapshot."""
+
+    base_model: str
+    model_path: str | None
+    adapter: lora.Adapter | None = None
+
+
+class Engine:
+    def __init__(self, model_path: Path, store: checkpoints.Store, futures: FutureStore) -> None:
+        self.model_path = model_path.resolve()
+        self.base_name = str(self.model_path)
+        self.store = store
+        self.futures = futures
+        self.models: dict[str, trainer.TrainingModel] = {}
+        self.samplers: dict[str, Sampler] = {}
+        self.sessions: dict[str, float] = {}
+        self.base: model.BaseModel | None = None
+        self.ready = threading.Event()
+        self.load_error: str | None = None
+        self._adapters: OrderedDict[str, lora.Adapter] = OrderedDict()
+        self._queue: queue.Queue[tuple[str, Callable[[], Any]] | None] = queue.Queue()
+        self._thread = threading.Thread(target=self._run, name="backend-worker", daemon=True)
+        self._thread.start()
+
+    # plumbing --------------------------------------------------------------------------------
+    def submit(self, fn: Callable[[], Any]) -> str:
+        """Queue ``fn`` for the worker; returns the future id (call on the event loop)."""
+        rid = self.futures.create()
+        self._queue.put((rid, fn))
+        return rid
+
+    def queued(self) -> int:
+        return self._queue.qsize()
+
+    def close(self) -> None:
+        self._queue.put(None)
+
+    def _run(self) -> None:
+        try:
+            self.base = model.load(self.model_path)
+        except Exception as exc:  # the server reports this on every request
+            self.load_error = f"could not load the base model from {self.model_path}: {exc}"
+            log.exception("model load failed")
+        self.ready.set()
+        while (item := self._queue.get()) is not None:
+            rid, fn = item
+            try:
+                if self.base is None:
+                    raise RuntimeError(self.load_error or "model not loaded")
+                self.futures.resolve(rid, fn())
+            except USER_ERRORS as exc:
+                self.futures.resolve(rid, error=str(exc), category="user")
+            except Exception as exc:
+                log.exception("request %s failed", rid)
+                self.futures.resolve(rid, error=f"{type(exc).__name__}: {exc}", category="server")
+
+    def _base(self) -> model.BaseModel:
+        assert self.base is not None
+        return self.base
+
+    # names -----------------------------------------------------------------------------------
+    def check_base_model(self, name: str | None) -> str:
+        """The canonical base model name for ``name`` (the model directory), or ValueError."""
+        if name is None or name in (self.base_name, self.model_path.name):
+            return self.base_name
+        try:
+            if Path(name).resolve() == self.model_path:
+                return self.base_name
+        except OSError:
+            pass
+        raise ValueError(f"base model {name!r} is not served here; this server has {self.base_name!r}")
+
+    def training_model(self, model_id: str) -> trainer.TrainingModel:
+        if model_id not in self.models:
+            raise LookupError(f"unknown model_id {model_id!r} (the server may have restarted)")
+        return self.models[model_id]
+
+    # training (worker thread) ----------------------------------------------------------------
+    def create_model(self, session_id: str, seq: int, lora_cfg: dict[str, Any], meta: dict[str, Any]) -> str:
+        model_id = f"{session_id}:train:{seq}"
+        targets = lora.target_suffixes(
+            bool(lora_cfg.get("train_attn", True)),
+            bool(lora_cfg.get("train_mlp", True)),
+            bool(lora_cfg.get("train_unembed", True)),
+        )
+        adapter = lora.new_adapter(self._base().layers, int(lora_cfg["rank"]), targets, lora_cfg.get("seed"))
+        self._register(model_id, session_id, lora_cfg, adapter, meta)
+        return model_id
+
+    def _register(
+        self,
+        model_id: str,
+        session_id: str,
+        lora_cfg: dict[str, Any],
+        adapter: lora.Adapter,
+        meta: dict[str, Any],
+    ) -> trainer.TrainingModel:
+        tm = trainer.TrainingModel(
+            model_id=model_id,
+            session_id=session_id,
+            base_model=self.base_name,
+            lora_config=lora_cfg,
+            adapter=adapter,
+            optimizer=trainer.make_optimizer(adapter),
+            user_metadata=meta,
+        )
+        self.models[model_id] = tm
+        record = {
+            "base_model": self.base_name,
+            "model_owner": "local",
+            "is_lora": True,
+            "lora_rank": adapter.rank,
+            "lora_config": lora_cfg,
+            "user_metadata": {str(k): str(v) for k, v in meta.items()},
+            "created": time.time(),
+        }
+        self.store.record_run(model_id, record)
+        return tm
+
+    def forward_backward(self, job: trainer.FwdBwdJob) -> trainer.FwdBwdResult:
+        return trainer.forward_backward(self._base(), self.training_model(job.model_id), job)
+
+    def optim_step(self, model_id: str, params: dict[str, Any]) -> dict[str, Any]:
+        return {"type": "optim_step", "metrics": trainer.optim_step(self.training_model(model_id), params)}
+
+    def save_weights(self, model_id: str, name: str) -> dict[str, Any]:
+        tm = self.training_model(model_id)
+        state = tm.optimizer.state_dict()
+        path = self.store.save(model_id, "weights", name, tm.adapter, self._meta(tm), state)
+        return {"type": "save_weights", "path": path}
+
+    def save_for_sampler(self, model_id: str, name: str | None, sampler_id: str | None) -> dict[str, Any]:
+        tm = self.training_model(model_id)
+        if name is not None:
+            path = self.store.save(model_id, "sampler_weights", name, tm.adapter, self._meta(tm))
+            return {"type": "save_weights_for_sampler", "path": path}
+        assert sampler_id is not None
+        self.samplers[sampler_id] = Sampler(self.base_name, None, tm.adapter.snapshot())
+        return {"type": "save_weights_for_sampler", "sampling_session_id": sampler_id}
+
+    def load_weights(
+        self, path: str, model_id: str | None, session_id: str | None, seq: int | None, optimizer: bool
+    ) -> dict[str, Any]:
+        found = self.store.locate(path)
+        if found.meta.get("kind") != "weights" and optimizer:
+            raise ValueError(f"{path} is a sampler checkpoint; it has no optimizer state")
+        adapter = self.store.load_adapter(found, trainable=True)
+        if model_id is None:
+            if session_id is None or seq is None:
+                raise ValueError("load_weights needs model_id, or session_id and model_seq_id")
+            model_id = f"{session_id}:train:{seq}"
+            lora_cfg = dict(found.meta.get("lora_config") or {"rank": adapter.rank})
+            meta = dict(found.meta.get("user_metadata") or {})
+            tm = self._register(model_id, session_id, lora_cfg, adapter, meta)
+        else:
+            tm = self.training_model(model_id)
+            tm.adapter = adapter
+            tm.optimizer = trainer.make_optimizer(adapter)
+        state = self.store.load_optimizer(found) if optimizer else None
+        if state is not None:
+            tm.optimizer.load_state_dict(state)
+        return {"type": "load_weights", "path": path, "model_id": model_id}
+
+    def _meta(self, tm: trainer.TrainingModel) -> dict[str, Any]:
+        return {"base_model": tm.base_model, "lora_config": tm.lora_config, "user_metadata": tm.user_metadata}
+
+    # sampling (worker thread) ----------------------------------------------------------------
+    def sample(self, sampler: Sampler, spec: sampling.SampleSpec) -> sampling.SampleResult:
+        adapter = sampler.adapter
+        if adapter is None and sampler.model_path is not None:
+            adapter = self._adapter_for(sampler.model_path)
+        return sampling.generate(self._base(), adapter, spec)
+
+    def _adapter_for(self, path: str) -> lora.Adapter:
+        if path in self._adapters:
+            self._adapters.move_to_end(path)
+            return self._adapters[path]
+        adapter = self.store.load_adapter(self.store.locate(path), trainable=False)
+        self._adapters[path] = adapter
+        while len(self._adapters) > 16:
+            self._adapters.popitem(last=False)
+        return adapter

@@ -1,0 +1,114 @@
+"""REST listing used by ``tinker run list`` / ``tinker checkpoint list`` and the cookbook, plus
+this backend's own status route."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import pydantic
+from fastapi import APIRouter, HTTPException, Request
+
+from runner.backend.checkpoints import parse_path
+from runner.backend.http import parse
+from runner.backend.routes import Context
+
+LIVE_SECONDS = 60.0
+
+
+def _run(ctx: Context, record: dict[str, Any]) -> dict[str, Any]:
+    ckpts = ctx.engine.store.list_checkpoints(record["training_run_id"])
+    train = [c for c in ckpts if c["checkpoint_type"] == "training"]
+    sampler = [c for c in ckpts if c["checkpoint_type"] == "sampler"]
+    return {
+        "training_run_id": record["training_run_id"],
+        "base_model": record.get("base_model", ctx.engine.base_name),
+        "model_owner": record.get("model_owner", "local"),
+        "is_lora": True,
+        "lora_rank": record.get("lora_rank"),
+        "last_request_time": record.get("last_request_time"),
+        "last_checkpoint": train[0] if train else None,
+        "last_sampler_checkpoint": sampler[0] if sampler else None,
+        "user_metadata": record.get("user_metadata") or None,
+    }
+
+
+def _page(items: list[Any], offset: int, limit: int) -> tuple[list[Any], dict[str, int]]:
+    offset, limit = max(0, offset), max(0, min(limit, 1000))
+    return items[offset : offset + limit], {"offset": offset, "limit": limit, "total_count": len(items)}
+
+
+def build(ctx: Context) -> APIRouter:
+    r = APIRouter(prefix="/api/v1")
+    store = ctx.engine.store
+
+    def record(run_id: str) -> dict[str, Any]:
+        try:
+            found = store.get_run(run_id)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        if found is None:
+            raise HTTPException(404, f"unknown training run {run_id!r}")
+        return found
+
+    @r.get("/training_runs")
+    async def list_runs(limit: int = 20, offset: int = 0) -> dict[str, Any]:
+        page, cursor = _page(store.list_runs(), offset, limit)
+        return {"training_runs": [_run(ctx, rec) for rec in page], "cursor": cursor}
+
+    @r.get("/training_runs/{run_id}")
+    async def get_run(run_id: str) -> dict[str, Any]:
+        return _run(ctx, record(run_id))
+
+    @r.get("/training_runs/{run_id}/checkpoints")
+    async def run_checkpoints(run_id: str) -> dict[str, Any]:
+        record(run_id)
+        return {"checkpoints": store.list_checkpoints(run_id)}
+
+    @r.get("/checkpoints")
+    async def all_checkpoints(limit: int = 100, offset: int = 0) -> dict[str, Any]:
+        page, cursor = _page(store.list_checkpoints(), offset, limit)
+        return {"checkpoints": page, "cursor": cursor}
+
+    @r.post("/weights_info")
+    async def weights_info(request: Request) -> dict[str, Any]:
+        body = await parse(request, _WeightsInfo)
+        try:
+            found = store.locate(body.tinker_path)
+            parse_path(body.tinker_path)
+        except ValueError as exc:
+            raise HTTPException(400, str(exc)) from exc
+        except LookupError as exc:
+            raise HTTPException(404, str(exc)) from exc
+        cfg = found.meta.get("lora_config") or {}
+        return {
+            "base_model": found.meta.get("base_model", ctx.engine.base_name),
+            "is_lora": True,
+            "lora_rank": found.meta.get("rank"),
+            "train_unembed": cfg.get("train_unembed"),
+            "train_mlp": cfg.get("train_mlp"),
+            "train_attn": cfg.get("train_attn"),
+        }
+
+    @r.get("/local/status")
+    async def local_status() -> dict[str, Any]:
+        eng = ctx.engine
+        now = time.time()
+        live = sum(1 for t in eng.sessions.values() if now - t < LIVE_SECONDS)
+        return {
+            "ready": eng.ready.is_set(),
+            "load_error": eng.load_error,
+            "model": eng.base_name,
+            "uptime_s": now - ctx.started_at,
+            "live_sessions": live,
+            "models": len(eng.models),
+            "samplers": len(eng.samplers),
+            "queued": eng.queued(),
+            "pending_futures": eng.futures.pending(),
+        }
+
+    return r
+
+
+class _WeightsInfo(pydantic.BaseModel):
+    tinker_path: str
