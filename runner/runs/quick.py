@@ -1,6 +1,6 @@
 """Run summaries from the tail of each file only, for the app's first paint.
 
-``quick_scan(roots)`` finds run folders and, for each, reads the last ~64 lines of
+``quick_scan(roots)`` finds runs (``discover``) and, for each run folder, reads the last ~64 lines of
 ``metrics.jsonl`` (seeking near the end), the last checkpoint record and the end of ``logs.log``.
 It never parses a whole metrics file; the full read (``RunStore.scan``) comes afterwards in the
 app's worker. ``n_lines`` counts the lines read here, not the file's.
@@ -13,6 +13,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from runner.runs.discover import discover
+from runner.runs.folder import RunFolder, run_name
 from runner.runs.jsonl import LineError, parse_object
 from runner.runs.kinds import headline_key, infer_kind, progress_of
 from runner.runs.model import RunSummary
@@ -22,37 +24,6 @@ TAIL_LINES = 64
 CHUNK = 64 * 1024
 MAX_TAIL_BYTES = 8 * 1024 * 1024
 CONSOLE_BYTES = 16 * 1024
-RUN_MARKERS = ("metrics.jsonl", "checkpoints.jsonl", "config.json", "logs.log")
-MAX_DEPTH = 4
-SKIP_DIRS = {"wandb", ".git", "__pycache__", "node_modules", ".venv"}
-
-
-def find_run_dirs(roots: list[Path]) -> list[Path]:
-    """Folders below ``roots`` holding a cookbook file; a run folder's own subfolders are not searched."""
-    found: list[Path] = []
-    for root in roots:
-        _walk(Path(root), 0, found)
-    return found
-
-
-def _walk(folder: Path, depth: int, found: list[Path]) -> None:
-    try:
-        entries = list(os.scandir(folder))
-    except OSError:
-        return
-    names = {e.name for e in entries}
-    if any(m in names for m in RUN_MARKERS):
-        found.append(folder)
-        return
-    if depth >= MAX_DEPTH:
-        return
-    for entry in sorted(entries, key=lambda e: e.name):
-        if (
-            entry.is_dir(follow_symlinks=False)
-            and entry.name not in SKIP_DIRS
-            and not entry.name.startswith(".")
-        ):
-            _walk(Path(entry.path), depth + 1, found)
 
 
 def tail_lines(path: Path, n: int = TAIL_LINES, max_bytes: int = MAX_TAIL_BYTES) -> tuple[list[bytes], bool]:
@@ -122,7 +93,7 @@ def _num(v: Any) -> float:
     return float(v)
 
 
-def quick_summary(folder: Path, name: str | None = None) -> RunSummary:
+def quick_summary(folder: Path) -> RunSummary:
     """A ``RunSummary`` from the tails of one run folder's files."""
     lines, _ = tail_lines(folder / "metrics.jsonl")
     records, bad = _records(lines)
@@ -146,13 +117,16 @@ def quick_summary(folder: Path, name: str | None = None) -> RunSummary:
         _last_checkpoint(folder / "checkpoints.jsonl"), _console_tail(folder / "logs.log"), last_change
     )
     record = supervisor_status(folder)
+    progress = progress_of(latest, step, config)
+    if status == "finished" and progress is not None:
+        progress = 1.0
     return RunSummary(
         path=str(folder),
-        name=name or folder.name,
+        name=run_name(folder),
         kind=kind,
         status=str(record["status"]) if record else status,
         step=step,
-        progress=progress_of(latest, step, config),
+        progress=progress,
         headline_key=head,
         headline_value=_num(latest.get(head)) if head and head in latest else None,
         spark=spark[-TAIL_LINES:],
@@ -168,16 +142,11 @@ def quick_summary(folder: Path, name: str | None = None) -> RunSummary:
 def quick_scan(roots: list[Path]) -> list[RunSummary]:
     """Quick summaries of every run folder below ``roots``."""
     out = []
-    for folder in find_run_dirs([Path(r) for r in roots]):
-        out.append(quick_summary(folder, _display_name(folder, roots)))
+    for item in discover(roots):
+        if item.path.is_dir() and not item.foreign:
+            out.append(quick_summary(item.path))
+        else:  # a loose metrics file or a foreign console log: small, read it whole
+            run = RunFolder(item.path, foreign=item.foreign)
+            run.refresh()
+            out.append(run.summary())
     return out
-
-
-def _display_name(folder: Path, roots: list[Path]) -> str:
-    for root in roots:
-        try:
-            rel = folder.resolve().relative_to(Path(root).resolve())
-        except ValueError:
-            continue
-        return str(rel) if str(rel) != "." else folder.resolve().name
-    return folder.name

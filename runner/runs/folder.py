@@ -1,0 +1,281 @@
+"""One run: its files, followed by offset, summarised on demand.
+
+A run is a folder (the cookbook ``log_path``: metrics.jsonl, checkpoints.jsonl, config.json,
+logs.log), a loose ``<name>metrics.jsonl`` file (several runs in one folder, as in some shared
+results), or a foreign console log (another framework; kind ``foreign``).
+
+``refresh()`` reads only what changed (new metric and checkpoint lines by offset, config.json again
+when its mtime moves, the console tail again when logs.log moves) and says whether anything did.
+Chart data: ``folder.table.column(key)`` / ``folder.table.column_times(key)``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from runner.runs import kinds, status
+from runner.runs.jsonl import JsonlTail, parse_line
+from runner.runs.model import BadLine, RunDetail, RunSummary
+from runner.runs.series import MetricTable
+
+CONSOLE_LINES = 200
+SPARK_LEN = 64
+ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
+ACTIVITY_FILES = ("timing_spans.jsonl", "trace_events.jsonl", "code.diff")
+
+
+@dataclass
+class RunFiles:
+    """Where one run's files are (a file that does not exist yet is still listed)."""
+
+    root: Path  # the run's identity: a folder, or the loose metrics/log file
+    metrics: Path | None = None
+    checkpoints: Path | None = None
+    config: Path | None = None
+    console: Path | None = None
+    activity: list[Path] = field(default_factory=list)
+    foreign: str = ""  # framework name for a foreign run
+
+
+def files_for(path: Path, foreign: str = "") -> RunFiles:
+    """The file layout of a run given its path (folder, loose metrics file or foreign log)."""
+    if path.is_dir():
+        return RunFiles(
+            root=path,
+            metrics=path / "metrics.jsonl",
+            checkpoints=path / "checkpoints.jsonl",
+            config=path / "config.json",
+            console=path / "logs.log",
+            activity=[path] + [path / n for n in ACTIVITY_FILES],
+        )
+    if path.name.endswith(".log"):
+        return RunFiles(root=path, console=path, foreign=foreign or "console log")
+    ckpt = path.with_name(path.name.replace("metrics", "checkpoints"))
+    return RunFiles(root=path, metrics=path, checkpoints=ckpt if ckpt != path else None)
+
+
+def run_name(path: Path) -> str:
+    """Display name: the folder name, or a loose file's stem without ``metrics``."""
+    if path.is_dir() or not path.suffix:
+        return path.name
+    stem = path.name.removesuffix(".jsonl").removesuffix(".log")
+    return stem.removesuffix("metrics").rstrip("_-.") or stem
+
+
+def read_console_tail(path: Path, n: int = CONSOLE_LINES, block: int = 64 * 1024) -> list[str]:
+    """The last ``n`` lines of a text file, read from the end, ANSI codes removed."""
+    try:
+        with path.open("rb") as fh:
+            end = fh.seek(0, os.SEEK_END)
+            pos, data = end, b""
+            while pos > 0 and data.count(b"\n") <= n:
+                step = min(block, pos)
+                pos -= step
+                fh.seek(pos)
+                data = fh.read(step) + data
+    except OSError:
+        return []
+    text = ANSI_RE.sub("", data.decode("utf-8", errors="replace"))
+    lines = text.splitlines()
+    if pos > 0 and lines:
+        lines = lines[1:]  # first one is cut
+    return [line.rstrip("\r") for line in lines[-n:]]
+
+
+class RunFolder:
+    """One run, followed incrementally. Thread-safe: ``refresh`` and the readers take ``lock``."""
+
+    def __init__(self, path: str | Path, foreign: str = "") -> None:
+        self.path = Path(path)
+        self.files = files_for(self.path, foreign)
+        self.name = run_name(self.path)
+        self.lock = threading.RLock()
+        self.table = MetricTable()
+        self._metrics = JsonlTail(self.files.metrics) if self.files.metrics else None
+        self._ckpt_tail = JsonlTail(self.files.checkpoints) if self.files.checkpoints else None
+        self.checkpoints: list[dict[str, Any]] = []
+        self.checkpoint_bad: list[BadLine] = []
+        self.resets: list[str] = []
+        self._mtimes: dict[Path, float] = {}
+        self._config_cache: tuple[float, dict | None, str | None] | None = None
+        self._console_cache: tuple[tuple[int, float], list[str]] | None = None
+
+    # ---- reading files ----------------------------------------------------------------------
+    def refresh(self) -> bool:
+        """Read what changed since the last call. True when anything did."""
+        with self.lock:
+            changed = self._refresh_mtimes()
+            changed |= self._read_metrics()
+            changed |= self._read_checkpoints()
+            return changed
+
+    def _refresh_mtimes(self) -> bool:
+        paths = [self.files.metrics, self.files.checkpoints, self.files.config, self.files.console]
+        mtimes: dict[Path, float] = {}
+        for p in [p for p in paths if p] + self.files.activity:
+            try:
+                mtimes[p] = p.stat().st_mtime
+            except OSError:
+                continue
+        changed = mtimes != self._mtimes
+        self._mtimes = mtimes
+        return changed
+
+    def _read_metrics(self) -> bool:
+        if self._metrics is None:
+            return False
+        batch = self._metrics.read_new()
+        if batch.reset:
+            self.resets.append(f"{self._metrics.path.name} {batch.reset}: read again from the start")
+            self.table.reset()
+        changed = bool(batch.records or batch.bad or batch.reset)
+        while True:
+            if batch.records:
+                self.table.ingest([r for _, r in batch.records], time.time())
+            if batch.bad:
+                self.table.add_bad(batch.bad)
+            if not batch.more:
+                return changed
+            batch = self._metrics.read_new()
+
+    def _read_checkpoints(self) -> bool:
+        if self._ckpt_tail is None:
+            return False
+        batch = self._ckpt_tail.read_new()
+        if batch.reset:
+            self.checkpoints, self.checkpoint_bad = [], []
+        self.checkpoints.extend(r for _, r in batch.records)
+        self.checkpoint_bad.extend(batch.bad)
+        return bool(batch.records or batch.bad or batch.reset)
+
+    @property
+    def config(self) -> dict | None:
+        return self._load_config()[0]
+
+    @property
+    def config_error(self) -> str | None:
+        return self._load_config()[1]
+
+    def _load_config(self) -> tuple[dict | None, str | None]:
+        path = self.files.config
+        if path is None:
+            return None, None
+        try:
+            mtime = path.stat().st_mtime
+        except OSError:
+            return None, None
+        if self._config_cache is None or self._config_cache[0] != mtime:
+            self._config_cache = (mtime, *self._parse_config(path))
+        return self._config_cache[1], self._config_cache[2]
+
+    @staticmethod
+    def _parse_config(path: Path) -> tuple[dict | None, str | None]:
+        try:
+            obj = parse_line(path.read_bytes())
+        except OSError as exc:
+            return None, f"{path.name}: {exc.strerror or exc}"
+        except ValueError as exc:
+            return None, f"{path.name}: not valid JSON ({exc})"
+        if not isinstance(obj, dict):
+            return None, f"{path.name}: not a JSON object"
+        return obj, None
+
+    def console_tail(self, n: int = CONSOLE_LINES) -> list[str]:
+        """Last ``n`` lines of logs.log (or the foreign log), without ANSI codes; cached by size."""
+        path = self.files.console
+        if path is None:
+            return []
+        try:
+            st = path.stat()
+        except OSError:
+            return []
+        key = (st.st_size, st.st_mtime)
+        if self._console_cache is None or self._console_cache[0] != key:
+            self._console_cache = (key, read_console_tail(path, CONSOLE_LINES))
+        return self._console_cache[1][-n:]
+
+    # ---- summaries --------------------------------------------------------------------------
+    @property
+    def last_change(self) -> float | None:
+        return max(self._mtimes.values()) if self._mtimes else None
+
+    def kind_info(self) -> kinds.KindInfo:
+        if self.files.foreign:
+            return kinds.KindInfo("foreign")
+        return kinds.infer_kind(self.table.keys(), self.config)
+
+    def summary(self) -> RunSummary:
+        """The run-list row for this run (no file reads beyond config.json and the console tail)."""
+        with self.lock:
+            info = self.kind_info()
+            latest = self.table.latest()
+            key = kinds.headline_key(info.kind, self.table.numeric_keys())
+            _, spark = self.table.column(key) if key else ([], [])
+            step = self.table.last_step
+            st, source, extra = self._status()
+            progress = kinds.progress_of(latest, step, self.config)
+            if st == "finished" and progress is not None:
+                progress = 1.0
+            return RunSummary(
+                path=str(self.path),
+                name=self.name,
+                kind=info.kind,
+                status=st,
+                step=step,
+                progress=progress,
+                headline_key=key,
+                headline_value=spark[-1] if spark else None,
+                spark=spark[-SPARK_LEN:],
+                last_change=self.last_change,
+                n_lines=self.table.n_lines,
+                bad_lines=self.table.bad_lines + len(self.checkpoint_bad),
+                latest=latest,
+                note=self._note(extra),
+                mode=info.mode,
+                status_source=source,
+            )
+
+    def _status(self) -> tuple[str, str, str]:
+        record = status.supervisor_status(self.path)
+        if record:
+            code = record.get("exit_code")
+            return str(record["status"]), "supervisor", "" if code is None else f"exit {code}"
+        step_s = status.median_step_seconds(self.table.column("time/total")[1], self.table.seen_times)
+        st = status.infer_status(self.checkpoints, self.console_tail(), self.last_change, step_s)
+        return st, "files", ""
+
+    def _note(self, extra: str) -> str:
+        parts = []
+        if self.files.foreign:
+            parts.append(f"foreign: {self.files.foreign}")
+        elif self.files.metrics and not self.files.metrics.exists():
+            parts.append(f"no {self.files.metrics.name}")
+        bad = self.table.bad_lines + len(self.checkpoint_bad)
+        if bad:
+            parts.append(f"{bad} bad line{'s' if bad != 1 else ''}")
+        if self.config_error:
+            parts.append(self.config_error)
+        parts.extend(self.resets[-1:])
+        if extra:
+            parts.append(extra)
+        return "; ".join(parts)
+
+    def detail(self) -> RunDetail:
+        """Everything about this run for the detail view and ``tinkertop show``."""
+        with self.lock:
+            return RunDetail(
+                summary=self.summary(),
+                config=self.config,
+                config_error=self.config_error,
+                checkpoints=list(self.checkpoints),
+                console_tail=self.console_tail(),
+                bad=list(self.table.bad) + list(self.checkpoint_bad),
+                metric_keys=self.table.keys(),
+                files={p.name: m for p, m in self._mtimes.items() if p != self.path},
+            )

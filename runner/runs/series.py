@@ -1,0 +1,344 @@
+"""Compact, step-merged storage of one run's metrics.
+
+:class:`MetricTable` holds one row per distinct ``step``: a ``steps`` column (``array('q')``), the
+time each step was first seen (``array('d')``, epoch seconds), and per numeric key an
+``array('d')`` column plus a presence ``bytearray`` (so a real NaN stays apart from "not logged").
+Strings, booleans, null and nested values live in a sparse ``{row: value}`` map per key. No dict per
+line is kept. Lines are merged by ``step``, later lines winning (async eval rows share a step; a
+resume re-logs steps). A line without ``step`` gets the next free step (the row index in a file
+that has no steps at all).
+
+Chart data: ``column(key) -> (steps, values)`` and ``column_times(key) -> (seen_times, values)``,
+only rows where ``key`` holds a number; ordered by step.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from array import array
+from collections.abc import Iterable
+from dataclasses import dataclass
+from itertools import compress
+from typing import Any
+
+from runner.runs.model import BadLine, Scalar
+
+NAN = math.nan
+NUMERIC = (float, int)
+MAX_BAD_KEPT = 200
+
+
+def step_of(record: dict[str, Any]) -> int | None:
+    """The record's integer ``step``, or None when absent or not an integer."""
+    s = record.get("step")
+    if type(s) is int:
+        return s
+    if type(s) is float and s.is_integer():
+        return int(s)
+    return None
+
+
+@dataclass
+class KeyStats:
+    """Summary of one numeric key (``tinkertop show``)."""
+
+    count: int
+    first: float | None
+    last: float | None
+    min: float | None
+    max: float | None
+    non_finite: int
+
+
+class MetricTable:
+    """Step-merged metrics of one run. See the module docstring."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()  # ingest (a worker thread) vs reads (the UI)
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget everything (the file was truncated or replaced)."""
+        self._steps = array("q")
+        self._times = array("d")
+        self._row_of: dict[int, int] = {}
+        self._cols: dict[str, array] = {}
+        self._present: dict[str, bytearray] = {}
+        self._other: dict[str, dict[int, Any]] = {}
+        self._order: dict[str, None] = {}
+        self._int_keys: set[str] = set()
+        self._float_keys: set[str] = set()
+        self._max_step = -1
+        self._sorted = True
+        self.n_lines = 0
+        self.bad_lines = 0
+        self.bad: list[BadLine] = []
+        self.version = 0
+
+    # ---- reading side -------------------------------------------------------------------
+    @property
+    def steps(self) -> array:
+        """Distinct steps, one per row, in order of first appearance."""
+        return self._steps
+
+    @property
+    def seen_times(self) -> array:
+        """Epoch seconds at which each row's first line was read (aligned with ``steps``)."""
+        return self._times
+
+    def __len__(self) -> int:
+        return len(self._steps)
+
+    @property
+    def last_step(self) -> int | None:
+        return self._max_step if self._steps else None
+
+    def keys(self) -> list[str]:
+        """Every metric key (numeric or not) in order of first appearance; ``step`` excluded."""
+        return list(self._order)
+
+    def numeric_keys(self) -> list[str]:
+        return [k for k in self._order if k in self._cols]
+
+    def column(self, key: str) -> tuple[list[int], list[float]]:
+        """``(steps, values)`` for the rows where ``key`` holds a number, by step."""
+        with self._lock:
+            rows = self._rows(key)
+            if not rows:
+                return [], []
+            col, steps = self._cols[key], self._steps
+            return [steps[r] for r in rows], [col[r] for r in rows]
+
+    def column_times(self, key: str) -> tuple[list[float], list[float]]:
+        """``(first_seen_times, values)`` for the rows where ``key`` holds a number, by step."""
+        with self._lock:
+            rows = self._rows(key)
+            if not rows:
+                return [], []
+            col, times = self._cols[key], self._times
+            return [times[r] for r in rows], [col[r] for r in rows]
+
+    def values(self, key: str) -> list[Scalar]:
+        """Every value of ``key`` (numbers and others), by step, rows where it is absent skipped."""
+        out: list[tuple[int, Scalar]] = []
+        pres, col, other = self._present.get(key), self._cols.get(key), self._other.get(key, {})
+        for r in range(len(self._steps)):
+            if pres is not None and col is not None and pres[r]:
+                out.append((self._steps[r], self._typed(key, col[r])))
+            elif r in other:
+                out.append((self._steps[r], other[r]))
+        out.sort(key=lambda sv: sv[0])
+        return [v for _, v in out]
+
+    def non_numeric(self, key: str) -> dict[int, Any]:
+        """``{step: value}`` of the non-numeric values of ``key`` (strings, booleans, null...)."""
+        return {self._steps[r]: v for r, v in self._other.get(key, {}).items()}
+
+    def latest(self) -> dict[str, Scalar]:
+        """The latest value (highest step where present) of every key."""
+        with self._lock:
+            return self._latest()
+
+    def _latest(self) -> dict[str, Scalar]:
+        out: dict[str, Scalar] = {}
+        for key in self._order:
+            row = self._latest_row(key)
+            if row is None:
+                continue
+            other = self._other.get(key)
+            if other is not None and row in other:
+                out[key] = other[row]
+            else:
+                out[key] = self._typed(key, self._cols[key][row])
+        return out
+
+    def stats(self, key: str) -> KeyStats:
+        """Count, first, last, min, max and non-finite count of a numeric key."""
+        _, vals = self.column(key)
+        finite = [v for v in vals if math.isfinite(v)]
+        return KeyStats(
+            count=len(vals),
+            first=vals[0] if vals else None,
+            last=vals[-1] if vals else None,
+            min=min(finite) if finite else None,
+            max=max(finite) if finite else None,
+            non_finite=len(vals) - len(finite),
+        )
+
+    def _rows(self, key: str) -> list[int]:
+        pres = self._present.get(key)
+        if pres is None:
+            return []
+        rows = list(compress(range(len(pres)), pres))
+        if not self._sorted:
+            rows.sort(key=self._steps.__getitem__)
+        return rows
+
+    def _latest_row(self, key: str) -> int | None:
+        cands = []
+        pres = self._present.get(key)
+        if pres is not None:
+            r = (
+                pres.rfind(1)
+                if self._sorted
+                else max(self._rows(key), key=self._steps.__getitem__, default=-1)
+            )
+            if r >= 0:
+                cands.append(r)
+        other = self._other.get(key)
+        if other:
+            cands.append(max(other, key=self._steps.__getitem__))
+        return max(cands, key=self._steps.__getitem__) if cands else None
+
+    def _typed(self, key: str, v: float) -> float | int:
+        if key in self._int_keys and key not in self._float_keys and math.isfinite(v):
+            return int(v)
+        return v
+
+    # ---- writing side -------------------------------------------------------------------
+    def add_bad(self, bad: Iterable[BadLine], count: int | None = None) -> None:
+        """Record unreadable lines (all are counted, the first MAX_BAD_KEPT are kept)."""
+        bad = list(bad)
+        self.bad_lines += len(bad) if count is None else count
+        room = MAX_BAD_KEPT - len(self.bad)
+        if room > 0:
+            self.bad.extend(bad[:room])
+        self.version += 1
+
+    def ingest(self, records: Iterable[dict[str, Any]], seen_time: float) -> int:
+        """Merge records (parsed lines, in file order); returns the number of rows added."""
+        recs = records if isinstance(records, list) else list(records)
+        with self._lock:
+            return self._ingest(recs, seen_time)
+
+    def _ingest(self, recs: list[dict[str, Any]], seen_time: float) -> int:
+        before = len(self._steps)
+        i, n = 0, len(recs)
+        while i < n:
+            j, steps = self._fast_group(recs, i)
+            if j > i:
+                self._append_group(recs[i:j], steps, seen_time)
+                i = j
+            else:
+                self._merge_one(recs[i], seen_time)
+                i += 1
+        self.n_lines += n
+        if n:
+            self.version += 1
+        return len(self._steps) - before
+
+    def _fast_group(self, recs: list[dict[str, Any]], i: int) -> tuple[int, list[int]]:
+        """Longest run from ``i`` of records with one key layout and new, increasing steps."""
+        layout = tuple(recs[i])
+        last = self._max_step
+        steps: list[int] = []
+        j = i
+        while j < len(recs):
+            rec = recs[j]
+            if j > i and tuple(rec) != layout:
+                break
+            s = step_of(rec)
+            if s is None:
+                if "step" in rec:
+                    break  # a non-integer step: the slow path records it as a value
+                s = last + 1
+            elif s <= last:
+                break
+            steps.append(s)
+            last = s
+            j += 1
+        return j, steps
+
+    def _append_group(self, group: list[dict[str, Any]], steps: list[int], seen_time: float) -> None:
+        rows0, m = len(self._steps), len(group)
+        self._steps.extend(steps)
+        self._times.extend([seen_time] * m)
+        self._row_of.update(zip(steps, range(rows0, rows0 + m), strict=True))
+        self._max_step = steps[-1]
+        for key, vals in zip(tuple(group[0]), zip(*(r.values() for r in group), strict=True), strict=True):
+            if key != "step":
+                self._append_values(key, vals, rows0)
+        self._pad_columns()
+
+    def _append_values(self, key: str, vals: tuple[Any, ...], rows0: int) -> None:
+        self._order.setdefault(key, None)
+        types = set(map(type, vals))
+        if types <= {float, int}:
+            col, pres = self._column(key, rows0)
+            col.extend(vals)
+            pres.extend(b"\x01" * len(vals))
+            self._note_types(key, types)
+            return
+        for k, v in enumerate(vals):
+            self._set(key, rows0 + k, v, appending=True)
+
+    def _pad_columns(self) -> None:
+        n = len(self._steps)
+        for key, col in self._cols.items():
+            short = n - len(col)
+            if short:
+                col.extend(array("d", [NAN]) * short)
+                self._present[key].extend(bytes(short))
+
+    def _column(self, key: str, length: int) -> tuple[array, bytearray]:
+        col = self._cols.get(key)
+        if col is None:
+            col = self._cols[key] = array("d", [NAN]) * length
+            self._present[key] = bytearray(length)
+        return col, self._present[key]
+
+    def _note_types(self, key: str, types: set[type]) -> None:
+        if int in types:
+            self._int_keys.add(key)
+        if float in types:
+            self._float_keys.add(key)
+
+    def _set(self, key: str, row: int, v: Any, appending: bool = False) -> None:
+        """Store one value at ``row`` (later wins). ``appending``: the row is being built now."""
+        t = type(v)
+        if t is float or t is int:
+            col, pres = self._column(key, len(self._steps) if not appending else row)
+            if appending and len(col) == row:
+                col.append(v)
+                pres.append(1)
+            else:
+                self._pad_to(key, row + 1)
+                col[row] = v
+                pres[row] = 1
+            self._note_types(key, {t})
+            other = self._other.get(key)
+            if other:
+                other.pop(row, None)
+        else:
+            self._other.setdefault(key, {})[row] = v
+            if key in self._cols and row < len(self._cols[key]):
+                self._present[key][row] = 0
+                self._cols[key][row] = NAN
+
+    def _pad_to(self, key: str, n: int) -> None:
+        col, pres = self._cols[key], self._present[key]
+        if len(col) < n:
+            short = n - len(col)
+            col.extend(array("d", [NAN]) * short)
+            pres.extend(bytes(short))
+
+    def _merge_one(self, rec: dict[str, Any], seen_time: float) -> None:
+        s = step_of(rec)
+        if s is None:
+            s = self._max_step + 1
+        row = self._row_of.get(s)
+        if row is None:
+            row = len(self._steps)
+            self._steps.append(s)
+            self._times.append(seen_time)
+            self._row_of[s] = row
+            if s < self._max_step:
+                self._sorted = False
+            self._max_step = max(self._max_step, s)
+            self._pad_columns()
+        for key, v in rec.items():
+            if key == "step" and step_of(rec) is not None:
+                continue
+            self._order.setdefault(key, None)
+            self._set(key, row, v)

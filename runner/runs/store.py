@@ -1,0 +1,103 @@
+"""All runs below a set of roots, kept up to date incrementally.
+
+``RunStore(roots).scan()`` discovers and reads every run; ``refresh(changed)`` re-reads only the
+runs named by a watcher batch (a changed path that is not a known run is searched for new runs);
+``get(path)`` hands out the live :class:`RunFolder` (chart data: ``get(p).table.column(key)``).
+A run whose path disappeared is reported once with status ``deleted`` and forgotten.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+
+from runner.runs.discover import Found, discover
+from runner.runs.folder import RunFolder
+from runner.runs.model import RunSummary
+
+
+def _key(path: str | Path) -> str:
+    return os.path.abspath(path)
+
+
+class RunStore:
+    """Runs under ``roots``; thread-safe."""
+
+    def __init__(self, roots: Iterable[str | Path]) -> None:
+        self.roots = [Path(_key(r)) for r in roots]
+        self._runs: dict[str, RunFolder] = {}
+        self._lock = threading.RLock()
+
+    def __contains__(self, path: object) -> bool:
+        return isinstance(path, str | Path) and _key(path) in self._runs
+
+    def runs(self) -> list[RunFolder]:
+        with self._lock:
+            return [self._runs[k] for k in sorted(self._runs)]
+
+    def get(self, path: str | Path) -> RunFolder:
+        """The run at ``path``; an existing path not yet known is opened and read."""
+        key = _key(path)
+        with self._lock:
+            run = self._runs.get(key)
+            if run is None:
+                if not os.path.exists(key):
+                    raise KeyError(f"no run at {path}")
+                run = self._add(Found(Path(key)))
+                run.refresh()
+            return run
+
+    def scan(self) -> list[RunSummary]:
+        """Discover every run under the roots, read what changed, return all summaries."""
+        with self._lock:
+            found = discover(self.roots)
+            keys = {_key(f.path) for f in found}
+            gone = [k for k in self._runs if k not in keys and not os.path.exists(k)]
+            out = [self._forget(k) for k in gone]
+            for item in found:
+                if _key(item.path) not in self._runs:
+                    self._add(item)
+            for run in self.runs():
+                run.refresh()
+            return out + [run.summary() for run in self.runs()]
+
+    def refresh(self, changed_paths: set[Path] | None = None) -> list[RunSummary]:
+        """Re-read the runs at ``changed_paths`` (None: all, with discovery); return their summaries."""
+        if changed_paths is None:
+            return self.scan()
+        out: list[RunSummary] = []
+        with self._lock:
+            touched: dict[str, RunFolder] = {}
+            for path in changed_paths:
+                key = _key(path)
+                if key in self._runs:
+                    if os.path.exists(key):
+                        touched[key] = self._runs[key]
+                    else:
+                        out.append(self._forget(key))
+                    continue
+                for item in discover([path]) if os.path.exists(key) else []:
+                    k = _key(item.path)
+                    touched[k] = self._runs.get(k) or self._add(item)
+            for run in touched.values():
+                run.refresh()
+            out.extend(run.summary() for run in touched.values())
+        return out
+
+    def summaries(self) -> list[RunSummary]:
+        """Summaries of every known run, without reading files (except cached small ones)."""
+        return [run.summary() for run in self.runs()]
+
+    def _add(self, item: Found) -> RunFolder:
+        run = RunFolder(item.path, foreign=item.foreign)
+        self._runs[_key(item.path)] = run
+        return run
+
+    def _forget(self, key: str) -> RunSummary:
+        run = self._runs.pop(key)
+        summary = run.summary()
+        summary.status = "deleted"
+        summary.note = "no longer on disk"
+        return summary

@@ -1,0 +1,108 @@
+"""One file watcher for all roots, yielding batches of changed run paths.
+
+Built on ``watchfiles.watch`` (inotify where available, polling otherwise or when asked). A root that
+does not exist yet is polled for (never a recursive watch on its parent, which could be ``/``); once
+it appears it is reported and watched. A changed file maps to its run: ``<run>/metrics.jsonl`` (or anything
+under ``<run>/iteration_*`` / ``<run>/wandb``) to ``<run>``; a loose ``*metrics.jsonl`` or ``*.log``
+to itself; a new folder to itself (the store then looks for runs in it).
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+
+from runner.runs.discover import RUN_FILES
+
+RUN_SIDE_FILES = RUN_FILES | {"config.json", "timing_spans.jsonl", "trace_events.jsonl", "code.diff"}
+RUST_TIMEOUT_MS = 500
+MISSING_CHECK_S = 0.5
+
+
+def run_path_for(changed: Path, roots: Iterable[Path]) -> Path | None:
+    """The run a changed path belongs to, or None when it lies outside every root."""
+    roots = list(roots)
+    if not any(changed == r or r in changed.parents for r in roots):
+        return None
+    parts = changed.parts
+    for i, part in enumerate(parts):
+        if part.startswith("iteration_") or part == "wandb":
+            return Path(*parts[:i])
+    if changed.name in RUN_SIDE_FILES:
+        return changed.parent
+    return changed
+
+
+def watch_changes(
+    roots: Iterable[str | Path],
+    stop_event: threading.Event,
+    debounce_ms: int = 50,
+    force_polling: bool | None = None,
+    poll_delay_ms: int = 300,
+) -> Iterator[set[Path]]:
+    """Yield sets of changed run paths under ``roots`` until ``stop_event`` is set.
+
+    Roots that do not exist yet are checked every ``MISSING_CHECK_S``; when one appears it is
+    yielded (so the store searches it) and the watcher restarts to include it.
+    ``force_polling=None`` lets watchfiles decide (it honours ``WATCHFILES_FORCE_POLLING``); if
+    inotify cannot be set up the watcher falls back to polling.
+    """
+    wanted = [Path(os.path.abspath(r)) for r in roots]
+    polling = force_polling
+    while not stop_event.is_set():
+        present = [r for r in wanted if r.exists()]
+        missing = [r for r in wanted if r not in present]
+        if not present:
+            if stop_event.wait(MISSING_CHECK_S):
+                return
+            appeared = {r for r in missing if r.exists()}
+            if appeared:
+                yield appeared
+            continue
+        try:
+            yield from _watch(present, missing, stop_event, debounce_ms, polling, poll_delay_ms)
+        except OSError:
+            if polling:
+                raise
+            polling = True  # inotify unavailable (limits, odd filesystems): poll instead
+
+
+def _watch(
+    present: list[Path],
+    missing: list[Path],
+    stop_event: threading.Event,
+    debounce_ms: int,
+    polling: bool | None,
+    poll_delay_ms: int,
+) -> Iterator[set[Path]]:
+    """Watch the existing roots until stopped or until a missing root appears."""
+    import watchfiles  # lazily: the CLI does not need it
+
+    for changes in watchfiles.watch(
+        *present,
+        stop_event=stop_event,
+        debounce=debounce_ms,
+        rust_timeout=RUST_TIMEOUT_MS,
+        yield_on_timeout=bool(missing),
+        force_polling=polling,
+        poll_delay_ms=poll_delay_ms,
+        recursive=True,
+        ignore_permission_denied=True,
+    ):
+        batch = _batch(changes, present)
+        appeared = {r for r in missing if r.exists()}
+        if batch or appeared:
+            yield batch | appeared
+        if appeared:
+            return  # restart with the new root included
+
+
+def _batch(changes: Iterable[tuple[object, str]], roots: list[Path]) -> set[Path]:
+    out: set[Path] = set()
+    for _change, raw in changes:
+        run = run_path_for(Path(raw), roots)
+        if run is not None:
+            out.add(run)
+    return out
