@@ -26,7 +26,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="local HF-format model directory (default: the tiny model)")
     p.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
     p.add_argument("--port", type=int, default=0, help="port (default 0: any free port)")
-    p.add_argument("--threads", type=int, default=0, help="torch threads (default: min(2, cpus))")
+    p.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads (default 1: a tiny model gains nothing from more, and spinning threads stall on a busy 2-core box)",
+    )
     p.add_argument("--log-path", default="", help="where the log goes (recorded in the state file)")
     return p
 
@@ -82,7 +87,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     import torch
 
-    torch.set_num_threads(args.threads or min(2, os.cpu_count() or 1))
+    torch.set_num_threads(max(1, args.threads))
+    torch.set_num_interop_threads(1)
     if args.model:
         model_path = Path(args.model).expanduser().resolve()
     else:

@@ -1,0 +1,178 @@
+"""Start, stop and find the embedded backend server (a detached process in its own session).
+
+Cheap to import: no torch, no tinker. The key is read from the 0600 state file and only ever
+passed to child processes through ``env_for``; it is never printed or logged.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from runner.backend.state import BackendInfo, backend_dir, clear_info, read_info
+
+START_TIMEOUT = 180.0
+REPO_ROOT = Path(__file__).resolve().parents[2]
+
+
+class BackendError(RuntimeError):
+    """The backend could not be started or reached."""
+
+
+def log_path() -> Path:
+    return backend_dir() / "server.log"
+
+
+def _pid_alive(pid: int) -> bool:
+    with contextlib.suppress(ChildProcessError, OSError):
+        done, _ = os.waitpid(pid, os.WNOHANG)  # reap our own exited child
+        if done == pid:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def request(info: BackendInfo, path: str, timeout: float = 3.0) -> dict[str, Any]:
+    """GET ``/api/v1/<path>`` with the key; raises OSError/ValueError when unreachable."""
+    req = urllib.request.Request(f"{info.url}/api/v1/{path}", headers={"X-API-Key": info.key})
+    with urllib.request.urlopen(req, timeout=timeout) as resp:
+        data: dict[str, Any] = json.loads(resp.read())
+    return data
+
+
+def status() -> BackendInfo | None:
+    """The running server if its pid is alive and its health endpoint answers our key."""
+    info = read_info()
+    if info is None or not _pid_alive(info.pid):
+        return None
+    try:
+        ok = request(info, "healthz").get("status") == "ok"
+    except (OSError, ValueError):
+        return None
+    return info if ok else None
+
+
+def details(info: BackendInfo) -> dict[str, Any]:
+    """Live figures from the server (sessions, models, queue) merged with the public info."""
+    data: dict[str, Any] = dict(info.public())
+    try:
+        data.update(request(info, "local/status"))
+    except (OSError, ValueError) as exc:
+        data["error"] = str(exc)
+    return data
+
+
+@contextlib.contextmanager
+def _start_lock() -> Iterator[None]:
+    with open(backend_dir() / "start.lock", "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _spawn(model: Path | None) -> subprocess.Popen[bytes]:
+    log = log_path()
+    argv = [sys.executable, "-m", "runner.backend.server", "--log-path", str(log)]
+    if model is not None:
+        argv += ["--model", str(model)]
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
+    env.pop("TINKER_API_KEY", None)
+    with open(log, "ab") as out:
+        os.chmod(log, 0o600)
+        return subprocess.Popen(
+            argv,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+
+
+def _wait_ready(proc: subprocess.Popen[bytes], timeout: float) -> BackendInfo:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = log_path().read_text(errors="replace")[-2000:]
+            raise BackendError(f"backend exited with code {proc.returncode}; log {log_path()}:\n{tail}")
+        info = read_info()
+        if info is not None and info.pid == proc.pid:
+            with contextlib.suppress(OSError, ValueError):
+                if request(info, "local/status").get("ready"):
+                    return info
+        time.sleep(0.2)
+    raise BackendError(f"backend did not become ready within {timeout:.0f}s; see {log_path()}")
+
+
+def start(wait: bool = True, model: Path | None = None, timeout: float = START_TIMEOUT) -> BackendInfo:
+    """Start a detached server; with ``wait``, return once its model is loaded."""
+    with _start_lock():
+        running = status()
+        if running is not None:
+            raise BackendError(f"a backend is already running (pid {running.pid}, {running.url})")
+        clear_info()
+        proc = _spawn(model)
+        if not wait:
+            return BackendInfo("", 0, proc.pid, "", str(model or ""), time.time(), str(log_path()))
+        return _wait_ready(proc, timeout)
+
+
+def ensure_running(model: Path | None = None, timeout: float = START_TIMEOUT) -> BackendInfo:
+    """Reuse a healthy server (serving ``model`` when given) or start one."""
+    with _start_lock():
+        running = status()
+        if running is not None and (model is None or Path(running.model_path) == Path(model).resolve()):
+            return running
+    if running is not None:
+        stop()
+    try:
+        return start(wait=True, model=model, timeout=timeout)
+    except BackendError:
+        again = status()
+        if again is not None:
+            return again
+        raise
+
+
+def stop(grace: float = 10.0) -> bool:
+    """SIGTERM the recorded server, SIGKILL after ``grace``; True if one was running."""
+    info = read_info()
+    if info is None or not _pid_alive(info.pid):
+        clear_info()
+        return False
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(info.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while _pid_alive(info.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if _pid_alive(info.pid):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(info.pid, signal.SIGKILL)
+        while _pid_alive(info.pid):
+            time.sleep(0.05)
+    clear_info(pid=info.pid)
+    return True
+
+
+def env_for(info: BackendInfo) -> dict[str, str]:
+    """Environment entries that point a child's tinker SDK at this backend."""
+    return {"TINKER_BASE_URL": info.url, "TINKER_API_KEY": info.key}
