@@ -1,0 +1,1 @@
+"""Run control: recipe catalogue, launch specs, detached supervisors, queue, stop/resume/rm."""

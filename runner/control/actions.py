@@ -1,0 +1,141 @@
+"""Control actions on runs: stop, resume, clone, rm. RUN is a run name, id, or folder path."""
+
+from __future__ import annotations
+
+import shlex
+import shutil
+import signal
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.control import procs, queue, records, store
+from runner.control.spawn import spawn_supervisor
+
+
+class ActionError(Exception):
+    """An action refused (exit code 2)."""
+
+
+@dataclass
+class Outcome:
+    run_id: str
+    status: str
+    message: str
+
+
+def _resolve(ref: str) -> tuple[str, dict]:
+    run_id = store.resolve(ref)
+    state = store.read_state(run_id) if run_id else None
+    if not run_id or state is None:
+        raise ActionError(f"no run named {ref!r} (a run name, id, or folder path launched by tinkertop)")
+    return run_id, state
+
+
+def wait_status(run_id: str, statuses: tuple[str, ...], timeout: float) -> str:
+    """Poll the state until its effective status is one of ``statuses`` (or the timeout passes)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = records.effective_status(store.read_state(run_id) or {})
+        if status in statuses or time.monotonic() >= deadline:
+            return status
+        time.sleep(0.1)
+
+
+def stop(ref: str, grace: float = 10.0, wait: bool = True) -> Outcome:
+    """SIGTERM to the job's group, SIGKILL after ``grace``; the supervisor reaps and records it."""
+    run_id, state = _resolve(ref)
+    status = records.effective_status(state)
+    if status == "queued":
+        with queue.locked():
+            if (store.read_state(run_id) or {}).get("status") == "queued":
+                store.update_state(run_id, status="stopped", ended_at=store.now_iso())
+                return Outcome(run_id, "stopped", "removed from the queue")
+        state = store.read_state(run_id) or {}
+        status = records.effective_status(state)
+    if status in store.TERMINAL:
+        return Outcome(run_id, status, f"already {status}")
+    if status == "lost":
+        return _stop_orphan(run_id, state, grace)
+    store.write_json_atomic(store.record_dir(run_id) / "stop.json", {"grace": grace, "at": store.now_iso()})
+    procs.signal_pid(state.get("supervisor_pid") or 0, state.get("supervisor_start"), signal.SIGTERM)
+    if not wait:
+        return Outcome(run_id, "stopping", "stop requested")
+    final = wait_status(run_id, (*store.TERMINAL, "lost"), grace + 30)
+    return Outcome(run_id, final, f"{final}")
+
+
+def _stop_orphan(run_id: str, state: dict, grace: float) -> Outcome:
+    """The supervisor is gone: signal the job's group directly if it is still the same process."""
+    pid, started = int(state.get("pid") or 0), state.get("pid_start")
+    if pid and procs.alive(pid, started):
+        procs.signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        while procs.group_members(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if procs.group_members(pid):
+            procs.signal_group(pid, signal.SIGKILL)
+    store.update_state(run_id, status="stopped", ended_at=store.now_iso(), error="supervisor was lost")
+    return Outcome(run_id, "stopped", "supervisor was lost; job group signalled directly")
+
+
+def resume(ref: str) -> Outcome:
+    """Relaunch in the same folder with behavior_if_log_dir_exists=resume (last checkpoint)."""
+    run_id, state = _resolve(ref)
+    status = records.effective_status(state)
+    if status in ("queued", *records.LIVE):
+        raise ActionError(f"{state.get('name')} is {status}: nothing to resume")
+    if status == "lost" and records.job_alive(state):
+        raise ActionError(
+            f"{state.get('name')} is lost but its job (pid {state.get('pid')}) still runs: stop it first"
+        )
+    spec = store.read_spec(run_id)
+    if spec is None:
+        raise ActionError(f"{run_id}: spec.json is missing; cannot resume")
+    if not spec.get("logdir_arg", True):
+        raise ActionError(f"{spec.get('recipe')} cannot resume (its log-dir behaviour is fixed to 'ask')")
+    (store.record_dir(run_id) / "stop.json").unlink(missing_ok=True)
+    store.update_state(
+        run_id,
+        status="starting",
+        mode="resume",
+        attempt=int(state.get("attempt", 1)) + 1,
+        claimed_ts=time.time(),
+        exit_code=None,
+        ended_at=None,
+        error=None,
+        supervisor_pid=None,
+        stop_requested=False,
+    )
+    spawn_supervisor(run_id, python=spec.get("python"))
+    return Outcome(run_id, "starting", f"resuming {spec['name']} in {spec['log_path']}")
+
+
+def clone_command(ref: str) -> str:
+    """The run's launch as a command line to edit and run again."""
+    run_id, _ = _resolve(ref)
+    spec = store.read_spec(run_id) or {}
+    parts = ["tinkertop", "launch", spec.get("recipe", "?"), *spec.get("user_overrides", [])]
+    parts += spec.get("combo", [])
+    if spec.get("local"):
+        parts.append("--local")
+    if spec.get("smoke"):
+        parts.append("--smoke")
+    parts += ["--name", f"{spec.get('name', 'run')}-clone"]
+    return shlex.join(parts)
+
+
+def rm(ref: str, confirm: str | None) -> Outcome:
+    """Delete a run's folder and record, only when ``confirm`` is exactly its name; never a live run."""
+    run_id, state = _resolve(ref)
+    name = state.get("name") or run_id
+    status = records.effective_status(state)
+    if status in records.LIVE or (status == "lost" and records.job_alive(state)):
+        raise ActionError(f"{name} is {status}: stop it before deleting")
+    if confirm != name:
+        raise ActionError(f"deleting {name} needs the confirmation --yes-delete {name}")
+    folder = Path(state.get("log_path") or "")
+    if folder.is_dir():
+        shutil.rmtree(folder)
+    shutil.rmtree(store.record_dir(run_id), ignore_errors=True)
+    return Outcome(run_id, "deleted", f"deleted {folder} and its record")

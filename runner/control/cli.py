@@ -1,0 +1,209 @@
+"""``tinkertop launch|stop|resume|clone|rm|queue|runs``: registration is cheap, work is imported lazily."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any
+
+EXIT_USAGE = 2
+
+
+def register(subparsers: Any) -> None:
+    _launch(subparsers)
+    stop = subparsers.add_parser("stop", help="stop a run: SIGTERM to its process group, grace, SIGKILL")
+    stop.add_argument("run", help="run name, id, or folder path")
+    stop.add_argument("--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL")
+    stop.add_argument("--no-wait", action="store_true", help="return once the stop is requested")
+    stop.set_defaults(func=cmd_stop)
+    resume = subparsers.add_parser("resume", help="relaunch a run from the last checkpoint of its folder")
+    resume.add_argument("run")
+    resume.set_defaults(func=cmd_resume)
+    clone = subparsers.add_parser("clone", help="print a run's launch command, to edit and run")
+    clone.add_argument("run")
+    clone.set_defaults(func=cmd_clone)
+    rm = subparsers.add_parser("rm", help="delete a run's folder and record (confirmation names the run)")
+    rm.add_argument("run")
+    rm.add_argument("--yes-delete", metavar="NAME", help="confirm by typing the run's name")
+    rm.set_defaults(func=cmd_rm)
+    q = subparsers.add_parser("queue", help="list queued and live runs; 'queue run' starts queued runs")
+    q.add_argument("action", nargs="?", choices=["list", "run"], default="list")
+    q.add_argument("--max", type=int, help="set the number of runs at once (saved in settings)")
+    q.add_argument("--json", action="store_true")
+    q.set_defaults(func=cmd_queue)
+    runs = subparsers.add_parser("runs", help="list the runs tinkertop launched (supervisor records)")
+    runs.add_argument("--json", action="store_true")
+    runs.set_defaults(func=cmd_runs)
+
+
+def _launch(subparsers: Any) -> None:
+    p = subparsers.add_parser(
+        "launch",
+        help="launch a cookbook recipe (or a chz script/module) as supervised runs",
+        description="RECIPE is a catalogue name (see --list), a module (pkg.mod) or a script path. "
+        "Overrides are the recipe's own key=value arguments, validated before anything starts.",
+    )
+    p.add_argument("recipe", nargs="?", help="catalogue name, module, or script path")
+    p.add_argument("overrides", nargs="*", metavar="key=value")
+    p.add_argument("--name", help="run name (default <recipe>-<time>; a suffix keeps names unique)")
+    p.add_argument("--local", action="store_true", help="run on the embedded local backend (no key)")
+    p.add_argument("--smoke", action="store_true", help="add the recipe's tiny sizes (fast smoke run)")
+    p.add_argument("--sweep", action="append", default=[], metavar="key=a,b,c", help="one run per value")
+    p.add_argument("--queue", action="store_true", help="queue the runs (at most N at once)")
+    p.add_argument("--dry-run", action="store_true", help="validate and print, start nothing")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--list", action="store_true", help="list the recipe catalogue")
+    p.add_argument("--models", action="store_true", help="list the cookbook's model lineup")
+    p.set_defaults(func=cmd_launch)
+
+
+def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
+    print(json.dumps(data, indent=1, default=str) if getattr(args, "json", False) else text)
+
+
+def _fail(msg: str) -> int:
+    print(f"tinkertop: {msg}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def cmd_launch(args: argparse.Namespace) -> int:
+    from runner.control import catalogue
+
+    if args.list:
+        rows = [r.__dict__ | {"target": r.module} for r in catalogue.RECIPES]
+        text = "\n".join(
+            f"{r.key:28} {r.kind:8} {'offline' if r.offline else 'online ':8} {r.data}"
+            + (f" (needs {', '.join(r.needs)})" if r.needs else "")
+            for r in catalogue.RECIPES
+        )
+        _emit(args, rows, text)
+        return 0
+    if args.models:
+        models = catalogue.models()
+        _emit(
+            args,
+            [m.__dict__ for m in models],
+            "\n".join(f"{m.name:55} {m.kind:10} {m.size:12} {m.renderer}" for m in models),
+        )
+        return 0
+    if not args.recipe:
+        return _fail("launch needs a RECIPE (see tinkertop launch --list)")
+    return _do_launch(args)
+
+
+def _do_launch(args: argparse.Namespace) -> int:
+    from runner.control.launch import LaunchError, LaunchRequest, launch, plan
+
+    req = LaunchRequest(
+        recipe=args.recipe,
+        overrides=args.overrides,
+        name=args.name,
+        local=args.local,
+        sweep=args.sweep,
+        queue=args.queue,
+        smoke=args.smoke,
+    )
+    try:
+        runs = plan(req)
+    except LaunchError as exc:
+        return _fail(str(exc))
+    if args.dry_run:
+        from runner.control.launch import _release
+
+        for run in runs:
+            _release([], run.run_id)
+    ids = [] if args.dry_run else launch(req, runs)
+    rows = [
+        {"run_id": r.run_id, "name": r.name, "log_path": r.log_path, "config": r.config, "notes": r.notes}
+        for r in runs
+    ]
+    verb = "would start" if args.dry_run else ("queued" if args.queue else "started")
+    text = "\n\n".join(_describe(r, verb) for r in rows)
+    _emit(args, {"dry_run": args.dry_run, "queued": args.queue, "runs": rows, "ids": ids}, text)
+    return 0
+
+
+def _describe(row: dict[str, Any], verb: str) -> str:
+    from runner.control.creds import redact
+
+    lines = [f"{verb} {row['name']}  ({row['run_id']})", f"  log_path: {row['log_path']}"]
+    lines += [f"  note: {n}" for n in row["notes"]]
+    lines.append("  resolved config:")
+    lines += [f"    {k} = {redact(json.dumps(v, default=str))}" for k, v in sorted(row["config"].items())]
+    return "\n".join(lines)
+
+
+def _action(fn, *a: Any) -> int:
+    from runner.control.actions import ActionError
+
+    try:
+        out = fn(*a)
+    except ActionError as exc:
+        return _fail(str(exc))
+    print(out if isinstance(out, str) else f"{out.run_id}: {out.message}")
+    return 0
+
+
+def cmd_stop(args: argparse.Namespace) -> int:
+    from runner.control import actions
+
+    return _action(actions.stop, args.run, args.grace, not args.no_wait)
+
+
+def cmd_resume(args: argparse.Namespace) -> int:
+    from runner.control import actions
+
+    return _action(actions.resume, args.run)
+
+
+def cmd_clone(args: argparse.Namespace) -> int:
+    from runner.control import actions
+
+    return _action(actions.clone_command, args.run)
+
+
+def cmd_rm(args: argparse.Namespace) -> int:
+    from runner.control import actions
+
+    confirm = args.yes_delete
+    if confirm is None and sys.stdin.isatty():
+        confirm = input(f"type the run's name to delete it ({args.run}): ").strip()
+    return _action(actions.rm, args.run, confirm)
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    if not rows:
+        return "no runs"
+    out = []
+    for r in rows:
+        pos = f"#{r['position']}" if r.get("position") else ""
+        code = "" if r.get("exit_code") is None else f"rc={r['exit_code']}"
+        out.append(f"{r['status']:9} {pos:4} {r['name'] or '':40} {code:7} {r.get('log_path') or ''}")
+    return "\n".join(out)
+
+
+def cmd_queue(args: argparse.Namespace) -> int:
+    from runner.control import queue
+
+    if args.max:
+        queue.set_max_parallel(args.max)
+    if args.action == "run":
+        started = queue.drain()
+        _emit(args, {"started": started}, f"started {len(started)} queued run(s)")
+        return 0
+    rows = queue.listing()
+    _emit(
+        args,
+        {"max_parallel": queue.max_parallel(), "runs": rows},
+        f"max {queue.max_parallel()} at once\n" + _table(rows),
+    )
+    return 0
+
+
+def cmd_runs(args: argparse.Namespace) -> int:
+    from runner.control import records
+
+    rows = records.list_runs()
+    _emit(args, rows, _table(rows))
+    return 0

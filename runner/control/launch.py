@@ -1,0 +1,315 @@
+"""Launch: validate overrides, plan runs (names, folders, sweeps), write records, start or enqueue.
+
+``plan()`` does everything that can fail before a process starts: recipe lookup, chz validation of the
+overrides (a typo names the key), credentials, name and folder allocation. ``launch()`` then writes each
+run's spec, state, code diff and experiment record, and starts a supervisor (or queues the run).
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import re
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from runner import paths
+from runner.control import creds, experiments, gitinfo, store
+from runner.control.catalogue import Target, UnknownRecipe, resolve_target
+
+
+class LaunchError(Exception):
+    """A launch refused before any process started (exit code 2)."""
+
+
+@dataclass
+class LaunchRequest:
+    recipe: str
+    overrides: list[str] = field(default_factory=list)
+    name: str | None = None
+    local: bool = False
+    sweep: list[str] = field(default_factory=list)
+    queue: bool = False
+    smoke: bool = False
+    cwd: Path = field(default_factory=Path.cwd)
+    python: str = sys.executable
+
+
+@dataclass
+class PlannedRun:
+    name: str
+    run_id: str
+    log_path: str
+    argv: list[str]  # the child's argv without behavior_if_log_dir_exists
+    overrides: list[str]  # what the user asked for, plus what --local/--smoke added
+    config: dict[str, Any]
+    notes: list[str] = field(default_factory=list)
+    logdir_arg: bool = True  # the config has behavior_if_log_dir_exists
+    combo: list[str] = field(default_factory=list)  # this run's sweep values
+
+
+def parse_overrides(items: list[str]) -> list[str]:
+    for item in items:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise LaunchError(f"override {item!r} is not key=value")
+        if creds.looks_secret(value):
+            raise LaunchError(f"override {key!r} looks like a secret: pass secrets through the environment")
+    return items
+
+
+def expand_sweep(sweep: list[str]) -> list[list[str]]:
+    """``["lr=1,2", "seed=0,1"]`` -> the cartesian product as lists of overrides."""
+    axes = []
+    for item in sweep:
+        key, sep, values = item.partition("=")
+        if not sep or not key or not values:
+            raise LaunchError(f"--sweep {item!r} is not key=a,b,c")
+        axes.append([f"{key}={v}" for v in values.split(",")])
+    return [list(combo) for combo in itertools.product(*axes)] if axes else [[]]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._=+-]+", "-", text).strip("-")[:80]
+
+
+def _sweep_suffix(combo: list[str]) -> str:
+    parts = []
+    for item in combo:
+        key, _, value = item.partition("=")
+        parts.append(f"{key.rsplit('.', 1)[-1]}{value}")
+    return _slug("-".join(parts))
+
+
+def _key_of(item: str) -> str:
+    return item.partition("=")[0]
+
+
+def _given(overrides: list[str], key: str) -> str | None:
+    found = None
+    for item in overrides:
+        if _key_of(item) == key:
+            found = item.partition("=")[2]
+    return found
+
+
+def allocate(base: str, logs_root: Path, taken: set[str]) -> tuple[str, str, str]:
+    """A name whose folder and record are both free; reserves the record dir. (name, log_path, id)"""
+    for i in itertools.count(1):
+        name = base if i == 1 else f"{base}-{i}"
+        log_path = logs_root / name
+        run_id = store.run_id_for(log_path)
+        if name in taken or log_path.exists():
+            continue
+        try:
+            store.record_dir(run_id).mkdir(parents=True)
+        except FileExistsError:
+            continue
+        taken.add(name)
+        return name, str(log_path), run_id
+    raise AssertionError("unreachable")
+
+
+def _local_overrides(overrides: list[str], notes: list[str]) -> list[str]:
+    from runner.control.localenv import local_model
+
+    extra = []
+    if _given(overrides, "model_name") is None:
+        target = local_model()
+        extra.append(f"model_name={target.model_path}")
+        if _given(overrides, "renderer_name") is None:
+            extra.append(f"renderer_name={target.renderer}")
+        notes.append(f"local backend: tiny model {target.model_path} ({target.renderer})")
+    return extra + overrides
+
+
+def _model_notes(config: dict[str, Any], overrides: list[str]) -> list[str]:
+    from runner.control.catalogue import recommended_renderer, suggested_lr
+
+    model = config.get("model_name")
+    if not isinstance(model, str) or os.path.isdir(model):
+        return []
+    notes = []
+    renderer = recommended_renderer(model)
+    if renderer and config.get("renderer_name") in (None, renderer):
+        notes.append(f"renderer: {renderer} (recommended for {model})")
+    lr = suggested_lr(model)
+    if lr is not None and _given(overrides, "learning_rate") is None:
+        notes.append(f"suggested learning_rate for {model}: {lr:.3g} (hyperparam_utils.get_lr)")
+    return notes
+
+
+def plan(req: LaunchRequest) -> list[PlannedRun]:
+    """Validate and allocate every run of the request; raises LaunchError before anything starts."""
+    from runner.control.validate import ConfigError, find_entrypoint, resolve
+
+    try:
+        target = resolve_target(req.recipe, req.cwd)
+    except UnknownRecipe as exc:
+        raise LaunchError(str(exc)) from exc
+    user = parse_overrides(list(req.overrides))
+    if req.smoke and target.entry:
+        user = [*target.entry.smoke, *user]
+    notes: list[str] = []
+    if req.local:
+        user = _local_overrides(user, notes)
+    try:
+        entry = find_entrypoint(target)
+    except ConfigError as exc:
+        raise LaunchError(str(exc)) from exc
+    fields = entry.fields()
+    combos = expand_sweep(req.sweep)
+    explicit_log = _given(user, "log_path")
+    if explicit_log and len(combos) > 1:
+        raise LaunchError("log_path= cannot be combined with --sweep (each run needs its own folder)")
+    logs_root = (req.cwd / paths.DEFAULT_LOGS).resolve()
+    base = (
+        req.name
+        or f"{target.entry.key if target.entry else _slug(Path(req.recipe).stem)}-"
+        + datetime.now().strftime("%m%d-%H%M%S")
+    )
+    runs: list[PlannedRun] = []
+    taken: set[str] = set()
+    for combo in combos:
+        overrides = [*user, *combo]
+        name, log_path, run_id = _place(base, combo, explicit_log, logs_root, taken, req.cwd, len(combos))
+        try:
+            argv = _child_argv(target, req.python, overrides, log_path, fields)
+            mode = ["behavior_if_log_dir_exists=delete"] if "behavior_if_log_dir_exists" in fields else []
+            config = resolve(entry, argv[_argv_skip(target) :] + mode)
+        except (ConfigError, LaunchError) as exc:
+            _release(runs, run_id)
+            raise LaunchError(str(exc)) from exc
+        run_notes = notes + _model_notes(config, overrides)
+        logdir_arg = "behavior_if_log_dir_exists" in fields
+        runs.append(PlannedRun(name, run_id, log_path, argv, overrides, config, run_notes, logdir_arg, combo))
+    _check_credentials(req, runs)
+    return runs
+
+
+def _place(base, combo, explicit_log, logs_root, taken, cwd, n) -> tuple[str, str, str]:
+    if explicit_log:
+        folder = (Path(cwd) / explicit_log).resolve()
+        if folder.exists():
+            raise LaunchError(f"log_path {folder} already exists: resume it (tinkertop resume) or rm it")
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        run_id = store.run_id_for(folder)
+        try:
+            store.record_dir(run_id).mkdir(parents=True)
+        except FileExistsError as exc:
+            raise LaunchError(f"a run record for {folder} already exists ({run_id})") from exc
+        return folder.name, str(folder), run_id
+    logs_root.mkdir(parents=True, exist_ok=True)
+    name = f"{base}-{_sweep_suffix(combo)}" if n > 1 else base
+    return allocate(name, logs_root, taken)
+
+
+def _release(runs: list[PlannedRun], run_id: str) -> None:
+    """Free the record dirs reserved by a plan that failed."""
+    for rid in [run_id, *(r.run_id for r in runs)]:
+        try:
+            store.record_dir(rid).rmdir()
+        except OSError:
+            pass
+
+
+def _argv_skip(target: Target) -> int:
+    return 3 if target.module else 2
+
+
+def _child_argv(
+    target: Target, python: str, overrides: list[str], log_path: str, fields: set[str]
+) -> list[str]:
+    argv = target.argv(python)
+    argv += [o for o in overrides if _key_of(o) not in ("log_path", "behavior_if_log_dir_exists")]
+    if "log_path" in fields:
+        argv.append(f"log_path={log_path}")
+    return argv
+
+
+def _check_credentials(req: LaunchRequest, runs: list[PlannedRun]) -> None:
+    env = creds.job_environment(req.cwd)
+    for run in runs:
+        wandb = run.config.get("wandb_project")
+        check = creds.check(env, local=req.local, wandb_project=wandb if isinstance(wandb, str) else None)
+        if not check.ok:
+            for r in runs:
+                _release([], r.run_id)
+            raise LaunchError(check.message())
+
+
+def launch(req: LaunchRequest, runs: list[PlannedRun]) -> list[str]:
+    """Write records for planned runs and start them (or queue them); returns their run ids."""
+    from runner.control import queue
+    from runner.control.spawn import spawn_supervisor
+
+    code = gitinfo.code_state(req.cwd)
+    secrets = creds.secret_values(creds.job_environment(req.cwd))
+    ids = []
+    for run in runs:
+        write_records(req, run, code, secrets)
+        if req.queue:
+            store.update_state(run.run_id, status="queued", queued_ts=time.time())
+        else:
+            store.update_state(run.run_id, status="starting", claimed_ts=time.time(), claimed_by=os.getpid())
+            spawn_supervisor(run.run_id, python=req.python)
+        ids.append(run.run_id)
+    if req.queue:
+        queue.drain()
+    return ids
+
+
+def spec_for(req: LaunchRequest, run: PlannedRun, target: Target) -> dict[str, Any]:
+    return {
+        "run_id": run.run_id,
+        "name": run.name,
+        "recipe": req.recipe,
+        "target": target.module or target.script,
+        "logdir_arg": run.logdir_arg,
+        "argv": run.argv,
+        "overrides": run.overrides,
+        "user_overrides": list(req.overrides),
+        "sweep": list(req.sweep),
+        "combo": run.combo,
+        "log_path": run.log_path,
+        "cwd": str(req.cwd.resolve()),
+        "python": req.python,
+        "local": req.local,
+        "smoke": req.smoke,
+        "wandb_project": run.config.get("wandb_project"),
+        "env_names": ["TINKER_API_KEY"] if not req.local else ["TINKER_BASE_URL", "TINKER_API_KEY"],
+        "created_at": store.now_iso(),
+    }
+
+
+def write_records(req: LaunchRequest, run: PlannedRun, code: gitinfo.CodeState, secrets: list[str]) -> None:
+    target = resolve_target(req.recipe, req.cwd)
+    spec = spec_for(req, run, target)
+    exp = experiments.record_path(req.cwd, run.name)
+    spec["experiment_record"] = str(exp)
+    spec = creds.redact_obj(spec, secrets)
+    config = creds.redact_obj(run.config, secrets)
+    rdir = store.record_dir(run.run_id)
+    store.write_json_atomic(rdir / "spec.json", spec)
+    if code.diff:
+        (rdir / "code.diff").write_text(creds.redact(code.diff, secrets))
+    state = {
+        "run_id": run.run_id,
+        "name": run.name,
+        "recipe": req.recipe,
+        "log_path": run.log_path,
+        "local": req.local,
+        "status": "queued",
+        "mode": "delete",
+        "attempt": 1,
+        "created_at": spec["created_at"],
+        "config": config,
+        "code": code.summary(),
+        "notes": run.notes,
+    }
+    store.write_state(run.run_id, state)
+    experiments.write_launch_record(exp, spec, config, code.summary())

@@ -1,0 +1,113 @@
+"""Status of a run as its supervisor recorded it, with liveness checked against /proc.
+
+``status_for(run_path)`` is what the run-folder reader calls for every run at each refresh: it is one
+``stat`` for folders tinkertop did not launch, and cached by state-file mtime otherwise (the /proc
+liveness check is redone for live runs, it is a couple of small reads).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections import deque
+from pathlib import Path
+from typing import Any
+
+from runner.control import procs, store
+
+LIVE = ("starting", "running")
+# a claimed run whose supervisor has not yet written its pid is "starting" for this long, then lost
+START_TIMEOUT_S = 60.0
+TAIL_LINES = 20
+
+# run id -> (state mtime, state, summary)
+_cache: dict[str, tuple[float, dict[str, Any], dict[str, Any]]] = {}
+
+
+def supervisor_alive(state: dict[str, Any]) -> bool:
+    return procs.alive(state.get("supervisor_pid"), state.get("supervisor_start"))
+
+
+def job_alive(state: dict[str, Any]) -> bool:
+    return procs.alive(state.get("pid"), state.get("pid_start"))
+
+
+def effective_status(state: dict[str, Any]) -> str:
+    """The recorded status, except a live status whose supervisor is gone becomes ``lost``."""
+    status = str(state.get("status") or "lost")
+    if status not in LIVE:
+        return status
+    if state.get("supervisor_pid"):
+        return status if supervisor_alive(state) else "lost"
+    claimed = float(state.get("claimed_ts") or 0)
+    return status if time.time() - claimed < START_TIMEOUT_S else "lost"
+
+
+def tail(path: Path, lines: int = TAIL_LINES, max_bytes: int = 64_000) -> list[str]:
+    """Last lines of a text file (reads at most ``max_bytes`` from its end)."""
+    try:
+        with path.open("rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - max_bytes))
+            data = fh.read()
+    except OSError:
+        return []
+    text = data.decode("utf-8", "replace").replace("\r", "\n")
+    kept = deque((ln for ln in text.splitlines() if ln.strip()), maxlen=lines)
+    return list(kept)
+
+
+def summarize(state: dict[str, Any]) -> dict[str, Any]:
+    """The fields the reader and the CLI show."""
+    run_id = state.get("run_id", "")
+    status = effective_status(state)
+    out = {
+        "run_id": run_id,
+        "name": state.get("name"),
+        "status": status,
+        "recorded_status": state.get("status"),
+        "exit_code": state.get("exit_code"),
+        "pid": state.get("pid"),
+        "supervisor_pid": state.get("supervisor_pid"),
+        "started": state.get("started_at"),
+        "ended": state.get("ended_at"),
+        "created": state.get("created_at"),
+        "log_path": state.get("log_path"),
+        "recipe": state.get("recipe"),
+        "local": state.get("local", False),
+        "attempt": state.get("attempt", 1),
+        "console_log": str(store.console_path(run_id)),
+        "error": state.get("error"),
+        "job_alive": job_alive(state) if status == "lost" else None,
+    }
+    if status in ("failed", "lost"):
+        out["console_tail"] = tail(store.console_path(run_id))
+    return out
+
+
+def status_for(run_path: str | Path) -> dict[str, Any] | None:
+    """Supervisor status of the run in folder ``run_path``, or None if tinkertop did not launch it."""
+    run_id = store.run_id_for(run_path)
+    path = store.state_path(run_id)
+    try:
+        mtime = path.stat().st_mtime
+    except OSError:
+        _cache.pop(run_id, None)
+        return None
+    hit = _cache.get(run_id)
+    if hit and hit[0] == mtime:
+        if hit[2]["status"] not in LIVE:
+            return hit[2]
+        state = hit[1]  # live: only the /proc check is redone
+    else:
+        state = store.read_state(run_id) or {}
+        if not state:
+            return None
+    result = summarize(state)
+    _cache[run_id] = (mtime, state, result)
+    return result
+
+
+def list_runs() -> list[dict[str, Any]]:
+    return [summarize(s) for s in store.iter_states()]

@@ -1,0 +1,38 @@
+"""Start a run's detached supervisor: ``python -m runner.control.supervisor --detach <run_id>``.
+
+The supervisor gets its own session (``start_new_session``), stdin closed, and forks once more so it is
+re-parented to init: the launcher (the CLI or the app) reaps the short-lived parent at once and never
+holds a zombie, and the run outlives the launcher, SSH hang-ups and Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Mapping
+
+from runner.control import store
+
+
+def spawn_supervisor(run_id: str, python: str | None = None, env: Mapping[str, str] | None = None) -> int:
+    """Start the supervisor of ``run_id``; returns its pid."""
+    rdir = store.record_dir(run_id)
+    rdir.mkdir(parents=True, exist_ok=True)
+    with open(rdir / "supervisor.log", "ab") as log:
+        proc = subprocess.Popen(
+            [python or sys.executable, "-m", "runner.control.supervisor", "--detach", run_id],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            start_new_session=True,
+            close_fds=True,
+            env=dict(os.environ if env is None else env),
+        )
+        assert proc.stdout is not None
+        line = proc.stdout.readline().strip()
+        proc.stdout.close()
+        proc.wait()
+    if not line.isdigit():
+        raise RuntimeError(f"supervisor of {run_id} did not start (see {rdir / 'supervisor.log'})")
+    return int(line)

@@ -1,0 +1,120 @@
+"""Supervisor records on disk: ``<state dir>/runs/<run_id>/{spec.json,state.json,console.log}``.
+
+The records live outside any cookbook ``log_path`` so the cookbook's ``delete`` can never remove them.
+A run's id is derived from its folder (``<name>-<hash of the real path>``), so the record of a run
+folder is found with one ``stat``. All writes are atomic (temp file + ``os.replace``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from runner import paths
+
+TERMINAL = ("finished", "failed", "stopped")
+STATES = ("queued", "starting", "running", *TERMINAL, "lost")
+
+
+def now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def runs_root() -> Path:
+    root = paths.state_dir() / "runs"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
+def real_folder(run_path: str | Path) -> str:
+    return os.path.realpath(os.path.expanduser(str(run_path)))
+
+
+def run_id_for(run_path: str | Path) -> str:
+    """Stable id of the run whose cookbook folder is ``run_path``."""
+    real = real_folder(run_path)
+    digest = hashlib.sha1(real.encode()).hexdigest()[:8]
+    return f"{os.path.basename(real)}-{digest}"
+
+
+def record_dir(run_id: str) -> Path:
+    return runs_root() / run_id
+
+
+def state_path(run_id: str) -> Path:
+    return record_dir(run_id) / "state.json"
+
+
+def console_path(run_id: str) -> Path:
+    return record_dir(run_id) / "console.log"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write JSON to ``path`` through a temp file in the same folder and ``os.replace``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=1, sort_keys=True, default=str)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def read_state(run_id: str) -> dict[str, Any] | None:
+    return read_json(state_path(run_id))
+
+
+def read_spec(run_id: str) -> dict[str, Any] | None:
+    return read_json(record_dir(run_id) / "spec.json")
+
+
+def write_state(run_id: str, state: dict[str, Any]) -> None:
+    write_json_atomic(state_path(run_id), state)
+
+
+def update_state(run_id: str, **changes: Any) -> dict[str, Any]:
+    """Read, change and atomically rewrite a state file (single writer: the run's owner)."""
+    state = read_state(run_id) or {"run_id": run_id}
+    state.update(changes)
+    write_state(run_id, state)
+    return state
+
+
+def iter_states() -> Iterator[dict[str, Any]]:
+    """Every record's state (unreadable ones skipped), oldest first."""
+    states = []
+    for entry in runs_root().iterdir():
+        state = read_json(entry / "state.json")
+        if state is not None:
+            states.append(state)
+    states.sort(key=lambda s: (s.get("created_at") or "", s.get("run_id") or ""))
+    yield from states
+
+
+def resolve(ref: str) -> str | None:
+    """Run id for a run name, id, or folder path (None if unknown)."""
+    if record_dir(ref).is_dir() and (record_dir(ref) / "state.json").exists():
+        return ref
+    if os.sep in ref or os.path.isdir(ref):
+        run_id = run_id_for(ref)
+        if state_path(run_id).exists():
+            return run_id
+    matches = [s["run_id"] for s in iter_states() if s.get("name") == ref]
+    return matches[-1] if matches else None

@@ -1,0 +1,209 @@
+"""A run's supervisor: ``python -m runner.control.supervisor [--detach] <run_id>``.
+
+Owns one job: starts it in its own process group with stdin closed and output to the run's console
+log, records pid + start time, exit code and times atomically, stops it on request (TERM to the group,
+grace, KILL), always reaps it, fills in the experiment record, then starts the next queued run.
+Signal handlers only record the signal; the main loop acts on it.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from runner.control import creds, experiments, procs, store
+
+POLL_S = 0.2
+DEFAULT_GRACE_S = 10.0
+
+
+class Supervisor:
+    def __init__(self, run_id: str) -> None:
+        self.run_id = run_id
+        self.spec: dict[str, Any] = store.read_spec(run_id) or {}
+        self.signals: list[int] = []
+        self.proc: subprocess.Popen | None = None
+        self.stop_deadline: float | None = None
+        self.killed = False
+
+    # -- signals: record only -------------------------------------------------------------
+    def _record(self, signum: int, _frame: Any) -> None:
+        self.signals.append(signum)
+
+    def install_handlers(self) -> None:
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+            signal.signal(sig, self._record)
+
+    def stop_requested(self) -> bool:
+        return bool(self.signals) or (store.record_dir(self.run_id) / "stop.json").exists()
+
+    def grace(self) -> float:
+        data = store.read_json(store.record_dir(self.run_id) / "stop.json") or {}
+        return float(data.get("grace", DEFAULT_GRACE_S))
+
+    # -- state -----------------------------------------------------------------------------
+    def update(self, **changes: Any) -> dict[str, Any]:
+        return store.update_state(self.run_id, **changes)
+
+    def console(self, text: str) -> None:
+        with open(store.console_path(self.run_id), "a") as fh:
+            fh.write(f"[tinkertop {store.now_iso()}] {creds.redact(text)}\n")
+
+    # -- the job ---------------------------------------------------------------------------
+    def job_env(self) -> dict[str, str]:
+        env = creds.job_environment(self.spec.get("cwd", "."))
+        if self.spec.get("local"):
+            from runner.control.localenv import backend_env
+
+            env.update(backend_env())
+        else:
+            check = creds.check(env, local=False, wandb_project=self.spec.get("wandb_project"))
+            if not check.ok:
+                raise RuntimeError(check.message())
+        env["PYTHONUNBUFFERED"] = "1"
+        return env
+
+    def job_argv(self, mode: str) -> list[str]:
+        argv = list(self.spec["argv"])
+        if self.spec.get("logdir_arg", True):
+            argv.append(f"behavior_if_log_dir_exists={mode}")
+        return argv
+
+    def start_job(self) -> None:
+        state = store.read_state(self.run_id) or {}
+        mode = state.get("mode") or "delete"
+        env = self.job_env()
+        argv = self.job_argv(mode)
+        self.console(f"attempt {state.get('attempt', 1)}: {' '.join(argv)}")
+        log = open(store.console_path(self.run_id), "ab")
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                cwd=self.spec.get("cwd") or None,
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                close_fds=True,
+            )
+        finally:
+            log.close()
+        pid = self.proc.pid
+        self.update(
+            status="running",
+            pid=pid,
+            pgid=pid,
+            pid_start=procs.start_time(pid),
+            started_at=store.now_iso(),
+            argv=[creds.redact(a) for a in argv],
+        )
+
+    def begin_stop(self) -> None:
+        grace = self.grace()
+        self.console(f"stop requested: SIGTERM to process group, SIGKILL after {grace:g}s")
+        self.update(stop_requested=True)
+        assert self.proc is not None
+        procs.signal_group(self.proc.pid, signal.SIGTERM)
+        self.stop_deadline = time.monotonic() + grace
+
+    def watch(self) -> int:
+        """Wait for the job, acting on stop requests; returns its return code."""
+        assert self.proc is not None
+        while True:
+            rc = self.proc.poll()
+            if rc is not None:
+                return rc
+            if self.stop_deadline is None and self.stop_requested():
+                self.begin_stop()
+            if self.stop_deadline is not None and not self.killed and time.monotonic() >= self.stop_deadline:
+                self.console("grace period over: SIGKILL to process group")
+                procs.signal_group(self.proc.pid, signal.SIGKILL)
+                self.killed = True
+            time.sleep(POLL_S)
+
+    def finish(self, rc: int | None, error: str | None = None) -> str:
+        pgid = self.proc.pid if self.proc else None
+        if pgid and procs.group_members(pgid):  # leftovers of the job's group never outlive it
+            procs.signal_group(pgid, signal.SIGKILL)
+        stopped = self.stop_deadline is not None or (rc is None and self.stop_requested())
+        if stopped:
+            status = "stopped"
+        elif rc == 0 and error is None:
+            status = "finished"
+        else:
+            status = "failed"
+        ended = store.now_iso()
+        sig = -rc if rc is not None and rc < 0 else None
+        self.update(status=status, exit_code=rc, signal=sig, ended_at=ended, error=error, killed=self.killed)
+        self.console(f"{status} (exit code {rc})" + (f": {error}" if error else ""))
+        record = self.spec.get("experiment_record")
+        if record:
+            log_path = Path(self.spec["log_path"])
+            experiments.fill_metrics(Path(record), status, rc, log_path, ended)
+        return status
+
+    def run(self) -> int:
+        self.install_handlers()
+        self.update(
+            supervisor_pid=os.getpid(),
+            supervisor_start=procs.start_time(os.getpid()),
+            status="starting",
+        )
+        if not self.spec:
+            self.update(status="failed", error="spec.json missing or unreadable", ended_at=store.now_iso())
+            return 1
+        if self.stop_requested():
+            self.finish(None)
+            return 0
+        try:
+            self.start_job()
+        except Exception as exc:
+            self.finish(None, error=f"could not start: {exc}")
+            return 1
+        rc = self.watch()
+        self.finish(rc)
+        return 0
+
+
+def next_queued() -> None:
+    """When a run ends, start queued runs into the free slots (never fatal)."""
+    try:
+        from runner.control import queue
+
+        queue.drain()
+    except Exception as exc:
+        print(f"queue drain failed: {exc}", file=sys.stderr)
+
+
+def detach(run_id: str) -> None:
+    """Fork once more: the parent prints the supervisor's pid and exits, the child carries on."""
+    pid = os.fork()
+    if pid:
+        print(pid, flush=True)
+        os._exit(0)
+    log = os.open(str(store.record_dir(run_id) / "supervisor.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    os.close(log)
+
+
+def main(argv: list[str]) -> int:
+    args = [a for a in argv if a != "--detach"]
+    if len(args) != 1:
+        print("usage: python -m runner.control.supervisor [--detach] <run_id>", file=sys.stderr)
+        return 2
+    if "--detach" in argv:
+        detach(args[0])
+    rc = Supervisor(args[0]).run()
+    next_queued()
+    return rc
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
