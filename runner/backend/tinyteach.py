@@ -1,0 +1,164 @@
+"""Teach the tiny base model a little arithmetic, and measure it on the cookbook's arithmetic env.
+
+Part of creating the cached model (``runner.backend.tinymodel``), never of serving it: a short
+full-parameter SFT in plain torch on conversations rendered exactly as the cookbook's
+``math_rl`` arithmetic env renders them (few-shot prefix, ``What is x + y?``, the bare sum), so
+that the base model gets some but not all problems right and RL has room to improve it.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from typing import Any
+
+FEWSHOT: list[Any] = [
+    {"role": "user", "content": "What is 4 + 5?"},
+    {"role": "assistant", "content": "9"},
+]
+
+
+@dataclass(frozen=True)
+class Accuracy:
+    """Share of problems answered correctly, and share ending cleanly on the stop token."""
+
+    correct: float
+    well_formed: float
+    mean_reward: float
+    n: int
+
+
+def is_held_out(x: int, y: int) -> bool:
+    """Problems kept out of teaching, to measure generalisation."""
+    return (x * 101 + y) % 8 == 0
+
+
+def problems(rng: random.Random, n: int, held_out: bool | None = None) -> list[tuple[int, int]]:
+    """``n`` problems drawn like the env draws them (0..100 each); optionally only held-out ones."""
+    out: list[tuple[int, int]] = []
+    while len(out) < n:
+        x, y = rng.randint(0, 100), rng.randint(0, 100)
+        if held_out is None or is_held_out(x, y) == held_out:
+            out.append((x, y))
+    return out
+
+
+def _renderer(tokenizer: Any) -> Any:
+    from tinker_cookbook import renderers
+
+    from runner.backend.tinymodel import RENDERER_NAME
+
+    return renderers.get_renderer(RENDERER_NAME, tokenizer)
+
+
+def _prompt(renderer: Any, x: int, y: int) -> list[int]:
+    convo = [*FEWSHOT, {"role": "user", "content": f"What is {x} + {y}?"}]
+    return list(renderer.build_generation_prompt(convo).to_ints())
+
+
+def _example(renderer: Any, tokenizer: Any, x: int, y: int) -> tuple[list[int], int]:
+    """(tokens, prompt length): the rendered prompt, then the answer and the stop token."""
+    prompt = _prompt(renderer, x, y)
+    answer = tokenizer.encode(str(x + y), add_special_tokens=False)
+    return prompt + answer + renderer.get_stop_sequences(), len(prompt)
+
+
+def _batch(examples: list[tuple[list[int], int]], pad: int) -> tuple[Any, Any]:
+    import torch
+
+    width = max(len(t) for t, _ in examples)
+    ids = torch.full((len(examples), width), pad, dtype=torch.long)
+    labels = torch.full((len(examples), width), -100, dtype=torch.long)
+    for row, (tokens, start) in enumerate(examples):
+        ids[row, : len(tokens)] = torch.tensor(tokens)
+        labels[row, start : len(tokens)] = torch.tensor(tokens[start:])
+    return ids, labels
+
+
+def teach(
+    model: Any, tokenizer: Any, seed: int, steps: int = 300, batch: int = 64, lr: float = 3e-3
+) -> list[float]:
+    """Full-parameter SFT on rendered arithmetic; returns the loss per step."""
+    import torch
+
+    renderer = _renderer(tokenizer)
+    rng = random.Random(seed)
+    torch.manual_seed(seed)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / 20))
+    model.train()
+    losses: list[float] = []
+    for _ in range(steps):
+        pairs = problems(rng, batch, held_out=False)
+        ids, labels = _batch([_example(renderer, tokenizer, x, y) for x, y in pairs], pad=0)
+        loss = _answer_loss(model, ids, labels)
+        opt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        sched.step()
+        losses.append(float(loss.detach()))
+    model.eval()
+    return losses
+
+
+def _answer_loss(model: Any, ids: Any, labels: Any) -> Any:
+    """Mean next-token loss on answer tokens only (logits computed only where needed)."""
+    import torch
+
+    hidden = model.model(input_ids=ids, use_cache=False).last_hidden_state[:, :-1]
+    targets = labels[:, 1:]
+    mask = targets != -100
+    logits = model.lm_head(hidden[mask])
+    return torch.nn.functional.cross_entropy(logits, targets[mask])
+
+
+def measure(
+    model: Any,
+    tokenizer: Any,
+    pairs: list[tuple[int, int]],
+    temperature: float = 0.0,
+    max_tokens: int = 5,
+    seed: int = 0,
+) -> Accuracy:
+    """Sample answers and grade them with the cookbook's own arithmetic env and renderer."""
+    import torch
+    from tinker_cookbook.recipes.math_rl.arithmetic_env import ArithmeticEnv
+    from tinker_cookbook.renderers import get_text_content
+
+    renderer = _renderer(tokenizer)
+    gen = torch.Generator().manual_seed(seed)
+    correct = formed = reward = 0.0
+    with torch.no_grad():
+        for x, y in pairs:
+            tokens = _sample(model, _prompt(renderer, x, y), renderer, temperature, max_tokens, gen)
+            message, termination = renderer.parse_response(tokens)
+            env = ArithmeticEnv(x, y, renderer, convo_prefix=list(FEWSHOT))
+            ok = float(env.check_answer(get_text_content(message)))
+            good = float(termination.is_stop_sequence)
+            correct, formed = correct + ok, formed + good
+            reward += ok + env.format_coef * (good - 1)
+    n = max(1, len(pairs))
+    return Accuracy(correct / n, formed / n, reward / n, len(pairs))
+
+
+def _sample(
+    model: Any, prompt: list[int], renderer: Any, temperature: float, max_tokens: int, gen: Any
+) -> list[int]:
+    import torch
+
+    stop = set(renderer.get_stop_sequences())
+    ids = torch.tensor([prompt])
+    out: list[int] = []
+    for _ in range(max_tokens):
+        logits = model(input_ids=ids, use_cache=False).logits[0, -1]
+        if temperature <= 0:
+            nxt = int(torch.argmax(logits))
+        else:
+            probs = torch.softmax(logits / temperature, dim=-1)
+            nxt = int(torch.multinomial(probs, 1, generator=gen))
+        out.append(nxt)
+        if nxt in stop:
+            break
+        ids = torch.cat([ids, torch.tensor([[nxt]])], dim=1)
+    return out
