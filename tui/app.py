@@ -13,6 +13,7 @@ from textual.app import App
 from textual.binding import Binding
 from textual.worker import get_current_worker
 
+from runner.runs.model import RunSummary
 from tui.follow import Focus, Follower, Hook, clock_from_env
 from tui.messages import RunLoaded, RunsRefreshed
 from tui.screens.help import HelpScreen
@@ -39,6 +40,8 @@ class TinkertopApp(App[int]):
         self._clock = now or clock_from_env()
         self._stop = threading.Event()
         self.runs_screen = RunsScreen()
+        self.summaries: dict[str, RunSummary] = {}
+        self.loaded = False  # the full read has been shown
 
     def now(self) -> float:
         """Wall clock, or the frozen one (``now=`` or ``TINKERTOP_FROZEN_NOW``)."""
@@ -55,14 +58,14 @@ class TinkertopApp(App[int]):
         worker = get_current_worker()
         follower = self.follower
         try:
-            self.post_message(RunsRefreshed(follower.quick(), None, complete=False))
+            self.post_message(RunsRefreshed(follower.quick(), None, "quick"))
             summaries = follower.full()
-            self.post_message(RunsRefreshed(summaries, follower.snapshot(), complete=True))
+            self.post_message(RunsRefreshed(summaries, follower.snapshot(), "full"))
             for changed in follower.watch(self._stop):
                 if worker.is_cancelled or self._stop.is_set():
                     break
                 summaries = follower.refresh(changed)
-                self.post_message(RunsRefreshed(summaries, follower.snapshot(), complete=True))
+                self.post_message(RunsRefreshed(summaries, follower.snapshot(), "update"))
         except Exception as exc:  # noqa: BLE001 - shown to the user, the app stays up
             self.call_from_thread(self.notify, f"reading runs failed: {exc!r}", severity="error")
             raise
@@ -77,7 +80,17 @@ class TinkertopApp(App[int]):
 
     def on_runs_refreshed(self, message: RunsRefreshed) -> None:
         self.hook.seen(message.summaries)
-        self.runs_screen.update_runs(message.summaries, message.complete)
+        if message.phase != "update":
+            self.summaries = {s.path: s for s in message.summaries}
+        for s in message.summaries:
+            if s.status == "deleted":
+                self.summaries.pop(s.path, None)
+            else:
+                self.summaries[s.path] = s
+        self.runs_screen.update_runs(list(self.summaries.values()))
+        if message.phase == "full":
+            self.loaded = True
+            self.hook.loaded()
         view = self._run_view()
         if view is not None and message.focus is not None:
             view.apply(message.focus)

@@ -92,18 +92,25 @@ def _num(value: object) -> float:
 class Hook:
     """Optional timing hook for the benchmark: ``TINKERTOP_HOOK_FILE`` names a file to append to.
 
-    Off by default. Lines: ``painted <epoch> <rows>`` and ``seen <run> <step> <epoch>``.
+    Off by default. Lines: ``painted <epoch> <rows>``, ``loaded <epoch>`` (full read shown) and
+    ``seen <run> <step> <epoch>``.
     """
 
     def __init__(self, path: str | None = None) -> None:
         self.path = path if path is not None else os.environ.get("TINKERTOP_HOOK_FILE")
         self._steps: dict[str, int] = {}
         self._painted = False
+        self._loaded = False
 
     def painted(self, rows: int) -> None:
         if self.path and not self._painted and rows:
             self._painted = True
             self._write(f"painted {time.time():.6f} {rows}")
+
+    def loaded(self) -> None:
+        if self.path and not self._loaded:
+            self._loaded = True
+            self._write(f"loaded {time.time():.6f}")
 
     def seen(self, summaries: list[RunSummary]) -> None:
         if not self.path:

@@ -29,13 +29,14 @@ class RunSnapshot:
 
 
 class RunsRefreshed(Message):
-    """A batch of run folders changed (or the first scan finished)."""
+    """A batch of runs changed; ``phase`` is ``quick`` (tails only, all runs), ``full`` (all runs,
+    read completely) or ``update`` (only the runs in the batch; status ``deleted`` = gone)."""
 
-    def __init__(self, summaries: list[RunSummary], focus: RunSnapshot | None, complete: bool) -> None:
+    def __init__(self, summaries: list[RunSummary], focus: RunSnapshot | None, phase: str) -> None:
         super().__init__()
         self.summaries = summaries
         self.focus = focus
-        self.complete = complete
+        self.phase = phase
 
 
 class RunLoaded(Message):

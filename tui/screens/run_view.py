@@ -17,6 +17,15 @@ from tui.widgets.metric_picker import MetricPicker
 from tui.widgets.run_panes import CheckpointTable, LatestTable, TextPane, config_text, problems_text
 
 TABS = ("charts", "latest", "config", "checkpoints", "console", "problems")
+# the widget that takes focus when a tab is shown (a hidden focused widget would pull the tab back)
+TAB_FOCUS = {
+    "charts": "#metric-list",
+    "latest": "#latest-table",
+    "config": "#config-text",
+    "checkpoints": "#checkpoint-table",
+    "console": "#console-text",
+    "problems": "#problems-text",
+}
 
 
 class RunViewScreen(Screen[None]):
@@ -98,9 +107,10 @@ class RunViewScreen(Screen[None]):
         self.query_one("#console-text", TextPane).show("\n".join(detail.console_tail) or "no logs.log")
         self.query_one("#problems-text", TextPane).show(problems_text(detail.bad, detail.summary.bad_lines))
         n_bad = detail.summary.bad_lines
-        self.query_one(TabbedContent).get_tab("problems").label = (
-            f"Bad lines ({n_bad})" if n_bad else "Bad lines"
-        )
+        label = f"Bad lines ({n_bad})" if n_bad else "Bad lines"
+        tab = self.query_one(TabbedContent).get_tab("problems")
+        if str(tab.label) != label:
+            tab.label = label
         self._status()
 
     @staticmethod
@@ -126,7 +136,7 @@ class RunViewScreen(Screen[None]):
     def _status(self) -> None:
         chart = self.query_one(MetricChart)
         keys = ", ".join(self.keys) or "none"
-        text = f"{keys}\n{chart.view.describe()}   S ema · W window · X x-axis · Y log · +/- zoom"
+        text = f"{keys}\n{chart.view.describe()}"
         self.query_one("#chart-status", Static).update(text)
 
     @on(MetricPicker.Changed)
@@ -152,6 +162,14 @@ class RunViewScreen(Screen[None]):
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
+        self.query_one(TAB_FOCUS[tab]).focus()
+
+    @on(TabbedContent.TabActivated)
+    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+        pane = event.pane.id or ""
+        if pane in TAB_FOCUS and not self.query_one(TAB_FOCUS[pane]).has_focus_within:
+            if not isinstance(self.focused, Input) or pane != "charts":
+                self.query_one(TAB_FOCUS[pane]).focus()
 
     def action_search(self) -> None:
         self.action_show_tab("charts")

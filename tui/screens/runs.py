@@ -61,7 +61,7 @@ class RunsScreen(Screen[None]):
         self.query_one(RunTable).focus()
         self.render_runs()
 
-    def update_runs(self, summaries: list[RunSummary], complete: bool = True) -> None:
+    def update_runs(self, summaries: list[RunSummary]) -> None:
         """New summaries from the worker (the whole set)."""
         self.summaries = summaries
         self.scanned = True

@@ -36,13 +36,13 @@ class ChartView:
 
 def smooth(values: list[float], view: ChartView) -> list[float]:
     """Apply the rolling window, then the debiased EMA (both skip non-finite values)."""
-    from runner.runs.smoothing import debiased_ema, rolling_mean
+    from runner.runs.smoothing import ema, rolling_mean
 
     out = values
     if view.window > 1:
         out = rolling_mean(out, view.window)
     if view.ema > 0:
-        out = debiased_ema(out, view.ema)
+        out = ema(out, view.ema)
     return out
 
 

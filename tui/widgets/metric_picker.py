@@ -51,6 +51,8 @@ class MetricPicker(Vertical):
         with listing.prevent(SelectionList.SelectedChanged):
             listing.clear_options()
             listing.add_options([(k, k, k in self.picked) for k in self.all_keys if self._matches(k)])
+        if listing.option_count:
+            listing.highlighted = 0
 
     @on(Input.Changed, "#metric-search")
     def _search(self, event: Input.Changed) -> None:
