@@ -19,13 +19,20 @@ import threading
 from array import array
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import compress
+from itertools import compress, repeat
+from operator import is_not
 from typing import Any
 
 from runner.runs.model import BadLine, Scalar
 
 NAN = math.nan
-NUMERIC = (float, int)
+
+
+class _Absent:
+    """Marks 'key not in this line' while building columns (a real NaN is a value)."""
+
+
+_ABSENT = _Absent()
 MAX_BAD_KEPT = 200
 
 
@@ -210,68 +217,92 @@ class MetricTable:
         """Merge records (parsed lines, in file order); returns the number of rows added."""
         recs = records if isinstance(records, list) else list(records)
         with self._lock:
-            return self._ingest(recs, seen_time)
+            before = len(self._steps)
+            fresh, fresh_steps, later = self._route(recs)
+            if fresh:
+                self._append_rows(fresh, fresh_steps, seen_time)
+            for row, rec in later:
+                self._merge_into(row, rec)
+            self.n_lines += len(recs)
+            if recs:
+                self.version += 1
+            return len(self._steps) - before
 
-    def _ingest(self, recs: list[dict[str, Any]], seen_time: float) -> int:
-        before = len(self._steps)
-        i, n = 0, len(recs)
-        while i < n:
-            j, steps = self._fast_group(recs, i)
-            if j > i:
-                self._append_group(recs[i:j], steps, seen_time)
-                i = j
+    def _route(
+        self, recs: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[int], list[tuple[int, dict[str, Any]]]]:
+        """Split records into those opening a new row (bulk-appended, in order) and those merging
+        into a row that exists or is opened earlier in the batch (applied after, in file order)."""
+        fresh: list[dict[str, Any]] = []
+        fresh_steps: list[int] = []
+        later: list[tuple[int, dict[str, Any]]] = []
+        row_of, top, n0 = self._row_of, self._max_step, len(self._steps)
+        for rec in recs:
+            s = rec.get("step")
+            if type(s) is not int:
+                s = step_of(rec)
+                if s is None:
+                    s = top + 1
+            row = row_of.get(s)
+            if row is None:
+                row_of[s] = n0 + len(fresh)
+                if s < top:
+                    self._sorted = False
+                else:
+                    top = s
+                fresh.append(rec)
+                fresh_steps.append(s)
             else:
-                self._merge_one(recs[i], seen_time)
-                i += 1
-        self.n_lines += n
-        if n:
-            self.version += 1
-        return len(self._steps) - before
+                later.append((row, rec))
+        self._max_step = top
+        return fresh, fresh_steps, later
 
-    def _fast_group(self, recs: list[dict[str, Any]], i: int) -> tuple[int, list[int]]:
-        """Longest run from ``i`` of records with one key layout and new, increasing steps."""
-        layout = tuple(recs[i])
-        last = self._max_step
-        steps: list[int] = []
-        j = i
-        while j < len(recs):
-            rec = recs[j]
-            if j > i and tuple(rec) != layout:
-                break
-            s = step_of(rec)
-            if s is None:
-                if "step" in rec:
-                    break  # a non-integer step: the slow path records it as a value
-                s = last + 1
-            elif s <= last:
-                break
-            steps.append(s)
-            last = s
-            j += 1
-        return j, steps
-
-    def _append_group(self, group: list[dict[str, Any]], steps: list[int], seen_time: float) -> None:
-        rows0, m = len(self._steps), len(group)
+    def _append_rows(self, recs: list[dict[str, Any]], steps: list[int], seen_time: float) -> None:
+        """Append one new row per record: one tight pass building per-key lists, then columns."""
+        rows0, m = len(self._steps), len(recs)
         self._steps.extend(steps)
-        self._times.extend([seen_time] * m)
-        self._row_of.update(zip(steps, range(rows0, rows0 + m), strict=True))
-        self._max_step = steps[-1]
-        for key, vals in zip(tuple(group[0]), zip(*(r.values() for r in group), strict=True), strict=True):
-            if key != "step":
-                self._append_values(key, vals, rows0)
+        self._times.extend(array("d", [seen_time]) * m)
+        bufs: dict[str, list[Any]] = {}
+        sparse: set[str] = set()
+        for i, rec in enumerate(recs):
+            for key, v in rec.items():
+                try:
+                    buf = bufs[key]
+                except KeyError:
+                    buf = bufs[key] = [_ABSENT] * i
+                    if i:
+                        sparse.add(key)
+                if len(buf) != i:
+                    buf.extend([_ABSENT] * (i - len(buf)))
+                    sparse.add(key)
+                buf.append(v)
+        bufs.pop("step", None)
+        for key, buf in bufs.items():
+            self._order.setdefault(key, None)
+            if len(buf) != m:
+                buf.extend([_ABSENT] * (m - len(buf)))
+                sparse.add(key)
+            flags = bytearray(map(is_not, buf, repeat(_ABSENT))) if key in sparse else None
+            self._append_key(key, buf, flags, rows0)
         self._pad_columns()
 
-    def _append_values(self, key: str, vals: tuple[Any, ...], rows0: int) -> None:
-        self._order.setdefault(key, None)
+    def _append_key(self, key: str, vals: list[Any], flags: bytearray | None, rows0: int) -> None:
+        """Append ``vals`` (``_ABSENT`` where ``flags`` is 0) as rows ``rows0...`` of ``key``."""
         types = set(map(type, vals))
+        types.discard(_Absent)
         if types <= {float, int}:
-            col, pres = self._column(key, rows0)
-            col.extend(vals)
-            pres.extend(b"\x01" * len(vals))
             self._note_types(key, types)
+            col, pres = self._column(key, rows0)
+            if flags is None:
+                col.extend(array("d", vals))
+                pres.extend(b"\x01" * len(vals))
+            else:
+                col.extend(array("d", [NAN if v is _ABSENT else v for v in vals]))
+                pres.extend(flags)
             return
-        for k, v in enumerate(vals):
-            self._set(key, rows0 + k, v, appending=True)
+        for i, v in enumerate(vals):
+            if v is not _ABSENT:
+                self._set(key, rows0 + i, v)
 
     def _pad_columns(self) -> None:
         n = len(self._steps)
@@ -294,19 +325,17 @@ class MetricTable:
         if float in types:
             self._float_keys.add(key)
 
-    def _set(self, key: str, row: int, v: Any, appending: bool = False) -> None:
-        """Store one value at ``row`` (later wins). ``appending``: the row is being built now."""
-        t = type(v)
-        if t is float or t is int:
-            col, pres = self._column(key, len(self._steps) if not appending else row)
-            if appending and len(col) == row:
-                col.append(v)
-                pres.append(1)
-            else:
-                self._pad_to(key, row + 1)
-                col[row] = v
-                pres[row] = 1
-            self._note_types(key, {t})
+    def _set(self, key: str, row: int, v: Any) -> None:
+        """Store one value at ``row`` (later wins); the row exists in ``steps``."""
+        if type(v) is float or type(v) is int:
+            col, pres = self._column(key, len(self._steps))
+            if len(col) <= row:
+                short = row + 1 - len(col)
+                col.extend(array("d", [NAN]) * short)
+                pres.extend(bytes(short))
+            col[row] = v
+            pres[row] = 1
+            self._note_types(key, {type(v)})
             other = self._other.get(key)
             if other:
                 other.pop(row, None)
@@ -316,29 +345,11 @@ class MetricTable:
                 self._present[key][row] = 0
                 self._cols[key][row] = NAN
 
-    def _pad_to(self, key: str, n: int) -> None:
-        col, pres = self._cols[key], self._present[key]
-        if len(col) < n:
-            short = n - len(col)
-            col.extend(array("d", [NAN]) * short)
-            pres.extend(bytes(short))
-
-    def _merge_one(self, rec: dict[str, Any], seen_time: float) -> None:
-        s = step_of(rec)
-        if s is None:
-            s = self._max_step + 1
-        row = self._row_of.get(s)
-        if row is None:
-            row = len(self._steps)
-            self._steps.append(s)
-            self._times.append(seen_time)
-            self._row_of[s] = row
-            if s < self._max_step:
-                self._sorted = False
-            self._max_step = max(self._max_step, s)
-            self._pad_columns()
+    def _merge_into(self, row: int, rec: dict[str, Any]) -> None:
+        """Merge a line into an existing row (same step logged again: later values win)."""
+        keep_step = step_of(rec) is None
         for key, v in rec.items():
-            if key == "step" and step_of(rec) is not None:
+            if key == "step" and not keep_step:
                 continue
             self._order.setdefault(key, None)
             self._set(key, row, v)

@@ -1,0 +1,143 @@
+"""Load a 20,000-line metrics.jsonl: tinkertop's reader vs pandas vs a plain orjson loop.
+
+The file is built by replicating real RL rows from ``shared/realdata`` (steps renumbered), with a
+few rows carrying bare ``NaN`` / ``Infinity`` as the cookbook writes them. Prints the median of
+several repeats, the ratios, and the memory a MetricTable holds vs a list of dicts.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import statistics
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from runner.runs.jsonl import JsonlTail
+from runner.runs.series import MetricTable
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared"
+SOURCES = (
+    "realdata/sushantmehta_tinker-cookbook_IF_RLVR/logs_v2p7/metrics.jsonl",
+    "realdata/arvindcr4_tinker-rl-lab/experiments/results/arithmetic_metrics.jsonl",
+    "formats/rl_arith/metrics.jsonl",
+)
+N_LINES = 20_000
+NAN_EVERY = 997  # a NaN row every ~1000 lines (about 20 rows)
+REPEATS = 5
+
+
+def source_rows() -> tuple[str, list[dict[str, Any]]]:
+    for rel in SOURCES:
+        path = SHARED / rel
+        if path.exists():
+            return rel, [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    raise SystemExit(f"no source metrics found under {SHARED}")
+
+
+def build_file(path: Path, rows: list[dict[str, Any]], n: int = N_LINES) -> int:
+    """Write ``n`` lines replicating ``rows``; returns how many carry non-finite values."""
+    n_nonfinite = 0
+    with path.open("w") as fh:
+        for i in range(n):
+            row = dict(rows[i % len(rows)])
+            row["step"] = i
+            if "progress/batch" in row:
+                row["progress/batch"] = i
+            if i % NAN_EVERY == 5:
+                row["optim/kl_sample_train_v1"] = float("nan")
+                row["optim/entropy"] = float("inf")
+                n_nonfinite += 1
+            fh.write(json.dumps(row) + "\n")
+    return n_nonfinite
+
+
+def load_tinkertop(path: Path) -> MetricTable:
+    tail, table = JsonlTail(path), MetricTable()
+    batch = tail.read_new()
+    table.ingest([r for _, r in batch.records], time.time())
+    table.add_bad(batch.bad)
+    return table
+
+
+def load_pandas(path: Path) -> Any:
+    import pandas as pd
+
+    return pd.read_json(path, lines=True)
+
+
+def load_orjson(path: Path) -> tuple[list[dict[str, Any]], int]:
+    """The plain loop: orjson per line; lines it rejects (bare NaN) are dropped and counted."""
+    out, rejected = [], 0
+    with path.open("rb") as fh:
+        for line in fh:
+            try:
+                out.append(orjson.loads(line))
+            except orjson.JSONDecodeError:
+                rejected += 1
+    return out, rejected
+
+
+def timed(fn: Callable[[Path], Any], path: Path) -> tuple[float, Any]:
+    times, result = [], None
+    for _ in range(REPEATS):
+        gc.collect()
+        t0 = time.perf_counter()
+        result = fn(path)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), result
+
+
+def held_bytes(build: Callable[[], Any]) -> int:
+    """Bytes still allocated by what ``build`` returns (tracemalloc, after it is built)."""
+    gc.collect()
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    obj = build()
+    gc.collect()
+    held = tracemalloc.get_traced_memory()[0] - base
+    tracemalloc.stop()
+    del obj
+    return held
+
+
+def main() -> None:
+    rel, rows = source_rows()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "metrics.jsonl"
+        n_nonfinite = build_file(path, rows)
+        size = path.stat().st_size
+        print(
+            f"file: {N_LINES} lines, {size / 1e6:.1f} MB, rows from {rel}, {n_nonfinite} rows with NaN/Infinity"
+        )
+        t_ours, table = timed(load_tinkertop, path)
+        print(f"tinkertop JsonlTail+MetricTable : {t_ours * 1e3:8.1f} ms  ({len(table)} steps, "
+              f"{len(table.numeric_keys())} numeric keys, {table.bad_lines} bad lines)")  # fmt: skip
+        nan_kept = table.stats("optim/kl_sample_train_v1").non_finite
+        print(f"  non-finite kl values kept as NaN: {nan_kept}")
+        t_orj, (recs, rejected) = timed(load_orjson, path)
+        print(f"plain orjson loop               : {t_orj * 1e3:8.1f} ms  ({len(recs)} records; "
+              f"{rejected} lines rejected by orjson (bare NaN/Infinity) and dropped)")  # fmt: skip
+        try:
+            t_pd, df = timed(load_pandas, path)
+            print(
+                f"pandas.read_json(lines=True)    : {t_pd * 1e3:8.1f} ms  ({df.shape[0]} rows x {df.shape[1]} cols)"
+            )
+            print(f"ratio pandas / tinkertop        : {t_pd / t_ours:8.1f}x")
+        except ValueError as exc:
+            print(f"pandas.read_json(lines=True)    : failed on the NaN rows: {exc}")
+        print(f"ratio orjson-loop / tinkertop   : {t_orj / t_ours:8.2f}x (the loop builds no columns)")
+        mem_table = held_bytes(lambda: load_tinkertop(path))
+        mem_dicts = held_bytes(lambda: [json.loads(line) for line in path.read_text().splitlines()])
+        print(f"memory held: MetricTable {mem_table / 1e6:.1f} MB vs list of dicts {mem_dicts / 1e6:.1f} MB "
+              f"({mem_dicts / max(mem_table, 1):.1f}x)")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
