@@ -31,6 +31,7 @@ class Config:
     marker: str | None = None
     wandb_project: str | None = None
     spawn_grandchild: bool = False
+    require_env: str = ""  # comma-separated names the job must find in its environment
 
 
 def prepare(cfg: Config) -> int:
@@ -51,6 +52,10 @@ def prepare(cfg: Config) -> int:
 
 
 def main(cfg: Config) -> int:
+    missing = [n for n in cfg.require_env.split(",") if n and not os.environ.get(n)]
+    if missing:
+        print(f"missing environment: {missing}", file=sys.stderr)
+        return 3
     if cfg.ignore_term:
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
     if cfg.marker:

@@ -1,0 +1,233 @@
+"""Launch planning, validation, queue, credentials and secrets, with real processes and files."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from runner.control import actions, gitinfo, queue, store
+from runner.control.launch import LaunchError, LaunchRequest, expand_sweep, plan, write_records
+from runner.control.testing import SELFTEST_JOB, launch_job, wait_status
+
+CLI = [sys.executable, "-m", "runner.cli"]
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TINKER_API_KEY", "tml-" + "x" * 40)
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    return cwd
+
+
+def _records() -> list[str]:
+    return sorted(p.name for p in store.runs_root().iterdir())
+
+
+def test_typo_fails_before_any_process_names_the_key(work: Path) -> None:
+    req = LaunchRequest(SELFTEST_JOB, ["stepz=3"], cwd=work)
+    with pytest.raises(LaunchError, match="stepz"):
+        plan(req)
+    assert _records() == []
+    done = subprocess.run(
+        [*CLI, "launch", SELFTEST_JOB, "steps=2", "stepz=3"], capture_output=True, text=True
+    )
+    assert done.returncode == 2
+    assert "stepz" in done.stderr and "Did you mean 'steps'" in done.stderr
+    logs = work / "results" / "logs"
+    assert _records() == [] and (not logs.exists() or not list(logs.iterdir()))
+
+
+def test_bad_value_type_is_refused(work: Path) -> None:
+    with pytest.raises(LaunchError):
+        plan(LaunchRequest(SELFTEST_JOB, ["steps=many"], cwd=work))
+    assert _records() == []
+
+
+def test_sweep_is_a_cartesian_product_with_unique_names(work: Path) -> None:
+    assert expand_sweep(["a=1,2", "b=x,y,z"]) == [
+        [f"a={a}", f"b={b}"] for a in ("1", "2") for b in ("x", "y", "z")
+    ]
+    runs = plan(
+        LaunchRequest(
+            SELFTEST_JOB, ["steps=2"], name="sw", sweep=["steps=1,2", "step_seconds=0,0.01"], cwd=work
+        )
+    )
+    names = [r.name for r in runs]
+    assert len(runs) == 4 and len(set(names)) == 4
+    assert {r.config["steps"] for r in runs} == {1, 2}
+    # a second plan with the same names gets suffixes: names never collide
+    again = plan(LaunchRequest(SELFTEST_JOB, [], name="sw-steps1-step_seconds0", cwd=work))
+    assert again[0].name == "sw-steps1-step_seconds0-2"
+
+
+def test_name_collision_with_an_existing_folder_gets_a_suffix(work: Path) -> None:
+    (work / "results" / "logs" / "taken").mkdir(parents=True)
+    runs = plan(LaunchRequest(SELFTEST_JOB, [], name="taken", cwd=work))
+    assert runs[0].name == "taken-2"
+
+
+def test_dry_run_starts_nothing(work: Path) -> None:
+    done = subprocess.run(
+        [*CLI, "launch", SELFTEST_JOB, "steps=3", "--dry-run", "--json"], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    assert '"steps": 3' in done.stdout
+    assert _records() == [] and not (work / "notes").exists()
+
+
+def test_hosted_launch_names_missing_credentials(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("TINKER_API_KEY")
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    with pytest.raises(LaunchError, match="TINKER_API_KEY"):
+        plan(LaunchRequest(SELFTEST_JOB, [], cwd=work))
+    monkeypatch.setenv("TINKER_API_KEY", "tml-" + "y" * 40)
+    with pytest.raises(LaunchError, match="WANDB_API_KEY"):
+        plan(LaunchRequest(SELFTEST_JOB, ["wandb_project=proj"], cwd=work))
+    assert _records() == []
+    done = subprocess.run([*CLI, "launch", SELFTEST_JOB, "wandb_project=p"], capture_output=True, text=True)
+    assert done.returncode == 2 and "WANDB_API_KEY" in done.stderr
+
+
+def test_secrets_are_never_written(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tinker_key = "tml-" + "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(40))
+    wandb_key = secrets.token_hex(20)
+    monkeypatch.setenv("TINKER_API_KEY", tinker_key)
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    (work / ".env").write_text(f"WANDB_API_KEY={wandb_key}\n")
+    subprocess.run(["git", "init", "-q", str(work)], check=True)
+    env = os.environ | {"WANDB_MODE": "disabled"}
+    done = subprocess.run(
+        [
+            *CLI,
+            "launch",
+            SELFTEST_JOB,
+            "steps=3",
+            "wandb_project=proj",
+            "require_env=TINKER_API_KEY,WANDB_API_KEY",
+            "--name",
+            "secret",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert done.returncode == 0, done.stderr
+    run_id = store.resolve("secret")
+    assert run_id and wait_status(run_id, "finished", "failed") == "finished"
+    assert tinker_key not in done.stdout + done.stderr and wandb_key not in done.stdout + done.stderr
+    roots = [work, Path(os.environ["TINKERTOP_HOME"])]
+    hits = [
+        str(p)
+        for root in roots
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.name != ".env"
+        and ".git" not in p.parts
+        and (tinker_key.encode() in p.read_bytes() or wandb_key.encode() in p.read_bytes())
+    ]
+    assert hits == []
+    assert (work / "notes" / "experiments").is_dir()  # the search covered the notes
+
+
+def test_queue_race_starts_each_run_exactly_once(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    marker = work / "starts.txt"
+    monkeypatch.setenv("TINKERTOP_MAX_PARALLEL", "3")
+    ids = []
+    for i in range(8):
+        req = LaunchRequest(
+            SELFTEST_JOB,
+            ["steps=3", "step_seconds=0.05", f"marker={marker}"],
+            name=f"q{i}",
+            cwd=work,
+            queue=True,
+        )
+        run = plan(req)[0]
+        write_records(req, run, gitinfo.code_state(work), [])
+        ids.append(run.run_id)  # queued, not drained: the two racers below do the starting
+    racer = textwrap.dedent(
+        """
+        import time
+        from runner.control import queue
+        for _ in range(200):
+            queue.drain()
+            time.sleep(0.02)
+        """
+    )
+    racers = [subprocess.Popen([sys.executable, "-c", racer]) for _ in range(2)]
+    try:
+        for run_id in ids:
+            assert wait_status(run_id, "finished", "failed", timeout=90) == "finished"
+    finally:
+        for p in racers:
+            p.kill()
+            p.wait()
+    starts = marker.read_text().splitlines()
+    assert len(starts) == 8
+    assert sorted(line.split()[1] for line in starts) == sorted(
+        (store.read_state(r) or {})["log_path"] for r in ids
+    )
+
+
+def test_queue_respects_the_limit(work: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TINKERTOP_MAX_PARALLEL", "1")
+    first = launch_job(work, "steps=100000", name="hold", queue=True)
+    second = launch_job(work, "steps=2", name="wait", queue=True)
+    wait_status(first, "running")
+    assert queue.drain() == [] and store.read_state(second)["status"] == "queued"
+    rows = queue.listing()
+    assert [r["name"] for r in rows if r["position"]] == ["wait"]
+    actions.stop("hold", grace=2)  # its supervisor starts the next queued run as it ends
+    assert wait_status(second, "finished", "failed") == "finished"
+
+
+def test_rm_needs_the_typed_name_and_refuses_live_runs(work: Path) -> None:
+    live = launch_job(work, "steps=100000", name="busy")
+    wait_status(live, "running")
+    with pytest.raises(actions.ActionError, match="stop it"):
+        actions.rm("busy", "busy")
+    actions.stop("busy", grace=2)
+    with pytest.raises(actions.ActionError, match="--yes-delete busy"):
+        actions.rm("busy", None)
+    with pytest.raises(actions.ActionError):
+        actions.rm("busy", "bus")
+    folder = work / "results" / "logs" / "busy"
+    assert folder.is_dir()
+    done = subprocess.run([*CLI, "rm", str(folder), "--yes-delete", "busy"], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not folder.exists() and store.resolve("busy") is None
+
+
+def test_clone_prints_an_editable_launch_command(work: Path) -> None:
+    run_id = launch_job(work, "steps=2", name="orig")
+    wait_status(run_id, "finished")
+    command = actions.clone_command("orig")
+    assert command.startswith("tinkertop launch ") and "steps=2" in command and "--name orig-clone" in command
+
+
+def test_runs_and_queue_commands_list_records(work: Path) -> None:
+    run_id = launch_job(work, "steps=1", name="listed")
+    wait_status(run_id, "finished")
+    out = subprocess.run([*CLI, "runs", "--json"], capture_output=True, text=True)
+    assert out.returncode == 0 and '"name": "listed"' in out.stdout and '"status": "finished"' in out.stdout
+    out = subprocess.run([*CLI, "queue"], capture_output=True, text=True)
+    assert out.returncode == 0 and "at once" in out.stdout
+
+
+def test_launch_into_an_existing_explicit_folder_is_refused(work: Path) -> None:
+    (work / "mine").mkdir()
+    with pytest.raises(LaunchError, match="already exists"):
+        plan(LaunchRequest(SELFTEST_JOB, ["log_path=mine"], cwd=work))
+
+
+def test_unknown_recipe_is_an_error(work: Path) -> None:
+    with pytest.raises(LaunchError, match="unknown recipe"):
+        plan(LaunchRequest("no_such_recipe", [], cwd=work))

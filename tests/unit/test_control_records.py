@@ -1,0 +1,99 @@
+"""Records, /proc facts, redaction and import cost of the control package."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runner.control import catalogue, creds, procs, records, store
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
+    return tmp_path
+
+
+def test_start_time_reads_field_22_even_with_odd_command_names(tmp_path: Path) -> None:
+    odd = tmp_path / "a b) c"
+    odd.symlink_to(sys.executable)
+    child = subprocess.Popen([str(odd), "-c", "import time; time.sleep(30)"])
+    try:
+        started = procs.start_time(child.pid)
+        assert started is not None and procs.alive(child.pid, started)
+        assert not procs.alive(child.pid, started + 1)
+        assert child.pid in procs.group_members(os.getpgid(child.pid))
+    finally:
+        child.kill()
+        child.wait()
+    assert procs.start_time(child.pid) is None or not procs.alive(child.pid, started)
+
+
+def test_status_for_ignores_foreign_folders_and_reads_records(home: Path) -> None:
+    folder = home / "results" / "logs" / "r1"
+    folder.mkdir(parents=True)
+    assert records.status_for(folder) is None
+    run_id = store.run_id_for(folder)
+    store.write_state(run_id, {"run_id": run_id, "name": "r1", "status": "failed", "exit_code": 3})
+    store.console_path(run_id).write_text("line1\n\rprogress\nTraceback\nValueError: bad\n")
+    info = records.status_for(folder)
+    assert info is not None and info["status"] == "failed" and info["exit_code"] == 3
+    assert info["console_tail"][-1] == "ValueError: bad"
+    assert records.status_for(str(folder) + "/") == info  # same folder, same record
+    assert store.resolve("r1") == run_id and store.resolve(str(folder)) == run_id
+
+
+def test_claimed_run_without_supervisor_becomes_lost(home: Path) -> None:
+    run_id = "x-1"
+    store.write_state(run_id, {"run_id": run_id, "status": "starting", "claimed_ts": 0})
+    assert records.effective_status(store.read_state(run_id) or {}) == "lost"
+
+
+def test_redaction_masks_keys_but_keeps_commits() -> None:
+    commit = "0123456789abcdef0123456789abcdef01234567"
+    text = f"TINKER_API_KEY=tml-abcdefghijklmnop1234 WANDB_API_KEY={commit} commit {commit}"
+    out = creds.redact(text)
+    assert "tml-abc" not in out and out.count(commit) == 1 and "WANDB_API_KEY=***" in out
+    assert creds.redact("value s3cretvalue here", ["s3cretvalue"]) == "value *** here"
+    assert creds.looks_secret("tml-abcdefghijkl") and not creds.looks_secret("Qwen/Qwen3-8B")
+
+
+def test_dotenv_never_overrides_the_real_environment(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("A_NAME=from_file\nB_NAME=only_file\n")
+    env = creds.job_environment(tmp_path, base={"A_NAME": "real"})
+    assert env["A_NAME"] == "real" and env["B_NAME"] == "only_file"
+    check = creds.check({}, local=False, wandb_project="p")
+    assert check.missing == ["TINKER_API_KEY", "WANDB_API_KEY"]
+    assert creds.check({}, local=True, wandb_project=None).ok
+
+
+def test_catalogue_resolves_recipes_modules_and_scripts(tmp_path: Path) -> None:
+    target = catalogue.resolve_target("math_rl")
+    assert target.module == "tinker_cookbook.recipes.math_rl.train" and target.entry is not None
+    assert catalogue.resolve_target("tinker_cookbook.recipes.chat_sl.train").entry is not None
+    script = tmp_path / "mine.py"
+    script.write_text("")
+    assert catalogue.resolve_target("mine.py", tmp_path).script == str(script)
+    with pytest.raises(catalogue.UnknownRecipe):
+        catalogue.resolve_target("nope_recipe")
+    for recipe in catalogue.RECIPES:  # every module in the table exists in the installed cookbook
+        import importlib.util
+
+        assert importlib.util.find_spec(recipe.module) is not None, recipe.module
+
+
+def test_registration_and_records_import_nothing_heavy() -> None:
+    code = (
+        "import sys, argparse\n"
+        "import runner.control.cli as c, runner.control.records\n"
+        "c.register(argparse.ArgumentParser().add_subparsers())\n"
+        "bad = [m for m in ('torch', 'tinker', 'tinker_cookbook', 'pandas', 'transformers', 'textual', 'chz')"
+        " if m in sys.modules]\n"
+        "print(bad)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

@@ -1,0 +1,154 @@
+"""Supervised runs with real processes: the self-test job is a real chz script, not a mock."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from runner.control import actions, procs, records, store
+from runner.control.testing import launch_job, status, steps, wait_for, wait_status
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TINKER_API_KEY", "tml-" + "x" * 40)
+    cwd = tmp_path / "work"
+    cwd.mkdir()
+    monkeypatch.chdir(cwd)
+    return cwd
+
+
+def test_run_finishes_with_exit_code_and_record(work: Path) -> None:
+    run_id = launch_job(work, "steps=4", name="ok")
+    assert wait_status(run_id, "finished", "failed") == "finished"
+    state = store.read_state(run_id) or {}
+    assert state["exit_code"] == 0 and state["started_at"] and state["ended_at"]
+    assert procs.start_time(state["pid"]) != state["pid_start"]  # the job is gone
+    assert steps(run_id) == [0, 1, 2, 3]
+    assert "behavior_if_log_dir_exists=delete" in state["argv"]
+    record = next((work / "notes" / "experiments").glob("*-ok.md")).read_text()
+    assert "finished (exit code 0)" in record and "last step: 3" in record
+    # the runner's own files live outside the cookbook folder
+    assert not (work / "results" / "logs" / "ok" / "state.json").exists()
+    assert records.status_for(work / "results" / "logs" / "ok")["status"] == "finished"
+
+
+def test_failed_run_keeps_exit_code_and_last_lines(work: Path) -> None:
+    run_id = launch_job(work, "steps=5", "fail_at=2", name="boom")
+    assert wait_status(run_id, "finished", "failed") == "failed"
+    info = records.status_for(work / "results" / "logs" / "boom")
+    assert info is not None and info["exit_code"] == 1
+    assert any("selftest failure at step 2" in line for line in info["console_tail"])
+
+
+def _group_gone(pgid: int) -> bool:
+    return not procs.group_members(pgid)
+
+
+def test_stop_leaves_no_process_in_the_group(work: Path) -> None:
+    run_id = launch_job(work, "steps=100000", "step_seconds=0.05", "spawn_grandchild=true", name="long")
+    wait_for(lambda: len(steps(run_id)) >= 2, what="first metrics")
+    pgid = (store.read_state(run_id) or {})["pgid"]
+    assert len(wait_for(lambda: len(procs.group_members(pgid)) >= 2 and procs.group_members(pgid))) >= 2
+    out = actions.stop("long", grace=5)
+    assert out.status == "stopped"
+    state = store.read_state(run_id) or {}
+    assert state["status"] == "stopped" and state["killed"] is False
+    assert _group_gone(pgid)
+
+
+def test_job_ignoring_sigterm_is_killed_after_grace(work: Path) -> None:
+    run_id = launch_job(work, "steps=100000", "ignore_term=true", name="stubborn")
+    wait_for(lambda: len(steps(run_id)) >= 1, what="first metrics")
+    pgid = (store.read_state(run_id) or {})["pgid"]
+    out = actions.stop(run_id, grace=1.0)
+    state = store.read_state(run_id) or {}
+    assert out.status == "stopped" and state["killed"] is True
+    assert state["exit_code"] == -signal.SIGKILL
+    assert _group_gone(pgid)
+
+
+def test_killed_supervisor_is_lost_never_running(work: Path) -> None:
+    run_id = launch_job(work, "steps=100000", name="orphan")
+    wait_for(lambda: len(steps(run_id)) >= 1, what="first metrics")
+    state = store.read_state(run_id) or {}
+    os.kill(state["supervisor_pid"], signal.SIGKILL)
+    wait_for(lambda: records.status_for(work / "results/logs/orphan")["status"] == "lost", what="lost")
+    info = records.status_for(work / "results/logs/orphan")
+    assert info["status"] == "lost" and info["job_alive"] is True
+    # stopping a lost run signals the job's group directly
+    assert actions.stop("orphan", grace=2).status == "stopped"
+    assert _group_gone(state["pgid"])
+
+
+def test_reused_pid_is_not_taken_for_a_live_run(work: Path) -> None:
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        real = procs.start_time(other.pid)
+        assert real is not None and procs.alive(other.pid, real)
+        run_id = store.run_id_for(work / "results/logs/ghost")
+        store.write_state(
+            run_id,
+            {
+                "run_id": run_id,
+                "name": "ghost",
+                "status": "running",
+                "supervisor_pid": other.pid,
+                "supervisor_start": real - 1,
+                "pid": other.pid,
+                "pid_start": real - 1,
+            },
+        )
+        assert records.effective_status(store.read_state(run_id) or {}) == "lost"
+        assert not procs.alive(other.pid, real - 1)
+    finally:
+        other.kill()
+        other.wait()
+
+
+def test_runs_outlive_a_sigkilled_launcher(work: Path) -> None:
+    script = textwrap.dedent(
+        f"""
+        import sys, time
+        from pathlib import Path
+        from runner.control.testing import launch_job
+        ids = [launch_job(Path({str(work)!r}), "steps=40", "step_seconds=0.1", name=f"keep{{i}}") for i in range(3)]
+        print(" ".join(ids), flush=True)
+        time.sleep(600)
+        """
+    )
+    launcher = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert launcher.stdout is not None
+    ids = launcher.stdout.readline().split()
+    assert len(ids) == 3
+    for run_id in ids:
+        wait_for(lambda r=run_id: len(steps(r)) >= 2, what="metrics")
+    launcher.send_signal(signal.SIGKILL)
+    launcher.wait()
+    before = {r: len(steps(r)) for r in ids}
+    for run_id in ids:
+        assert status(run_id) == "running"
+        wait_for(lambda r=run_id: len(steps(r)) > before[r] + 2, what="steps advancing")
+    for run_id in ids:
+        assert wait_status(run_id, "finished", "failed", "lost") == "finished"
+        assert steps(run_id) == list(range(40))
+
+
+def test_resume_continues_in_the_same_folder(work: Path) -> None:
+    run_id = launch_job(work, "steps=30", "step_seconds=0.05", name="again")
+    wait_for(lambda: len(steps(run_id)) >= 3, what="metrics")
+    actions.stop("again", grace=5)
+    done = len(steps(run_id))
+    assert done < 30
+    actions.resume("again")
+    assert wait_status(run_id, "finished", "failed") == "finished"
+    state = store.read_state(run_id) or {}
+    assert state["attempt"] == 2 and "behavior_if_log_dir_exists=resume" in state["argv"]
+    assert steps(run_id) == list(range(30))
