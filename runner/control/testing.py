@@ -38,7 +38,11 @@ def status(run_id: str) -> str:
 
 
 def wait_status(run_id: str, *wanted: str, timeout: float = 60.0) -> str:
-    return wait_for(lambda: status(run_id) in wanted and status(run_id), timeout, what=f"{run_id} {wanted}")
+    def reached() -> str | None:
+        now = status(run_id)
+        return now if now in wanted else None
+
+    return wait_for(reached, timeout, what=f"{run_id} {wanted}")
 
 
 def steps(run_id: str) -> list[int]:
