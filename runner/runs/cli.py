@@ -109,6 +109,8 @@ def cmd_show(args: argparse.Namespace) -> int:
     if not path.exists():
         return _missing([args.run_path])
     run = RunStore([path]).get(path)
+    if run is None:
+        return _missing([args.run_path])
     detail = run.detail()
     series = {k: asdict(run.table.stats(k)) for k in run.table.numeric_keys()}
     other = {k: run.table.non_numeric(k) for k in detail.metric_keys if run.table.non_numeric(k)}

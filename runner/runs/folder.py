@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from runner.runs import kinds, status
-from runner.runs.jsonl import JsonlTail, parse_line
+from runner.runs.jsonl import JsonlTail, LineError, parse_line, parse_object
 from runner.runs.model import BadLine, RunDetail, RunSummary
 from runner.runs.series import MetricTable
 
 CONSOLE_LINES = 200
 SPARK_LEN = 64
+PEEK_BYTES = 256 * 1024
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
 ACTIVITY_FILES = ("timing_spans.jsonl", "trace_events.jsonl", "code.diff")
 
@@ -88,6 +89,15 @@ def read_console_tail(path: Path, n: int = CONSOLE_LINES, block: int = 64 * 1024
     return [line.rstrip("\r") for line in lines[-n:]]
 
 
+def parse_object_or_none(raw: bytes) -> dict[str, Any] | None:
+    if not raw.strip():
+        return None
+    try:
+        return parse_object(raw)
+    except LineError:
+        return None
+
+
 class RunFolder:
     """One run, followed incrementally. Thread-safe: ``refresh`` and the readers take ``lock``."""
 
@@ -102,11 +112,35 @@ class RunFolder:
         self.checkpoints: list[dict[str, Any]] = []
         self.checkpoint_bad: list[BadLine] = []
         self.resets: list[str] = []
+        self.partial = False  # only the end of metrics.jsonl was read (peek)
         self._mtimes: dict[Path, float] = {}
         self._config_cache: tuple[float, dict | None, str | None] | None = None
         self._console_cache: tuple[tuple[int, float], list[str]] | None = None
 
     # ---- reading files ----------------------------------------------------------------------
+    def peek(self, max_bytes: int = PEEK_BYTES) -> RunFolder:
+        """Read only the last ``max_bytes`` of metrics.jsonl (a quick first look; a later
+        ``refresh()`` starts over and reads the file in full)."""
+        with self.lock:
+            self._refresh_mtimes()
+            self._read_checkpoints()
+            path = self.files.metrics
+            if path is None or self.table.n_lines:
+                return self
+            try:
+                with path.open("rb") as fh:
+                    size = fh.seek(0, os.SEEK_END)
+                    fh.seek(max(0, size - max_bytes))
+                    data = fh.read(max_bytes)
+            except OSError:
+                return self
+            if size > max_bytes:
+                data = data[data.find(b"\n") + 1 :]
+            records = [parse_object_or_none(raw) for raw in data.split(b"\n")]
+            self.table.ingest([r for r in records if r is not None], time.time())
+            self.partial = size > max_bytes
+            return self
+
     def refresh(self) -> bool:
         """Read what changed since the last call. True when anything did."""
         with self.lock:
@@ -130,6 +164,9 @@ class RunFolder:
     def _read_metrics(self) -> bool:
         if self._metrics is None:
             return False
+        if self.partial:  # peek() read only the end: read the whole file now
+            self.partial = False
+            self.table.reset()
         batch = self._metrics.read_new()
         if batch.reset:
             self.resets.append(f"{self._metrics.path.name} {batch.reset}: read again from the start")
@@ -252,6 +289,8 @@ class RunFolder:
 
     def _note(self, extra: str) -> str:
         parts = []
+        if self.partial:
+            parts.append("quick look: last lines only")
         if self.files.foreign:
             parts.append(f"foreign: {self.files.foreign}")
         elif self.files.metrics and not self.files.metrics.exists():

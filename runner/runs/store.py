@@ -37,15 +37,17 @@ class RunStore:
         with self._lock:
             return [self._runs[k] for k in sorted(self._runs)]
 
-    def get(self, path: str | Path) -> RunFolder:
-        """The run at ``path``; an existing path not yet known is opened and read."""
+    def get(self, path: str | Path) -> RunFolder | None:
+        """The run at ``path``; an existing path not yet known is opened and read; None when the
+        path does not exist."""
         key = _key(path)
         with self._lock:
             run = self._runs.get(key)
             if run is None:
                 if not os.path.exists(key):
-                    raise KeyError(f"no run at {path}")
-                run = self._add(Found(Path(key)))
+                    return None
+                found = [f for f in discover([key]) if _key(f.path) == key]
+                run = self._add(found[0] if found else Found(Path(key)))
                 run.refresh()
             return run
 
