@@ -142,8 +142,13 @@ def live_latency(metrics: Path, hook: Path) -> dict[str, float]:
     wait_for(
         lambda: any(x[0] == "seen" and x[1] == "run_007" and int(x[2]) >= last for x in hook_lines(hook)), 30
     )
-    seen = {int(x[2]): float(x[3]) for x in hook_lines(hook) if x[0] == "seen" and x[1] == "run_007"}
-    lat = sorted(seen[s] - t for s, t in appended.items() if s in seen)
+    seen = [(int(x[2]), float(x[3])) for x in hook_lines(hook) if x[0] == "seen" and x[1] == "run_007"]
+    lat = []
+    for step, t in appended.items():  # a step is in the app's state once any step >= it is
+        times = [when for got, when in seen if got >= step]
+        if times:
+            lat.append(min(times) - t)
+    lat.sort()
     if not lat:
         return {"p50": float("nan"), "p95": float("nan"), "n_seen": 0.0}
     return {

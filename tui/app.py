@@ -19,6 +19,8 @@ from tui.messages import RunLoaded, RunsRefreshed
 from tui.screens.help import HelpScreen
 from tui.screens.runs import RunsScreen
 
+FIRST_PAINT_WAIT = 2.0  # seconds the full read waits for the first paint of the list
+
 
 class TinkertopApp(App[int]):
     """Runs list and run view over the run folders below ``roots``."""
@@ -39,6 +41,7 @@ class TinkertopApp(App[int]):
         self.hook = Hook()
         self._clock = now or clock_from_env()
         self._stop = threading.Event()
+        self.first_paint = threading.Event()  # set once the list has painted the quick summaries
         self.runs_screen = RunsScreen()
         self.summaries: dict[str, RunSummary] = {}
         self.loaded = False  # the full read has been shown
@@ -59,6 +62,7 @@ class TinkertopApp(App[int]):
         follower = self.follower
         try:
             self.post_message(RunsRefreshed(follower.quick(), None, "quick"))
+            self.first_paint.wait(FIRST_PAINT_WAIT)  # let the list paint before the full read
             summaries = follower.full()
             self.post_message(RunsRefreshed(summaries, follower.snapshot(), "full"))
             for changed in follower.watch(self._stop):
@@ -88,6 +92,8 @@ class TinkertopApp(App[int]):
             else:
                 self.summaries[s.path] = s
         self.runs_screen.update_runs(list(self.summaries.values()))
+        if message.phase == "quick":
+            self.call_after_refresh(self.first_paint.set)
         if message.phase == "full":
             self.loaded = True
             self.hook.loaded()
@@ -153,10 +159,12 @@ class TinkertopApp(App[int]):
     def exit(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def,override]
         """Quit the app; runs are separate processes and go on."""
         self._stop.set()
+        self.first_paint.set()
         super().exit(*args, **kwargs)
 
     def on_unmount(self) -> None:
         self._stop.set()
+        self.first_paint.set()
 
 
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
