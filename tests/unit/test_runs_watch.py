@@ -1,0 +1,94 @@
+"""The one watcher: a real watchfiles watcher (inotify, and polling) sees appends under a root."""
+
+from __future__ import annotations
+
+import queue
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from runner.runs.watch import run_path_for, watch_changes
+
+TIMEOUT_S = 20.0
+
+
+class Watching:
+    """Runs watch_changes in a thread; batches land in a queue."""
+
+    def __init__(self, roots: list[Path], **kwargs) -> None:
+        self.stop = threading.Event()
+        self.batches: queue.Queue[set[Path]] = queue.Queue()
+        self.thread = threading.Thread(target=self._run, args=(roots, kwargs), daemon=True)
+        self.thread.start()
+
+    def _run(self, roots: list[Path], kwargs: dict) -> None:
+        for batch in watch_changes(roots, self.stop, **kwargs):
+            self.batches.put(batch)
+
+    def wait_for(self, wanted: Path, poke) -> None:
+        """Call ``poke`` until a batch names ``wanted`` (the watcher may start a moment late)."""
+        deadline = time.monotonic() + TIMEOUT_S
+        while time.monotonic() < deadline:
+            poke()
+            try:
+                while True:
+                    if wanted in self.batches.get(timeout=0.5):
+                        return
+            except queue.Empty:
+                continue
+        raise AssertionError(f"watcher never reported {wanted}")
+
+    def close(self) -> None:
+        self.stop.set()
+        self.thread.join(timeout=10)
+        assert not self.thread.is_alive()
+
+
+def appender(path: Path):
+    counter = iter(range(10**6))
+
+    def poke() -> None:
+        with path.open("a") as fh:
+            fh.write(f'{{"step": {next(counter)}, "loss": 1.0}}\n')
+
+    return poke
+
+
+@pytest.mark.parametrize("force_polling", [None, True], ids=["native", "polling"])
+def test_append_under_a_root_yields_its_run_folder(tmp_path, force_polling):
+    run = tmp_path / "root" / "exp" / "run1"
+    run.mkdir(parents=True)
+    w = Watching([tmp_path / "root"], force_polling=force_polling, poll_delay_ms=100)
+    try:
+        w.wait_for(run, appender(run / "metrics.jsonl"))
+    finally:
+        w.close()
+
+
+def test_root_that_does_not_exist_yet(tmp_path):
+    root = tmp_path / "not" / "yet"
+    run = root / "run1"
+    w = Watching([root])
+    try:
+        assert w.batches.empty() and w.thread.is_alive()  # nothing to watch yet, and no crash
+        append_line = appender(run / "metrics.jsonl")
+
+        def poke() -> None:
+            run.mkdir(parents=True, exist_ok=True)
+            append_line()
+
+        w.wait_for(run, poke)
+    finally:
+        w.close()
+
+
+def test_changed_paths_map_to_their_run(tmp_path):
+    root = tmp_path
+    run = root / "a" / "run"
+    assert run_path_for(run / "metrics.jsonl", [root]) == run
+    assert run_path_for(run / "iteration_000003" / "train_logtree.json", [root]) == run
+    assert run_path_for(run / "wandb" / "run-x" / "files" / "output.log", [root]) == run
+    assert run_path_for(root / "b" / "gsm8k_metrics.jsonl", [root]) == root / "b" / "gsm8k_metrics.jsonl"
+    assert run_path_for(Path("/elsewhere/metrics.jsonl"), [root]) is None
