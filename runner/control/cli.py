@@ -37,25 +37,59 @@ def register(subparsers: Any) -> None:
     runs.set_defaults(func=cmd_runs)
 
 
+def _launch_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
+    d = (lambda v: v) if defaults else (lambda v: None)
+    p.add_argument("--name", help="run name (default <recipe>-<time>; a suffix keeps names unique)")
+    p.add_argument(
+        "--local", action="store_true", default=d(False), help="run on the embedded local backend (no key)"
+    )
+    p.add_argument(
+        "--smoke", action="store_true", default=d(False), help="add the recipe's tiny sizes (fast smoke run)"
+    )
+    p.add_argument(
+        "--sweep",
+        action="append",
+        default=[] if defaults else None,
+        metavar="key=a,b,c",
+        help="one run per value (repeat: cartesian product)",
+    )
+    p.add_argument(
+        "--queue", action="store_true", default=d(False), help="queue the runs (at most N at once)"
+    )
+    p.add_argument(
+        "--dry-run", action="store_true", default=d(False), help="validate and print, start nothing"
+    )
+    p.add_argument("--json", action="store_true", default=d(False))
+    p.add_argument("--list", action="store_true", default=d(False), help="list the recipe catalogue")
+    p.add_argument("--models", action="store_true", default=d(False), help="list the cookbook's model lineup")
+
+
 def _launch(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "launch",
         help="launch a cookbook recipe (or a chz script/module) as supervised runs",
+        usage="tinkertop launch RECIPE [key=value ...] [--name N] [--local] [--sweep key=a,b ...] [--queue] [--dry-run] [--json]",
         description="RECIPE is a catalogue name (see --list), a module (pkg.mod) or a script path. "
         "Overrides are the recipe's own key=value arguments, validated before anything starts.",
     )
-    p.add_argument("recipe", nargs="?", help="catalogue name, module, or script path")
-    p.add_argument("overrides", nargs="*", metavar="key=value")
-    p.add_argument("--name", help="run name (default <recipe>-<time>; a suffix keeps names unique)")
-    p.add_argument("--local", action="store_true", help="run on the embedded local backend (no key)")
-    p.add_argument("--smoke", action="store_true", help="add the recipe's tiny sizes (fast smoke run)")
-    p.add_argument("--sweep", action="append", default=[], metavar="key=a,b,c", help="one run per value")
-    p.add_argument("--queue", action="store_true", help="queue the runs (at most N at once)")
-    p.add_argument("--dry-run", action="store_true", help="validate and print, start nothing")
-    p.add_argument("--json", action="store_true")
-    p.add_argument("--list", action="store_true", help="list the recipe catalogue")
-    p.add_argument("--models", action="store_true", help="list the cookbook's model lineup")
+    _launch_options(p)
+    p.add_argument("rest", nargs=argparse.REMAINDER, metavar="RECIPE [key=value ...]")
     p.set_defaults(func=cmd_launch)
+
+
+def _intermixed(args: argparse.Namespace) -> argparse.Namespace:
+    """Options may come after the overrides: parse the remainder again, intermixed."""
+    inner = argparse.ArgumentParser(prog="tinkertop launch", add_help=False)
+    _launch_options(inner, defaults=False)
+    inner.add_argument("recipe", nargs="?")
+    inner.add_argument("overrides", nargs="*")
+    extra = inner.parse_intermixed_args(args.rest)
+    for key, value in vars(extra).items():
+        if key == "sweep":
+            args.sweep = [*args.sweep, *(value or [])]
+        elif value not in (None, False) or not hasattr(args, key):
+            setattr(args, key, value)
+    return args
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
@@ -70,6 +104,7 @@ def _fail(msg: str) -> int:
 def cmd_launch(args: argparse.Namespace) -> int:
     from runner.control import catalogue
 
+    args = _intermixed(args)
     if args.list:
         rows = [r.__dict__ | {"target": r.module} for r in catalogue.RECIPES]
         text = "\n".join(

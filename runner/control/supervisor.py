@@ -61,6 +61,7 @@ class Supervisor:
             from runner.control.localenv import backend_env
 
             env.update(backend_env())
+            env.setdefault("HF_HUB_OFFLINE", "1")  # the tiny model and tokenizer are local
         else:
             check = creds.check(env, local=False, wandb_project=self.spec.get("wandb_project"))
             if not check.ok:

@@ -42,7 +42,7 @@ def wait_status(run_id: str, *wanted: str, timeout: float = 60.0) -> str:
         now = status(run_id)
         return now if now in wanted else None
 
-    return wait_for(reached, timeout, what=f"{run_id} {wanted}")
+    return str(wait_for(reached, timeout, what=f"{run_id} {wanted}"))
 
 
 def steps(run_id: str) -> list[int]:

@@ -1,0 +1,76 @@
+"""tinkertop launch --local: real cookbook recipes, supervised, on the real embedded backend."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from runner.control import actions, records, store
+from runner.control.testing import wait_for, wait_status
+from tests.e2e.conftest import Backend
+
+pytestmark = pytest.mark.e2e
+
+
+def _launch(cwd: Path, *args: str) -> dict:
+    done = subprocess.run(
+        [sys.executable, "-m", "runner.cli", "launch", *args, "--json"],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def _metric_steps(log_path: Path) -> list[int]:
+    try:
+        lines = (log_path / "metrics.jsonl").read_text().splitlines()
+    except OSError:
+        return []
+    return [json.loads(line)["step"] for line in lines if line.strip()]
+
+
+def test_math_rl_local_runs_to_finished(
+    backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("TINKER_API_KEY", raising=False)  # --local needs no key
+    out = _launch(tmp_path, "math_rl", "--local", "--smoke", "--name", "arith")
+    run = out["runs"][0]
+    assert run["config"]["model_name"] == str(backend.model_path)
+    assert run["config"]["renderer_name"] == "qwen3_disable_thinking"
+    run_id = run["run_id"]
+    assert wait_status(run_id, "finished", "failed", "lost", timeout=400) == "finished", records.tail(
+        store.console_path(run_id)
+    )
+    state = store.read_state(run_id) or {}
+    assert state["exit_code"] == 0
+    log_path = Path(run["log_path"])
+    assert _metric_steps(log_path) == [0, 1, 2]
+    finals = [json.loads(x) for x in (log_path / "checkpoints.jsonl").read_text().splitlines()]
+    assert any(r.get("name") == "final" for r in finals)
+    assert records.status_for(log_path)["status"] == "finished"
+    note = next((tmp_path / "notes" / "experiments").glob("*-arith.md")).read_text()
+    assert "finished (exit code 0)" in note and "env/all/reward/total" in note
+
+
+def test_math_rl_local_stop_then_resume_completes(backend: Backend, tmp_path: Path) -> None:
+    out = _launch(tmp_path, "math_rl", "--local", "--smoke", "max_steps=6", "--name", "res")
+    run_id, log_path = out["runs"][0]["run_id"], Path(out["runs"][0]["log_path"])
+    wait_for(lambda: (log_path / "checkpoints.jsonl").exists(), timeout=400, what="first checkpoint")
+    stopped = actions.stop(run_id, grace=20)
+    assert stopped.status == "stopped"
+    if _metric_steps(log_path)[-1:] == [5]:
+        pytest.skip("the run finished before the stop landed")  # the machine was fast; nothing to resume
+    actions.resume(run_id)
+    assert wait_status(run_id, "finished", "failed", "lost", timeout=400) == "finished", records.tail(
+        store.console_path(run_id)
+    )
+    assert sorted(set(_metric_steps(log_path))) == list(range(6))
+    assert (store.read_state(run_id) or {})["attempt"] == 2
