@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,13 +46,6 @@ def parse_object(raw: bytes) -> dict[str, Any]:
     if not isinstance(obj, dict):
         raise LineError(f"not a JSON object ({type(obj).__name__})")
     return obj
-
-
-def iter_lines(data: bytes, first_line: int) -> Iterator[tuple[int, bytes]]:
-    """Non-blank lines of ``data`` (complete lines only) with their 1-based numbers."""
-    for i, raw in enumerate(data.split(b"\n")):
-        if raw.strip():
-            yield first_line + i, raw
 
 
 def read_jsonl(path: str | Path) -> tuple[list[tuple[int, dict[str, Any]]], list[BadLine]]:
@@ -138,12 +130,12 @@ class JsonlTail:
     def _consume(self, data: bytes, batch: TailBatch) -> None:
         if self._open_object and data:
             data = self._close_open_object(data, batch)
-        cut = data.rfind(b"\n")
-        whole, rest = (data[: cut + 1], data[cut + 1 :]) if cut >= 0 else (b"", data)
-        if whole:
-            self._parse_into(whole[:-1], batch)
-            self.offset += len(whole)
-            self.line_no += whole.count(b"\n")
+        lines = data.split(b"\n")
+        rest = lines.pop()  # after the last newline: b"" or a line still being written
+        if lines:
+            self._parse_into(lines, batch)
+            self.offset += len(data) - len(rest)
+            self.line_no += len(lines)
         if rest.strip() and not batch.more:
             self._try_unterminated(rest, batch)
 
@@ -173,13 +165,18 @@ class JsonlTail:
         self.offset += len(rest)
         self._open_object = True
 
-    def _parse_into(self, whole: bytes, batch: TailBatch) -> None:
+    def _parse_into(self, lines: list[bytes], batch: TailBatch) -> None:
+        """Parse complete lines (numbered from ``self.line_no + 1``) into the batch."""
         records = batch.records
-        loads = orjson.loads
-        for line_no, raw in iter_lines(whole, self.line_no + 1):
+        loads, decode_error = orjson.loads, orjson.JSONDecodeError
+        for line_no, raw in enumerate(lines, self.line_no + 1):
+            if not raw:
+                continue
             try:
                 obj = loads(raw)
-            except orjson.JSONDecodeError:
+            except decode_error:
+                if not raw.strip():
+                    continue
                 try:
                     obj = parse_line(raw)
                 except LineError as exc:
