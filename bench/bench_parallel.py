@@ -1,0 +1,148 @@
+"""8 parallel ``tinkertop launch math_rl --local`` runs: launch latency and memory.
+
+Prints: time for the launch command to return and until each run's first metrics line; RSS of each
+recipe (client) process, of each supervisor, and of the embedded backend; then stops every run.
+Baseline, measured in the same run: one run launched alone (the ratio shows what parallelism costs).
+Runs in a private ``TINKERTOP_HOME`` and workspace, so nothing of the user's is touched.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+N = 8
+SMOKE = ["--local", "--smoke", "max_steps=1000", "save_every=0"]
+
+
+def _launch(cwd: Path, name: str, extra: list[str]) -> tuple[float, list[str]]:
+    from runner.control import store
+
+    t0 = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "-m", "runner.cli", "launch", "math_rl", *SMOKE, "--name", name, *extra],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    took = time.monotonic() - t0
+    if done.returncode != 0:
+        raise SystemExit(f"launch failed: {done.stderr[-2000:]}")
+    ids = [s["run_id"] for s in store.iter_states() if str(s.get("name", "")).startswith(name)]
+    return took, ids
+
+
+def _first_metrics(ids: list[str], t0: float, timeout: float = 900) -> dict[str, float]:
+    from runner.control import records, store
+
+    seen: dict[str, float] = {}
+    while len(seen) < len(ids) and time.monotonic() - t0 < timeout:
+        for run_id in ids:
+            if run_id in seen:
+                continue
+            state = store.read_state(run_id) or {}
+            metrics = Path(state.get("log_path", "/nonexistent")) / "metrics.jsonl"
+            if metrics.exists() and metrics.stat().st_size > 0:
+                seen[run_id] = time.monotonic() - t0
+            elif records.effective_status(state) in ("failed", "lost", "stopped"):
+                raise SystemExit(f"{run_id} ended early: {records.tail(store.console_path(run_id))[-5:]}")
+        time.sleep(0.1)
+    return seen
+
+
+def _mib(kib: int | None) -> float:
+    return (kib or 0) / 1024
+
+
+def _memory(ids: list[str]) -> tuple[list[float], list[float]]:
+    from runner.control import procs, store
+
+    clients, sups = [], []
+    for run_id in ids:
+        state = store.read_state(run_id) or {}
+        clients.append(_mib(procs.rss_kib(state.get("pid") or 0)))
+        sups.append(_mib(procs.rss_kib(state.get("supervisor_pid") or 0)))
+    return clients, sups
+
+
+def _stop_all(ids: list[str]) -> float:
+    from runner.control import actions
+
+    t0 = time.monotonic()
+    for run_id in ids:
+        actions.stop(run_id, grace=10, wait=False)
+    for run_id in ids:
+        actions.wait_status(run_id, ("stopped", "finished", "failed", "lost"), 60)
+    return time.monotonic() - t0
+
+
+def _row(label: str, values: list[float], unit: str) -> str:
+    return (
+        f"  {label:34} median {statistics.median(values):7.2f}{unit}  "
+        f"min {min(values):7.2f}{unit}  max {max(values):7.2f}{unit}"
+    )
+
+
+def run(work: Path) -> None:
+    from runner.backend import control as backend
+    from runner.control import procs
+
+    t0 = time.monotonic()
+    info = backend.ensure_running()
+    print(f"backend ready in {time.monotonic() - t0:.1f}s (pid {info.pid})")
+
+    t0 = time.monotonic()
+    base_cmd, base_ids = _launch(work, "base", [])
+    base_first = _first_metrics(base_ids, t0)
+    print(f"baseline, 1 run: command returned {base_cmd:.1f}s, first metrics {max(base_first.values()):.1f}s")
+    base_clients, base_sups = _memory(base_ids)
+    _stop_all(base_ids)
+
+    t0 = time.monotonic()
+    sweep = ",".join(str(i) for i in range(N))
+    cmd, ids = _launch(work, "par", ["--sweep", f"seed={sweep}"])
+    first = _first_metrics(ids, t0)
+    clients, sups = _memory(ids)
+    backend_rss = _mib(procs.rss_kib(info.pid))
+    print(f"{N} parallel runs (one launch command with --sweep):")
+    print(
+        f"  launch command returned            {cmd:7.2f}s  (baseline {base_cmd:.2f}s, ratio {cmd / base_cmd:.2f})"
+    )
+    print(_row("time to first metrics line", list(first.values()), "s"))
+    ratio = max(first.values()) / max(base_first.values())
+    print(f"  last run's first metrics vs baseline: ratio {ratio:.2f}")
+    print(_row("recipe (client) process RSS", clients, " MiB"))
+    print(_row("supervisor RSS", sups, " MiB"))
+    print(f"  baseline client RSS {base_clients[0]:.1f} MiB, supervisor {base_sups[0]:.1f} MiB")
+    print(f"  backend RSS                        {backend_rss:7.1f} MiB  (serving {N} clients)")
+    print(f"  total RSS                          {sum(clients) + sum(sups) + backend_rss:7.1f} MiB")
+    print(f"stopped all {N} in {_stop_all(ids):.1f}s")
+
+
+def main() -> None:
+    with tempfile.TemporaryDirectory(prefix="tinkertop-bench-parallel-") as tmp:
+        old = os.environ.get("TINKERTOP_HOME")
+        os.environ["TINKERTOP_HOME"] = str(Path(tmp) / "home")
+        os.environ.pop("TINKER_API_KEY", None)
+        work = Path(tmp) / "work"
+        work.mkdir()
+        try:
+            run(work)
+        finally:
+            from runner.backend import control as backend
+
+            backend.stop()
+            if old is None:
+                os.environ.pop("TINKERTOP_HOME", None)
+            else:
+                os.environ["TINKERTOP_HOME"] = old
+
+
+if __name__ == "__main__":
+    main()
