@@ -95,7 +95,7 @@ def rss_mb(pid: int) -> float:
 
 def launch(runs: Path, hook: Path) -> tuple[float, int]:
     exe = ROOT / ".venv" / "bin" / "tinkertop"
-    cmd = f"TINKERTOP_HOOK_FILE={hook} exec {exe} {runs}"
+    cmd = f"exec env -u COLUMNS -u LINES TINKERTOP_HOOK_FILE={hook} {exe} {runs}"
     t0 = time.time()
     tmux("new-session", "-d", "-s", SESSION, "-x", str(TMUX_W), "-y", str(TMUX_H), cmd)
     pid = int(tmux("display-message", "-p", "-t", SESSION, "#{pane_pid}").strip())

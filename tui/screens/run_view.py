@@ -48,7 +48,7 @@ class RunViewScreen(Screen[None]):
         Binding("X", "toggle_x", "X-axis", id="chart.x"),
         Binding("Y", "toggle_log", "Log-y", id="chart.log"),
         Binding("plus,equals_sign", "zoom(0.5)", "Zoom in", id="chart.zoom_in"),
-        Binding("minus", "zoom(2)", "Zoom out", id="chart.zoom_out"),
+        Binding("minus", "zoom(2)", "Zoom out", show=False, id="chart.zoom_out"),
         Binding("0", "zoom(0)", "Reset zoom", show=False, id="chart.zoom_reset"),
     ]
 

@@ -52,7 +52,9 @@ class MetricPicker(Vertical):
             listing.clear_options()
             listing.add_options([(k, k, k in self.picked) for k in self.all_keys if self._matches(k)])
         if listing.option_count:
-            listing.highlighted = 0
+            shown = [k for k in self.all_keys if self._matches(k)]
+            first = next((i for i, k in enumerate(shown) if k in self.picked), 0)
+            listing.highlighted = first
 
     @on(Input.Changed, "#metric-search")
     def _search(self, event: Input.Changed) -> None:

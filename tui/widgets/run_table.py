@@ -13,12 +13,12 @@ from runner.runs.model import RunSummary
 from tui.format import ago, number, progress, short_key, spark
 
 COLUMNS = (
-    ("name", "Run", 22),
+    ("name", "Run", 21),
     ("kind", "Kind", 7),
     ("status", "Status", 8),
     ("step", "Step", 5),
     ("progress", "Prog", 4),
-    ("metric", "Headline", 13),
+    ("metric", "Headline", 14),
     ("value", "Value", 8),
     ("trend", "Trend", 12),
     ("updated", "Updated", 8),
@@ -101,7 +101,7 @@ class RunTable(DataTable[Text | str]):
 
     def _cells(self, s: RunSummary, now: float) -> list[Text | str]:
         return [
-            _clip(s.name, 22),
+            _clip(s.name, 21),
             s.kind,
             Text(s.status, style=self._style(STATUS_VARS.get(s.status, "foreground-muted"))),
             "-" if s.step is None else str(s.step),
