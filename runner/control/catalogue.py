@@ -167,21 +167,28 @@ def resolve_target(recipe: str, cwd: str | Path = ".") -> Target:
 @dataclass(frozen=True)
 class ModelInfo:
     name: str
-    kind: str  # base | instruct | hybrid | reasoning | vision
+    kind: str  # base | instruct | hybrid | reasoning
     size: str
     renderer: str
+    vision: bool = False
+
+    @property
+    def label(self) -> str:
+        return f"{self.kind}+vision" if self.vision else self.kind
 
 
-def _kind(attrs) -> str:
-    renderers = " ".join(attrs.recommended_renderers)
-    if attrs.is_vl:
-        return "vision"
+def _kind(name: str, attrs) -> str:
+    """Derived from the cookbook's metadata: chat flag and which renderers it recommends."""
+    renderers = attrs.recommended_renderers
     if not attrs.is_chat:
         return "base"
-    if "disable_thinking" in renderers:
+    if any("disable_thinking" in r for r in renderers):
         return "hybrid"
-    if "thinking" in renderers or "reasoning" in renderers or "gpt_oss" in renderers:
+    first = renderers[0]
+    if "thinking" in name.lower() or "reasoning" in first or "thinking" in first or "gpt_oss" in first:
         return "reasoning"
+    if any("thinking" in r or "reasoning" in r for r in renderers[1:]):
+        return "hybrid"
     return "instruct"
 
 
@@ -203,7 +210,8 @@ def models() -> list[ModelInfo]:
     for table in tables:
         for version, attrs in table().items():
             name = f"{attrs.organization}/{version}"
-            out.append(ModelInfo(name, _kind(attrs), attrs.size_str, attrs.recommended_renderers[0]))
+            renderer = attrs.recommended_renderers[0]
+            out.append(ModelInfo(name, _kind(name, attrs), attrs.size_str, renderer, attrs.is_vl))
     return out
 
 

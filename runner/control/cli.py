@@ -119,7 +119,7 @@ def cmd_launch(args: argparse.Namespace) -> int:
         _emit(
             args,
             [m.__dict__ for m in models],
-            "\n".join(f"{m.name:55} {m.kind:10} {m.size:12} {m.renderer}" for m in models),
+            "\n".join(f"{m.name:55} {m.label:17} {m.size:12} {m.renderer}" for m in models),
         )
         return 0
     if not args.recipe:

@@ -258,8 +258,7 @@ def launch(req: LaunchRequest, runs: list[PlannedRun]) -> list[str]:
             store.update_state(run.run_id, status="starting", claimed_ts=time.time(), claimed_by=os.getpid())
             spawn_supervisor(run.run_id, python=req.python)
         ids.append(run.run_id)
-    if req.queue:
-        queue.drain()
+    queue.drain()  # every launch also moves the queue
     return ids
 
 

@@ -36,8 +36,9 @@ class Supervisor:
         self.signals.append(signum)
 
     def install_handlers(self) -> None:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGUSR1):
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGUSR1):
             signal.signal(sig, self._record)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a hang-up never stops a run
 
     def stop_requested(self) -> bool:
         return bool(self.signals) or (store.record_dir(self.run_id) / "stop.json").exists()

@@ -74,3 +74,36 @@ def test_math_rl_local_stop_then_resume_completes(backend: Backend, tmp_path: Pa
     )
     assert sorted(set(_metric_steps(log_path))) == list(range(6))
     assert (store.read_state(run_id) or {})["attempt"] == 2
+
+
+def test_local_runs_outlive_a_sigkilled_launcher(backend: Backend, tmp_path: Path) -> None:
+    """The app-like launcher dies with SIGKILL while 3 real math_rl runs are live: they go on."""
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from runner.control.launch import LaunchRequest, launch, plan\n"
+        f"req = LaunchRequest('math_rl', ['max_steps=10'], name='kept', local=True, smoke=True,"
+        f" sweep=['seed=0,1,2'], cwd=Path({str(tmp_path)!r}))\n"
+        "print(' '.join(launch(req, plan(req))), flush=True)\n"
+        "time.sleep(900)\n"
+    )
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", script], stdout=subprocess.PIPE, text=True, cwd=tmp_path
+    )
+    assert launcher.stdout is not None
+    ids = launcher.stdout.readline().split()
+    assert len(ids) == 3
+    logs = {r: Path((store.read_state(r) or {})["log_path"]) for r in ids}
+    for run_id in ids:
+        wait_for(lambda r=run_id: _metric_steps(logs[r]), timeout=400, what="first metrics")
+    launcher.kill()
+    launcher.wait()
+    seen = {r: len(_metric_steps(logs[r])) for r in ids}
+    for run_id in ids:
+        assert records.effective_status(store.read_state(run_id) or {}) in ("running", "finished")
+    for run_id in ids:
+        assert wait_status(run_id, "finished", "failed", "lost", timeout=600) == "finished", records.tail(
+            store.console_path(run_id)
+        )
+        assert _metric_steps(logs[run_id]) == list(range(10))  # every step, in order, none lost
+        assert len(_metric_steps(logs[run_id])) > seen[run_id] or seen[run_id] == 10

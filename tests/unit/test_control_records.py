@@ -97,3 +97,14 @@ def test_registration_and_records_import_nothing_heavy() -> None:
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_model_lineup_comes_from_the_cookbook() -> None:
+    lineup = {m.name: m for m in catalogue.models()}
+    assert lineup["meta-llama/Llama-3.2-1B"].kind == "base"
+    assert lineup["meta-llama/Llama-3.2-1B"].renderer == "role_colon"
+    assert lineup["Qwen/Qwen3-8B"].kind == "hybrid"
+    assert lineup["Qwen/Qwen3-4B-Instruct-2507"].kind == "instruct"
+    assert lineup["Qwen/Qwen3-VL-30B-A3B-Instruct"].vision
+    assert catalogue.recommended_renderer("Qwen/Qwen3-8B") == "qwen3"
+    assert catalogue.recommended_renderer("/some/local/dir") is None
