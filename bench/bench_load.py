@@ -84,14 +84,20 @@ def load_orjson(path: Path) -> tuple[list[dict[str, Any]], int]:
     return out, rejected
 
 
-def timed(fn: Callable[[Path], Any], path: Path) -> tuple[float, Any]:
-    times, result = [], None
+def timed_all(fns: dict[str, Callable[[Path], Any]], path: Path) -> dict[str, tuple[float, float, Any]]:
+    """Run the loaders interleaved, REPEATS times; per loader the median CPU seconds of this
+    process (steadier than wall time on a shared machine), the median wall seconds, and a result."""
+    cpu: dict[str, list[float]] = {name: [] for name in fns}
+    wall: dict[str, list[float]] = {name: [] for name in fns}
+    results: dict[str, Any] = {}
     for _ in range(REPEATS):
-        gc.collect()
-        t0 = time.perf_counter()
-        result = fn(path)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+        for name, fn in fns.items():
+            gc.collect()
+            c0, w0 = time.process_time(), time.perf_counter()
+            results[name] = fn(path)
+            cpu[name].append(time.process_time() - c0)
+            wall[name].append(time.perf_counter() - w0)
+    return {n: (statistics.median(cpu[n]), statistics.median(wall[n]), results[n]) for n in fns}
 
 
 def held_bytes(build: Callable[[], Any]) -> int:
@@ -116,23 +122,20 @@ def main() -> None:
         print(
             f"file: {N_LINES} lines, {size / 1e6:.1f} MB, rows from {rel}, {n_nonfinite} rows with NaN/Infinity"
         )
-        t_ours, table = timed(load_tinkertop, path)
-        print(f"tinkertop JsonlTail+MetricTable : {t_ours * 1e3:8.1f} ms  ({len(table)} steps, "
-              f"{len(table.numeric_keys())} numeric keys, {table.bad_lines} bad lines)")  # fmt: skip
-        nan_kept = table.stats("optim/kl_sample_train_v1").non_finite
-        print(f"  non-finite kl values kept as NaN: {nan_kept}")
-        t_orj, (recs, rejected) = timed(load_orjson, path)
-        print(f"plain orjson loop               : {t_orj * 1e3:8.1f} ms  ({len(recs)} records; "
-              f"{rejected} lines rejected by orjson (bare NaN/Infinity) and dropped)")  # fmt: skip
-        try:
-            t_pd, df = timed(load_pandas, path)
-            print(
-                f"pandas.read_json(lines=True)    : {t_pd * 1e3:8.1f} ms  ({df.shape[0]} rows x {df.shape[1]} cols)"
-            )
-            print(f"ratio pandas / tinkertop        : {t_pd / t_ours:8.1f}x")
-        except ValueError as exc:
-            print(f"pandas.read_json(lines=True)    : failed on the NaN rows: {exc}")
-        print(f"ratio orjson-loop / tinkertop   : {t_orj / t_ours:8.2f}x (the loop builds no columns)")
+        runs = timed_all({"ours": load_tinkertop, "orjson": load_orjson, "pandas": load_pandas}, path)
+        (c_ours, w_ours, table), (c_orj, w_orj, (recs, rejected)) = runs["ours"], runs["orjson"]
+        c_pd, w_pd, df = runs["pandas"]
+        print(f"median of {REPEATS}, interleaved; CPU ms (wall ms)")
+        print(f"tinkertop JsonlTail+MetricTable : {c_ours * 1e3:7.1f} ({w_ours * 1e3:7.1f})  {len(table)} steps, "
+              f"{len(table.numeric_keys())} numeric keys, {table.bad_lines} bad lines, "
+              f"{table.stats('optim/kl_sample_train_v1').non_finite} NaN kl values kept")  # fmt: skip
+        print(f"plain orjson loop               : {c_orj * 1e3:7.1f} ({w_orj * 1e3:7.1f})  {len(recs)} records; "
+              f"{rejected} lines rejected by orjson (bare NaN/Infinity) and dropped")  # fmt: skip
+        print(
+            f"pandas.read_json(lines=True)    : {c_pd * 1e3:7.1f} ({w_pd * 1e3:7.1f})  {df.shape[0]} rows x {df.shape[1]} cols"
+        )
+        print(f"ratio pandas / tinkertop        : {c_pd / c_ours:7.1f}x CPU ({w_pd / w_ours:.1f}x wall)")
+        print(f"ratio orjson-loop / tinkertop   : {c_orj / c_ours:7.2f}x CPU (the loop builds no columns)")
         mem_table = held_bytes(lambda: load_tinkertop(path))
         mem_dicts = held_bytes(lambda: [json.loads(line) for line in path.read_text().splitlines()])
         print(f"memory held: MetricTable {mem_table / 1e6:.1f} MB vs list of dicts {mem_dicts / 1e6:.1f} MB "

@@ -17,22 +17,15 @@ from __future__ import annotations
 import math
 import threading
 from array import array
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from itertools import compress, repeat
-from operator import is_not
+from itertools import compress, islice, repeat
+from operator import itemgetter, lt
 from typing import Any
 
 from runner.runs.model import BadLine, Scalar
 
 NAN = math.nan
-
-
-class _Absent:
-    """Marks 'key not in this line' while building columns (a real NaN is a value)."""
-
-
-_ABSENT = _Absent()
 MAX_BAD_KEPT = 200
 
 
@@ -233,6 +226,17 @@ class MetricTable:
     ) -> tuple[list[dict[str, Any]], list[int], list[tuple[int, dict[str, Any]]]]:
         """Split records into those opening a new row (bulk-appended, in order) and those merging
         into a row that exists or is opened earlier in the batch (applied after, in file order)."""
+        steps: list[Any] = [rec.get("step") for rec in recs]
+        if (
+            steps
+            and all(type(s) is int for s in steps)
+            and steps[0] > self._max_step
+            and all(map(lt, steps, islice(steps, 1, None)))
+        ):  # the usual case: every line opens the next step
+            n0 = len(self._steps)
+            self._row_of.update(zip(steps, range(n0, n0 + len(steps)), strict=True))
+            self._max_step = steps[-1]
+            return recs, steps, []
         fresh: list[dict[str, Any]] = []
         fresh_steps: list[int] = []
         later: list[tuple[int, dict[str, Any]]] = []
@@ -258,50 +262,26 @@ class MetricTable:
         return fresh, fresh_steps, later
 
     def _append_rows(self, recs: list[dict[str, Any]], steps: list[int], seen_time: float) -> None:
-        """Append one new row per record: one tight pass building per-key lists, then columns."""
+        """Append one new row per record, column by column."""
         rows0, m = len(self._steps), len(recs)
         self._steps.extend(steps)
         self._times.extend(array("d", [seen_time]) * m)
-        bufs: dict[str, list[Any]] = {}
-        sparse: set[str] = set()
-        for i, rec in enumerate(recs):
-            for key, v in rec.items():
-                try:
-                    buf = bufs[key]
-                except KeyError:
-                    buf = bufs[key] = [_ABSENT] * i
-                    if i:
-                        sparse.add(key)
-                if len(buf) != i:
-                    buf.extend([_ABSENT] * (i - len(buf)))
-                    sparse.add(key)
-                buf.append(v)
-        bufs.pop("step", None)
-        for key, buf in bufs.items():
-            self._order.setdefault(key, None)
-            if len(buf) != m:
-                buf.extend([_ABSENT] * (m - len(buf)))
-                sparse.add(key)
-            flags = bytearray(map(is_not, buf, repeat(_ABSENT))) if key in sparse else None
-            self._append_key(key, buf, flags, rows0)
+        for key, vals, flags, types in columns_of(recs, self._order):
+            self._append_key(key, vals, flags, types, rows0)
         self._pad_columns()
 
-    def _append_key(self, key: str, vals: list[Any], flags: bytearray | None, rows0: int) -> None:
-        """Append ``vals`` (``_ABSENT`` where ``flags`` is 0) as rows ``rows0...`` of ``key``."""
-        types = set(map(type, vals))
-        types.discard(_Absent)
+    def _append_key(
+        self, key: str, vals: Sequence[Any], flags: bytearray | None, types: set[type], rows0: int
+    ) -> None:
+        """Append ``vals`` as rows ``rows0...`` of ``key`` (only where ``flags`` is set, if given)."""
         if types <= {float, int}:
             self._note_types(key, types)
             col, pres = self._column(key, rows0)
-            if flags is None:
-                col.extend(array("d", vals))
-                pres.extend(b"\x01" * len(vals))
-            else:
-                col.extend(array("d", [NAN if v is _ABSENT else v for v in vals]))
-                pres.extend(flags)
+            col.extend(array("d", vals))
+            pres.extend(b"\x01" * len(vals) if flags is None else flags)
             return
         for i, v in enumerate(vals):
-            if v is not _ABSENT:
+            if flags is None or flags[i]:
                 self._set(key, rows0 + i, v)
 
     def _pad_columns(self) -> None:
@@ -353,3 +333,55 @@ class MetricTable:
                 continue
             self._order.setdefault(key, None)
             self._set(key, row, v)
+
+
+def columns_of(
+    recs: list[dict[str, Any]], order: dict[str, None] | None = None
+) -> Iterator[tuple[str, Sequence[Any], bytearray | None, set[type]]]:
+    """Transpose records into ``(key, values, presence, value_types)`` columns, with C-level passes.
+
+    Keys in every record come out with ``presence=None``; the others NaN-filled where a record
+    lacks the key, with a presence bytearray. ``step`` is left out. ``order`` (if given) gets every
+    key in order of first appearance.
+    """
+    m = len(recs)
+    layouts: dict[tuple[str, ...], list[int]] = {}
+    for i, layout in enumerate(map(tuple, recs)):
+        rows = layouts.get(layout)
+        if rows is None:
+            layouts[layout] = [i]
+        else:
+            rows.append(i)
+    counts: dict[str, int] = {}
+    for layout, rows in layouts.items():  # layouts in order of first appearance
+        for key in layout:
+            if order is not None and key != "step":
+                order.setdefault(key, None)
+            counts[key] = counts.get(key, 0) + len(rows)
+    counts.pop("step", None)
+    dense = [k for k, n in counts.items() if n == m]
+    for key, vals in zip(dense, _transpose(recs, dense), strict=True):
+        yield key, vals, None, set(map(type, vals))
+    dense_set = set(dense)
+    sparse: dict[str, tuple[list[Any], bytearray, set[type]]] = {}
+    for layout, rows in layouts.items():
+        keys = [k for k in layout if k not in dense_set and k != "step"]
+        if not keys:
+            continue
+        for key, vals in zip(keys, _transpose([recs[i] for i in rows], keys), strict=True):
+            entry = sparse.get(key)
+            if entry is None:
+                entry = sparse[key] = ([NAN] * m, bytearray(m), set())
+            list(map(entry[0].__setitem__, rows, vals))
+            list(map(entry[1].__setitem__, rows, repeat(1)))
+            entry[2].update(map(type, vals))
+    for key, (full, flags, types) in sparse.items():
+        yield key, full, flags, types
+
+
+def _transpose(recs: list[dict[str, Any]], keys: list[str]) -> Iterable[Sequence[Any]]:
+    if not keys:
+        return []
+    if len(keys) == 1:
+        return [list(map(itemgetter(keys[0]), recs))]
+    return zip(*map(itemgetter(*keys), recs), strict=True)
