@@ -113,6 +113,7 @@ class RunFolder:
         self.checkpoint_bad: list[BadLine] = []
         self.resets: list[str] = []
         self.partial = False  # only the end of metrics.jsonl was read (peek)
+        self._supervisor: dict | None = None  # last record from runner.control.records
         self._mtimes: dict[Path, float] = {}
         self._config_cache: tuple[float, dict | None, str | None] | None = None
         self._console_cache: tuple[tuple[int, float], list[str]] | None = None
@@ -281,8 +282,11 @@ class RunFolder:
     def _status(self) -> tuple[str, str, str]:
         record = status.supervisor_status(self.path)
         if record:
-            code = record.get("exit_code")
-            return str(record["status"]), "supervisor", "" if code is None else f"exit {code}"
+            self._supervisor = record
+            code, error = record.get("exit_code"), record.get("error")
+            extra = "; ".join(x for x in (None if code is None else f"exit {code}", error) if x)
+            return str(record["status"]), "supervisor", extra
+        self._supervisor = None
         step_s = status.median_step_seconds(self.table.column("time/total")[1], self.table.seen_times)
         st = status.infer_status(self.checkpoints, self.console_tail(), self.last_change, step_s)
         return st, "files", ""
@@ -305,6 +309,12 @@ class RunFolder:
             parts.append(extra)
         return "; ".join(parts)
 
+    def _supervisor_console(self) -> list[str]:
+        """The supervisor's console capture, for a run that died before writing logs.log."""
+        record = self._supervisor or {}
+        console = record.get("console_log")
+        return read_console_tail(Path(console)) if isinstance(console, str) and console else []
+
     def detail(self) -> RunDetail:
         """Everything about this run for the detail view and ``tinkertop show``."""
         with self.lock:
@@ -313,7 +323,7 @@ class RunFolder:
                 config=self.config,
                 config_error=self.config_error,
                 checkpoints=list(self.checkpoints),
-                console_tail=self.console_tail(),
+                console_tail=self.console_tail() or self._supervisor_console(),
                 bad=list(self.table.bad) + list(self.checkpoint_bad),
                 metric_keys=self.table.keys(),
                 files={p.name: m for p, m in self._mtimes.items() if p != self.path},

@@ -268,3 +268,31 @@ def test_bulk_ingest_equals_line_by_line(rel):
     for rec in sorted(recs, key=lambda r: r.get("step", 10**9)):
         last.update({k: v for k, v in rec.items() if k != "step"})
     assert repr(bulk.latest()) == repr({k: last[k] for k in bulk.latest()})
+
+
+def test_supervisor_record_wins_over_the_files(tmp_path):
+    """A real state file written by runner.control.store (the supervisor's record) decides status."""
+    from runner.control import store as control_store
+
+    lines = real_lines()
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    (run_dir / "metrics.jsonl").write_text(lines[0] + "\n")
+    run_id = control_store.run_id_for(run_dir)
+    control_store.write_state(
+        run_id,
+        {"run_id": run_id, "status": "failed", "exit_code": 3, "error": "boom", "log_path": str(run_dir)},
+    )
+    control_store.console_path(run_id).write_text("Traceback (most recent call last):\nValueError: boom\n")
+    run = RunFolder(run_dir)
+    run.refresh()
+    s = run.summary()
+    assert (s.status, s.status_source) == ("failed", "supervisor")
+    assert "exit 3" in s.note and "boom" in s.note
+    assert run.detail().console_tail[-1] == "ValueError: boom"  # no logs.log: the supervisor's capture
+    lone = tmp_path / "lone"
+    lone.mkdir()
+    (lone / "metrics.jsonl").write_text(lines[0] + "\n")
+    alone = RunFolder(lone)
+    alone.refresh()
+    assert alone.summary().status_source == "files"
