@@ -21,6 +21,7 @@ from runner.backend.futures import FutureStore
 
 log = logging.getLogger("tinkertop.backend")
 USER_ERRORS = (ValueError, LookupError, TypeError)
+IDLE_SECONDS = 1800.0  # the SDK heartbeats every 10 s
 
 
 @dataclass
@@ -103,7 +104,20 @@ class Engine:
         return self.models[model_id]
 
     # training (worker thread) ----------------------------------------------------------------
+    def sweep_idle(self, idle_seconds: float = IDLE_SECONDS) -> int:
+        """Forget models and samplers of sessions silent for ``idle_seconds`` (their files stay)."""
+        cutoff = time.time() - idle_seconds
+        gone = {sid for sid, seen in list(self.sessions.items()) if seen < cutoff}
+        for mid in [m for m, tm in self.models.items() if tm.session_id in gone]:
+            del self.models[mid]
+        for sid in [s for s in list(self.samplers) if s.split(":", 1)[0] in gone]:
+            del self.samplers[sid]
+        for sid in gone:
+            self.sessions.pop(sid, None)
+        return len(gone)
+
     def create_model(self, session_id: str, seq: int, lora_cfg: dict[str, Any], meta: dict[str, Any]) -> str:
+        self.sweep_idle()
         model_id = f"{session_id}:train:{seq}"
         targets = lora.target_suffixes(
             bool(lora_cfg.get("train_attn", True)),
