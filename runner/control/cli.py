@@ -153,6 +153,9 @@ def _do_launch(args: argparse.Namespace) -> int:
         {"run_id": r.run_id, "name": r.name, "log_path": r.log_path, "config": r.config, "notes": r.notes}
         for r in runs
     ]
+    from runner.control.creds import redact_obj
+
+    rows = redact_obj(rows)
     verb = "would start" if args.dry_run else ("queued" if args.queue else "started")
     text = "\n\n".join(_describe(r, verb) for r in rows)
     _emit(args, {"dry_run": args.dry_run, "queued": args.queue, "runs": rows, "ids": ids}, text)

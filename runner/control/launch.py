@@ -256,7 +256,10 @@ def launch(req: LaunchRequest, runs: list[PlannedRun]) -> list[str]:
             store.update_state(run.run_id, status="queued", queued_ts=time.time())
         else:
             store.update_state(run.run_id, status="starting", claimed_ts=time.time(), claimed_by=os.getpid())
-            spawn_supervisor(run.run_id, python=req.python)
+            try:
+                spawn_supervisor(run.run_id, python=req.python)
+            except (OSError, RuntimeError) as exc:
+                store.update_state(run.run_id, status="failed", error=str(exc), ended_at=store.now_iso())
         ids.append(run.run_id)
     queue.drain()  # every launch also moves the queue
     return ids

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.control import actions, records, store
+from runner.control import actions, procs, records, store
 from runner.control.testing import wait_for, wait_status
 from tests.e2e.conftest import Backend
 
@@ -64,8 +64,10 @@ def test_math_rl_local_stop_then_resume_completes(backend: Backend, tmp_path: Pa
     out = _launch(tmp_path, "math_rl", "--local", "--smoke", "max_steps=6", "--name", "res")
     run_id, log_path = out["runs"][0]["run_id"], Path(out["runs"][0]["log_path"])
     wait_for(lambda: (log_path / "checkpoints.jsonl").exists(), timeout=400, what="first checkpoint")
+    pgid = (store.read_state(run_id) or {})["pgid"]
     stopped = actions.stop(run_id, grace=20)
     assert stopped.status == "stopped"
+    assert procs.group_members(pgid) == []  # nothing of the job's process group is left
     if _metric_steps(log_path)[-1:] == [5]:
         pytest.skip("the run finished before the stop landed")  # the machine was fast; nothing to resume
     actions.resume(run_id)
@@ -107,3 +109,52 @@ def test_local_runs_outlive_a_sigkilled_launcher(backend: Backend, tmp_path: Pat
         )
         assert _metric_steps(logs[run_id]) == list(range(10))  # every step, in order, none lost
         assert len(_metric_steps(logs[run_id])) > seen[run_id] or seen[run_id] == 10
+
+
+def test_secrets_stay_out_of_everything_we_write(backend: Backend, tmp_path: Path) -> None:
+    """A real recipe run with a random Tinker key in the environment and a W&B key in .env."""
+    import os
+    import secrets
+
+    tinker_key = "tml-" + "".join(secrets.choice("abcdefghijklmnopqrstuvwxyz0123456789") for _ in range(40))
+    wandb_key = secrets.token_hex(20)
+    (tmp_path / ".env").write_text(f"WANDB_API_KEY={wandb_key}\n")
+    env = os.environ | {"TINKER_API_KEY": tinker_key}
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "runner.cli",
+            "launch",
+            "math_rl",
+            "--local",
+            "--smoke",
+            "--name",
+            "sec",
+            "--json",
+        ],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    run_id = json.loads(done.stdout)["ids"][0]
+    assert wait_status(run_id, "finished", "failed", "lost", timeout=400) == "finished"
+    listing = subprocess.run(
+        [sys.executable, "-m", "runner.cli", "runs", "--json"], env=env, capture_output=True, text=True
+    )
+    for text in (done.stdout, done.stderr, listing.stdout):
+        assert tinker_key not in text and wandb_key not in text
+    hits = [
+        str(p)
+        for root in (tmp_path, backend.home)
+        for p in root.rglob("*")
+        if p.is_file()
+        and p.name != ".env"
+        and (tinker_key.encode() in p.read_bytes() or wandb_key.encode() in p.read_bytes())
+    ]
+    assert hits == []
+    assert list((tmp_path / "notes" / "experiments").glob("*-sec.md"))
