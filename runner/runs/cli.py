@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 from dataclasses import asdict
 from pathlib import Path
@@ -43,6 +44,17 @@ def jsonable(value: Any) -> Any:
     return str(value)
 
 
+def _emit(lines: list[str]) -> None:
+    """Print, and stop quietly when the reader went away (``tinkertop ls | head``)."""
+    try:
+        for line in lines:
+            sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+    except BrokenPipeError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail
+
+
 def _dump(obj: Any) -> str:
     return json.dumps(jsonable(obj), allow_nan=False, ensure_ascii=False)
 
@@ -62,11 +74,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         return _missing(missing)
     roots = [Path(p) for p in args.paths] or default_roots()
     summaries = RunStore(roots).scan()
-    if args.json:
-        for s in summaries:
-            print(_dump(_ls_row(s)))
-    else:
-        print(format_table(summaries))
+    _emit([_dump(_ls_row(s)) for s in summaries] if args.json else [format_table(summaries)])
     return 0
 
 
@@ -125,10 +133,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         "console_tail": detail.console_tail,
         "files": detail.files,
     }
-    if args.json:
-        print(_dump(doc))
-    else:
-        print(format_show(doc))
+    _emit([_dump(doc) if args.json else format_show(doc)])
     return 0
 
 

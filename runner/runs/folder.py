@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.runs import kinds, status
+from runner.runs.foreign import FOREIGN_TAILS
 from runner.runs.jsonl import JsonlTail, LineError, parse_line, parse_object
 from runner.runs.model import BadLine, RunDetail, RunSummary
 from runner.runs.series import MetricTable
@@ -108,6 +109,8 @@ class RunFolder:
         self.lock = threading.RLock()
         self.table = MetricTable()
         self._metrics = JsonlTail(self.files.metrics) if self.files.metrics else None
+        if self.files.foreign in FOREIGN_TAILS and self.files.console:
+            self._metrics = FOREIGN_TAILS[self.files.foreign](self.files.console)
         self._ckpt_tail = JsonlTail(self.files.checkpoints) if self.files.checkpoints else None
         self.checkpoints: list[dict[str, Any]] = []
         self.checkpoint_bad: list[BadLine] = []

@@ -26,6 +26,7 @@ HEADLINES: dict[str, tuple[str, ...]] = {
     "sl": ("train_mean_nll", "test/nll", "train/loss", "loss"),
     "dpo": ("dpo_loss", "loss:sum", "loss"),
     "distill": ("teacher_kl", "env/all/reward/total", "train_mean_nll"),
+    "foreign": ("critic/score/mean", "critic/rewards/mean", "actor/pg_loss"),
     "unknown": ("env/all/reward/total", "reward/total", "mean_reward", "train_mean_nll", "loss", "loss:sum"),
 }
 

@@ -275,3 +275,20 @@ def test_checkpoints_with_final_mean_finished_and_custom_schema_is_kept():
     n = len((haider / "checkpoints.jsonl").read_text().splitlines())
     assert len(run.checkpoints) == n and "dataset_offset" in run.checkpoints[0]
     assert run.summary().headline_key == "mean_reward"
+
+
+def test_verl_console_log_becomes_a_chartable_foreign_run():
+    path = REALDATA / "other_verl_Bihan_dstack-configs/verl_demo.log"
+    if not path.exists():
+        pytest.skip("absent")
+    step_lines = [
+        line for line in path.read_text(errors="replace").splitlines() if " - " in line and "step:" in line
+    ]
+    run = RunFolder(path, foreign="verl")
+    run.refresh()
+    s = run.summary()
+    assert s.kind == "foreign" and s.note == "foreign: verl"
+    assert s.n_lines == len(step_lines) == 335
+    assert run.table.steps[0] == 101 and s.step == 435  # a resumed verl run
+    assert len(run.table.numeric_keys()) + 1 == 69  # realdata.md counts 69 keys, step included
+    assert s.headline_key == "critic/score/mean" and s.headline_value is not None
