@@ -45,7 +45,8 @@ def watch_changes(
     """Yield sets of changed run paths under ``roots`` until ``stop_event`` is set.
 
     Roots that do not exist yet are checked every ``MISSING_CHECK_S``; when one appears it is
-    yielded (so the store searches it) and the watcher restarts to include it.
+    yielded (so the store searches it) and the watcher restarts to include it. A root that is
+    deleted is yielded too, and polled for until it comes back.
     ``force_polling=None`` lets watchfiles decide (it honours ``WATCHFILES_FORCE_POLLING``); if
     inotify cannot be set up the watcher falls back to polling.
     """
@@ -85,7 +86,7 @@ def _watch(
         stop_event=stop_event,
         debounce=debounce_ms,
         rust_timeout=RUST_TIMEOUT_MS,
-        yield_on_timeout=bool(missing),
+        yield_on_timeout=True,  # every RUST_TIMEOUT_MS: look for roots appearing or vanishing
         force_polling=polling,
         poll_delay_ms=poll_delay_ms,
         recursive=True,
@@ -93,10 +94,11 @@ def _watch(
     ):
         batch = _batch(changes, present)
         appeared = {r for r in missing if r.exists()}
-        if batch or appeared:
-            yield batch | appeared
-        if appeared:
-            return  # restart with the new root included
+        vanished = {r for r in present if not r.exists()}
+        if batch or appeared or vanished:
+            yield batch | appeared | vanished
+        if appeared or vanished:
+            return  # restart: watch the roots that exist now, poll for the others
 
 
 def _batch(changes: Iterable[tuple[object, str]], roots: list[Path]) -> set[Path]:

@@ -92,3 +92,25 @@ def test_changed_paths_map_to_their_run(tmp_path):
     assert run_path_for(run / "wandb" / "run-x" / "files" / "output.log", [root]) == run
     assert run_path_for(root / "b" / "gsm8k_metrics.jsonl", [root]) == root / "b" / "gsm8k_metrics.jsonl"
     assert run_path_for(Path("/elsewhere/metrics.jsonl"), [root]) is None
+
+
+def test_root_deleted_and_recreated_keeps_being_watched(tmp_path):
+    import shutil
+
+    root = tmp_path / "root"
+    run = root / "run1"
+    run.mkdir(parents=True)
+    w = Watching([root])
+    try:
+        w.wait_for(run, appender(run / "metrics.jsonl"))
+        shutil.rmtree(root)
+        w.wait_for(root, lambda: None)  # the vanished root is reported
+        append_line = appender(run / "metrics.jsonl")
+
+        def recreate() -> None:
+            run.mkdir(parents=True, exist_ok=True)
+            append_line()
+
+        w.wait_for(run, recreate)
+    finally:
+        w.close()
