@@ -24,6 +24,9 @@ USER_ERRORS = (ValueError, LookupError, TypeError)
 IDLE_SECONDS = 1800.0  # the SDK heartbeats every 10 s
 
 
+MAX_BATCH_REQUESTS = 64
+
+
 @dataclass
 class Sampler:
     """A sampling session: base model alone, a saved checkpoint, or an in-memory snapshot."""
@@ -31,6 +34,12 @@ class Sampler:
     base_model: str
     model_path: str | None
     adapter: lora.Adapter | None = None
+
+
+@dataclass
+class SampleJob:
+    sampler: Sampler
+    spec: sampling.SampleSpec
 
 
 class Engine:
@@ -46,7 +55,7 @@ class Engine:
         self.ready = threading.Event()
         self.load_error: str | None = None
         self._adapters: OrderedDict[str, lora.Adapter] = OrderedDict()
-        self._queue: queue.Queue[tuple[str, Callable[[], Any]] | None] = queue.Queue()
+        self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="backend-worker", daemon=True)
         self._thread.start()
 
@@ -63,6 +72,12 @@ class Engine:
     def close(self) -> None:
         self._queue.put(None)
 
+    def submit_sample(self, sampler: Sampler, spec: sampling.SampleSpec) -> str:
+        """Queue a sampling request; consecutive ones are decoded together in one batch."""
+        rid = self.futures.create()
+        self._queue.put((rid, SampleJob(sampler, spec)))
+        return rid
+
     def _run(self) -> None:
         try:
             self.base = model.load(self.model_path)
@@ -70,17 +85,69 @@ class Engine:
             self.load_error = f"could not load the base model from {self.model_path}: {exc}"
             log.exception("model load failed")
         self.ready.set()
-        while (item := self._queue.get()) is not None:
-            rid, fn = item
+        carry: list[tuple[str, Any] | None] = []
+        while True:
+            item = carry.pop() if carry else self._queue.get()
+            if item is None:
+                return
+            if not isinstance(item[1], SampleJob):
+                self._run_one(item[0], item[1])
+                continue
+            batch = [item]
+            while len(batch) < MAX_BATCH_REQUESTS:
+                try:
+                    nxt = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if nxt is None or not isinstance(nxt[1], SampleJob):
+                    carry.append(nxt)
+                    break
+                batch.append(nxt)
+            self._run_samples(batch)
+
+    def _run_one(self, rid: str, fn: Callable[[], Any]) -> None:
+        try:
+            if self.base is None:
+                raise RuntimeError(self.load_error or "model not loaded")
+            self.futures.resolve(rid, fn())
+        except USER_ERRORS as exc:
+            self.futures.resolve(rid, error=str(exc), category="user")
+        except Exception as exc:
+            log.exception("request %s failed", rid)
+            self.futures.resolve(rid, error=f"{type(exc).__name__}: {exc}", category="server")
+
+    def _run_samples(self, batch: list[tuple[str, Any]]) -> None:
+        """Decode sampling requests that share an adapter together; errors stay per request."""
+        groups: dict[object, list[tuple[str, SampleJob]]] = {}
+        for rid, job in batch:
+            key = id(job.sampler.adapter) if job.sampler.adapter is not None else job.sampler.model_path
+            groups.setdefault(key, []).append((rid, job))
+        for jobs in groups.values():
+            ok: list[tuple[str, SampleJob]] = []
+            for rid, job in jobs:
+                try:
+                    if self.base is None:
+                        raise RuntimeError(self.load_error or "model not loaded")
+                    sampling.check(self.base, job.spec)
+                    ok.append((rid, job))
+                except Exception as exc:
+                    self.futures.resolve(rid, error=str(exc), category="user")
+            if not ok:
+                continue
+            if len(ok) == 1:
+                rid, job = ok[0]
+                self._run_one(rid, lambda job=job: self.sample(job.sampler, job.spec))  # type: ignore[misc]
+                continue
             try:
-                if self.base is None:
-                    raise RuntimeError(self.load_error or "model not loaded")
-                self.futures.resolve(rid, fn())
-            except USER_ERRORS as exc:
-                self.futures.resolve(rid, error=str(exc), category="user")
-            except Exception as exc:
-                log.exception("request %s failed", rid)
-                self.futures.resolve(rid, error=f"{type(exc).__name__}: {exc}", category="server")
+                adapter = self._adapter_of(ok[0][1].sampler)
+                results = sampling.generate_batch(self._base(), adapter, [job.spec for _, job in ok])
+            except Exception:
+                log.exception("batched sampling failed; retrying one by one")
+                for rid, job in ok:
+                    self._run_one(rid, lambda job=job: self.sample(job.sampler, job.spec))  # type: ignore[misc]
+                continue
+            for (rid, _), result in zip(ok, results, strict=True):
+                self.futures.resolve(rid, result)
 
     def _base(self) -> model.BaseModel:
         assert self.base is not None
@@ -207,10 +274,12 @@ class Engine:
 
     # sampling (worker thread) ----------------------------------------------------------------
     def sample(self, sampler: Sampler, spec: sampling.SampleSpec) -> sampling.SampleResult:
-        adapter = sampler.adapter
-        if adapter is None and sampler.model_path is not None:
-            adapter = self._adapter_for(sampler.model_path)
-        return sampling.generate(self._base(), adapter, spec)
+        return sampling.generate(self._base(), self._adapter_of(sampler), spec)
+
+    def _adapter_of(self, sampler: Sampler) -> lora.Adapter | None:
+        if sampler.adapter is None and sampler.model_path is not None:
+            return self._adapter_for(sampler.model_path)
+        return sampler.adapter
 
     def _adapter_for(self, path: str) -> lora.Adapter:
         if path in self._adapters:

@@ -29,11 +29,25 @@ class BaseModel:
         return self.hf(input_ids=input_ids, use_cache=False).logits
 
     def step(
-        self, input_ids: torch.Tensor, adapter: lora.Adapter | None, cache: Any = None
+        self,
+        input_ids: torch.Tensor,
+        adapter: lora.Adapter | None,
+        cache: Any = None,
+        attention_mask: torch.Tensor | None = None,
+        position_ids: torch.Tensor | None = None,
     ) -> tuple[torch.Tensor, Any]:
-        """One cached forward (prefill or decode): returns (logits, cache)."""
+        """One cached forward (prefill or decode): returns (logits, cache).
+
+        With left padding, ``attention_mask`` covers cache + new tokens and ``position_ids``
+        counts real tokens only."""
         lora.activate(self.layers, adapter)
-        out = self.hf(input_ids=input_ids, past_key_values=cache, use_cache=True)
+        out = self.hf(
+            input_ids=input_ids,
+            past_key_values=cache,
+            use_cache=True,
+            attention_mask=attention_mask,
+            position_ids=position_ids,
+        )
         return out.logits, out.past_key_values
 
 

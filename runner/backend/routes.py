@@ -173,7 +173,7 @@ def build(ctx: Context) -> APIRouter:
         else:
             sampler = _sampler_for(eng, req.model_path, req.base_model)
         spec = _spec(req)
-        rid = eng.submit(lambda: eng.sample(sampler, spec))
+        rid = eng.submit_sample(sampler, spec)
         return future(rid, sample_sequence_ids=[f"{rid}:{i}" for i in range(spec.num_samples)])
 
     @r.post("/retrieve_future")

@@ -99,40 +99,96 @@ def _pick(logits: torch.Tensor, spec: SampleSpec, gen: torch.Generator) -> torch
     return torch.multinomial(probs, 1, generator=gen).squeeze(-1)
 
 
-@torch.no_grad()
-def generate(model: BaseModel, adapter: lora.Adapter | None, spec: SampleSpec) -> SampleResult:
-    """Sample ``spec.num_samples`` continuations of ``spec.prompt``."""
+def check(model: BaseModel, spec: SampleSpec) -> int:
+    """Validate ``spec`` against the model; returns its token limit."""
     if not spec.prompt:
         raise ValueError("the prompt is empty")
+    bad = [t for t in spec.prompt if t < 0 or t >= model.vocab_size]
+    if bad:
+        raise ValueError(f"prompt token id {bad[0]} outside the vocabulary (0..{model.vocab_size - 1})")
     room = model.max_context - len(spec.prompt)
     if room < 1:
         raise ValueError(f"prompt of {len(spec.prompt)} tokens leaves no room (context {model.max_context})")
-    limit = min(spec.max_tokens if spec.max_tokens is not None else DEFAULT_MAX_TOKENS, room)
-    seed = spec.seed if spec.seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
-    gen = torch.Generator().manual_seed(seed)
-    n = spec.num_samples
-    rule = StopRule(spec.stop, model)
-    ids = torch.tensor([spec.prompt] * n, dtype=torch.long)
-    logits, cache = model.step(ids, adapter)
-    result = SampleResult()
-    if spec.prompt_logprobs:
-        result.prompt_logprobs = _prompt_logprobs(logits, spec.prompt, spec.prompt_logprobs_last_n)
-    seqs = [SampledSeq([], [], "length") for _ in range(n)]
-    live = list(range(n))
-    last = logits[:, -1, :].float()
-    for _ in range(limit):
-        nxt = _pick(last, spec, gen)
+    return min(spec.max_tokens if spec.max_tokens is not None else DEFAULT_MAX_TOKENS, room)
+
+
+def generate(model: BaseModel, adapter: lora.Adapter | None, spec: SampleSpec) -> SampleResult:
+    """Sample ``spec.num_samples`` continuations of ``spec.prompt``."""
+    return generate_batch(model, adapter, [spec])[0]
+
+
+@dataclass
+class _Req:
+    """One request inside a batch: its rows, limit, stop rule and random generator."""
+
+    spec: SampleSpec
+    first: int
+    limit: int
+    rule: StopRule
+    gen: torch.Generator
+
+
+def _requests(model: BaseModel, specs: list[SampleSpec]) -> list[_Req]:
+    reqs, first = [], 0
+    for spec in specs:
+        seed = spec.seed if spec.seed is not None else int(torch.randint(0, 2**31 - 1, (1,)).item())
+        gen = torch.Generator().manual_seed(seed)
+        reqs.append(_Req(spec, first, check(model, spec), StopRule(spec.stop, model), gen))
+        first += spec.num_samples
+    return reqs
+
+
+@torch.no_grad()
+def generate_batch(
+    model: BaseModel, adapter: lora.Adapter | None, specs: list[SampleSpec]
+) -> list[SampleResult]:
+    """Sample several requests (same adapter) as one left-padded batch with a shared KV cache."""
+    reqs = _requests(model, specs)
+    owner = [i for i, r in enumerate(reqs) for _ in range(r.spec.num_samples)]
+    width = max(len(s.prompt) for s in specs)
+    ids = torch.zeros(len(owner), width, dtype=torch.long)
+    mask = torch.zeros(len(owner), width, dtype=torch.long)
+    for row, i in enumerate(owner):
+        prompt = specs[i].prompt
+        ids[row, width - len(prompt) :] = torch.tensor(prompt)
+        mask[row, width - len(prompt) :] = 1
+    padded = bool((mask == 0).any())
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    logits, cache = model.step(ids, adapter, None, mask if padded else None, pos if padded else None)
+    results = [SampleResult() for _ in specs]
+    for r, res in zip(reqs, results, strict=True):
+        if r.spec.prompt_logprobs:
+            rowlogits = logits[r.first : r.first + 1, width - len(r.spec.prompt) :]
+            res.prompt_logprobs = _prompt_logprobs(rowlogits, r.spec.prompt, r.spec.prompt_logprobs_last_n)
+    seqs = [SampledSeq([], [], "length") for _ in owner]
+    live = [row for row in range(len(owner)) if reqs[owner[row]].limit > 0]
+    last, step_pos = logits[:, -1, :].float(), pos[:, -1:]
+    while live:
+        nxt = torch.zeros(len(owner), dtype=torch.long)
+        for r in reqs:
+            rows = slice(r.first, r.first + r.spec.num_samples)
+            nxt[rows] = _pick(last[rows], r.spec, r.gen)
         lps = torch.log_softmax(last, dim=-1).gather(-1, nxt.unsqueeze(-1)).squeeze(-1)
         for row in live:
             seqs[row].tokens.append(int(nxt[row]))
             seqs[row].logprobs.append(float(lps[row]))
-        live = [row for row in live if not _finish(seqs[row], rule)]
-        if not live or len(seqs[0].tokens) >= limit:
+        live = [row for row in live if not _done(seqs[row], reqs[owner[row]])]
+        if not live:
             break
-        logits, cache = model.step(nxt.unsqueeze(-1), adapter, cache)
+        step_pos = step_pos + 1
+        if padded:
+            mask = torch.cat([mask, torch.ones(len(owner), 1, dtype=torch.long)], dim=-1)
+        logits, cache = model.step(
+            nxt.unsqueeze(-1), adapter, cache, mask if padded else None, step_pos if padded else None
+        )
         last = logits[:, -1, :].float()
-    result.sequences = seqs
-    return result
+    for r, res in zip(reqs, results, strict=True):
+        res.sequences = seqs[r.first : r.first + r.spec.num_samples]
+    return results
+
+
+def _done(seq: SampledSeq, req: _Req) -> bool:
+    return _finish(seq, req.rule) or len(seq.tokens) >= req.limit
 
 
 def _finish(seq: SampledSeq, rule: StopRule) -> bool:

@@ -135,3 +135,26 @@ def test_lora_starts_as_the_base_and_switches_per_adapter() -> None:
     lora.activate(layers, None)
     assert torch.allclose(net(x), base)
     assert not any(p.requires_grad for p in net.parameters()), "base weights are frozen"
+
+
+def test_batched_sampling_matches_one_request_at_a_time() -> None:
+    """Left-padded batches give the same greedy tokens and logprobs as single requests."""
+    from runner.backend import model, sampling
+    from tests.e2e.conftest import tiny_model_path
+
+    base = model.load(tiny_model_path())
+    specs = [
+        sampling.SampleSpec(
+            list(range(5, 5 + n)), 2, max_tokens=5, temperature=0, stop=[], prompt_logprobs=True
+        )
+        for n in (3, 9, 17)
+    ]
+    batch = sampling.generate_batch(base, None, specs)
+    for spec, together in zip(specs, batch, strict=True):
+        alone = sampling.generate(base, None, spec)
+        assert [s.tokens for s in alone.sequences] == [s.tokens for s in together.sequences]
+        assert len(together.sequences[0].tokens) == 5
+        assert np.allclose(alone.sequences[0].logprobs, together.sequences[0].logprobs, atol=1e-5)
+        assert alone.prompt_logprobs is not None and together.prompt_logprobs is not None
+        assert np.allclose(alone.prompt_logprobs[1:], together.prompt_logprobs[1:], atol=1e-5)
+        assert np.isnan(together.prompt_logprobs[0])
