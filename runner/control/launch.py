@@ -118,7 +118,10 @@ def _local_overrides(overrides: list[str], notes: list[str]) -> list[str]:
     from runner.control.localenv import local_model
 
     extra = []
-    if _given(overrides, "model_name") is None:
+    given = _given(overrides, "model_name")
+    if given is not None and not os.path.isdir(os.path.expanduser(given)):
+        raise LaunchError(f"--local serves local model folders only; model_name={given} is not a folder")
+    if given is None:
         target = local_model()
         extra.append(f"model_name={target.model_path}")
         if _given(overrides, "renderer_name") is None:

@@ -231,3 +231,18 @@ def test_launch_into_an_existing_explicit_folder_is_refused(work: Path) -> None:
 def test_unknown_recipe_is_an_error(work: Path) -> None:
     with pytest.raises(LaunchError, match="unknown recipe"):
         plan(LaunchRequest("no_such_recipe", [], cwd=work))
+
+
+def test_app_launch_call_reports_errors_and_runs(work: Path) -> None:
+    from runner.control.api import launch_cli
+
+    bad = launch_cli([SELFTEST_JOB, "stepz=1"], cwd=work)
+    assert not bad.ok and bad.exit_code == 2 and "stepz" in bad.error
+    good = launch_cli([SELFTEST_JOB, "steps=2", "--name", "viaapi"], cwd=work)
+    assert good.ok and good.runs[0]["name"] == "viaapi" and good.runs[0]["config"]["steps"] == 2
+    assert wait_status(good.ids[0], "finished", "failed") == "finished"
+
+
+def test_local_refuses_a_hub_model_name(work: Path) -> None:
+    with pytest.raises(LaunchError, match="local model folders"):
+        plan(LaunchRequest(SELFTEST_JOB, ["model_name=Qwen/Qwen3-8B"], local=True, cwd=work))
