@@ -11,6 +11,7 @@ from pathlib import Path
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.dom import DOMNode
 from textual.worker import get_current_worker
 
 from runner.runs.model import RunSummary
@@ -146,14 +147,31 @@ class TinkertopApp(App[int]):
             self.runs_screen.action_open_run()
 
     def action_help(self) -> None:
-        rows, seen = [], set()
-        for active in self.screen.active_bindings.values():
-            binding = active.binding
-            ident = binding.id or binding.action
-            if ident not in seen:
-                seen.add(ident)
-                rows.append((self.get_key_display(binding), binding.description, binding.id or ""))
-        self.push_screen(HelpScreen(f"Keys: {self.screen.id or 'screen'}", rows))
+        """Keys of this screen, the app and the focused widget, from their binding tables."""
+        screen, focused = self.screen, self.screen.focused
+        rows: list[tuple[str, str, str]] = []
+        for title, node in (("this screen", screen), ("everywhere", self), ("focused widget", focused)):
+            if node is None:
+                continue
+            section = self._binding_rows(node)
+            if section:
+                rows.append(("", title, ""))
+                rows.extend(section)
+        self.push_screen(HelpScreen(f"Keys: {screen.id or 'screen'}", rows))
+
+    def _binding_rows(self, node: DOMNode) -> list[tuple[str, str, str]]:
+        """One row per action: all its keys, its description and binding id."""
+        by_action: dict[str, list[Binding]] = {}
+        for bindings in node._bindings.key_to_bindings.values():
+            for binding in bindings:
+                if binding.description:
+                    by_action.setdefault(binding.action, []).append(binding)
+        rows = []
+        for group in by_action.values():
+            main = next((b for b in group if b.id), group[0])
+            keys = ",".join(dict.fromkeys(self.get_key_display(b) for b in group))
+            rows.append((keys, main.description, main.id or ""))
+        return rows
 
     # --- shutdown ---------------------------------------------------------------
     def exit(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def,override]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
@@ -23,11 +24,17 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         width = max((len(k) for k, _, _ in self.rows), default=4) + 2
-        lines = [f"[b]{self.title_text}[/b]", ""]
-        lines += [f"[b]{keys.ljust(width)}[/b]{desc}  [dim]{bid}[/dim]" for keys, desc, bid in self.rows]
-        lines += ["", "Keys can be remapped by binding id. Press escape to close."]
+        text = Text.assemble((self.title_text, "bold"), "\n")
+        for keys, desc, bid in self.rows:
+            if not keys:  # a section title
+                text.append(f"\n{desc}\n", style="bold")
+            else:
+                text.append(f"  {keys.ljust(width)}", style="bold")
+                text.append(desc)
+                text.append(f"  {bid}\n", style="dim")
+        text.append("\nKeys can be remapped by binding id. Press escape to close.")
         with VerticalScroll(id="help-box"):
-            yield Static("\n".join(lines))
+            yield Static(text)
 
     def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
         self.dismiss(result)

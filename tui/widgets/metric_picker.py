@@ -34,12 +34,13 @@ class MetricPicker(Vertical):
         if picked is not None:
             self.picked = list(picked)
         old = set(self.all_keys)
-        self.all_keys = list(keys)
+        self.all_keys = sorted(keys) if not old else self.all_keys + [k for k in keys if k not in old]
         if picked is not None or not old:
+            self.all_keys = sorted(keys)
             self._rebuild()
             return
         listing = self.query_one(SelectionList)
-        for key in keys:
+        for key in self.all_keys:
             if key not in old and self._matches(key):
                 listing.add_option((key, key, key in self.picked))
 

@@ -18,10 +18,13 @@ class LatestTable(DataTable[str]):
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.add_column("Metric", key="key", width=52)
-        self.add_column("Latest", key="value", width=24)
+        self.add_column("Latest", key="value", width=60)
 
     def show(self, latest: dict[str, object]) -> None:
-        for key, value in latest.items():
+        """Update values in place; new keys are added (sorted on the first fill)."""
+        keys = sorted(latest) if not self.row_count else list(latest)
+        for key in keys:
+            value = latest[key]
             text = number(value)
             if key in self.rows:
                 if self.get_cell(key, "value") != text:
@@ -49,20 +52,31 @@ class CheckpointTable(DataTable[str]):
 
 
 class TextPane(VerticalScroll):
-    """Scrollable text that follows the end only when already at the end."""
+    """Scrollable text. With class ``follow`` it sticks to the end unless the user scrolled up."""
+
+    def __init__(self, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._text: str | None = None
+        self._at_end = True
 
     def compose(self):  # type: ignore[no-untyped-def]
         yield Static("", markup=False)
 
     def show(self, text: str) -> None:
-        body = self.query_one(Static)
-        if getattr(self, "_text", None) == text:
+        if self._text == text:
             return
-        at_end = self.scroll_y >= self.max_scroll_y - 1
+        if self.size.height:  # visible: remember whether the user is at the end
+            self._at_end = self.scroll_y >= self.max_scroll_y - 1
         self._text = text
-        body.update(Text(text))
-        if at_end and self.has_class("follow"):
-            self.call_after_refresh(self.scroll_end, animate=False)
+        self.query_one(Static).update(Text(text))
+        self._follow()
+
+    def on_show(self) -> None:
+        self._follow()
+
+    def _follow(self) -> None:
+        if self._at_end and self.has_class("follow"):
+            self.call_after_refresh(self.scroll_end, animate=False, immediate=True)
 
 
 def config_text(config: dict | None, error: str | None) -> str:
