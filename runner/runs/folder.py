@@ -116,6 +116,7 @@ class RunFolder:
         self.checkpoint_bad: list[BadLine] = []
         self.resets: list[str] = []
         self.partial = False  # only the end of metrics.jsonl was read (peek)
+        self._peeked = False  # the table holds what peek() read, not what the follower did
         self._supervisor: dict | None = None  # last record from runner.control.records
         self._mtimes: dict[Path, float] = {}
         self._config_cache: tuple[float, dict | None, str | None] | None = None
@@ -143,6 +144,7 @@ class RunFolder:
             records = [parse_object_or_none(raw) for raw in data.split(b"\n")]
             self.table.ingest([r for r in records if r is not None], time.time())
             self.partial = size > max_bytes
+            self._peeked = True
             return self
 
     def refresh(self) -> bool:
@@ -168,12 +170,14 @@ class RunFolder:
     def _read_metrics(self) -> bool:
         if self._metrics is None:
             return False
-        if self.partial:  # peek() read only the end: read the whole file now
-            self.partial = False
+        if self._peeked:  # peek() filled the table from the end: read the whole file now
+            self._peeked = self.partial = False
             self.table.reset()
         batch = self._metrics.read_new()
         if batch.reset:
-            self.resets.append(f"{self._metrics.path.name} {batch.reset}: read again from the start")
+            self.resets = self.resets[-4:] + [
+                f"{self._metrics.path.name} {batch.reset}: read again from the start"
+            ]
             self.table.reset()
         changed = bool(batch.records or batch.bad or batch.reset)
         while True:
