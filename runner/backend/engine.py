@@ -54,6 +54,7 @@ class Engine:
         self.base: model.BaseModel | None = None
         self.ready = threading.Event()
         self.load_error: str | None = None
+        self.cancelled: set[str] = set()
         self._adapters: OrderedDict[str, lora.Adapter] = OrderedDict()
         self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="backend-worker", daemon=True)
@@ -90,6 +91,10 @@ class Engine:
             item = carry.pop() if carry else self._queue.get()
             if item is None:
                 return
+            if item[0] in self.cancelled:
+                self.cancelled.discard(item[0])
+                self.futures.resolve(item[0], error="cancelled by the client", category="user")
+                continue
             if not isinstance(item[1], SampleJob):
                 self._run_one(item[0], item[1])
                 continue

@@ -7,6 +7,7 @@ import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
+import pydantic
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse, Response
 from tinker import types
@@ -176,6 +177,12 @@ def build(ctx: Context) -> APIRouter:
         rid = eng.submit_sample(sampler, spec)
         return future(rid, sample_sequence_ids=[f"{rid}:{i}" for i in range(spec.num_samples)])
 
+    @r.post("/cancel_future")
+    async def cancel_future(request: Request) -> dict[str, Any]:
+        req = await parse(request, _Cancel)
+        eng.cancelled.add(req.request_id)
+        return {}
+
     @r.post("/retrieve_future")
     async def retrieve_future(request: Request) -> Response:
         req = await parse(request, types.FutureRetrieveRequest)
@@ -189,6 +196,10 @@ def build(ctx: Context) -> APIRouter:
         return _result(entry.result, PROTO in request.headers.get("accept", ""))
 
     return r
+
+
+class _Cancel(pydantic.BaseModel):
+    request_id: str
 
 
 def _check_base(eng: Engine, name: str | None) -> str:

@@ -186,3 +186,37 @@ def test_four_models_train_at_once_with_their_own_adapters(server: BackendInfo, 
     assert trained.compute_logprobs(ids).result() != base.compute_logprobs(ids).result()
     status = control.details(server)
     assert status["models"] >= 4 and status["live_sessions"] >= 1 and "key" not in status
+
+
+def test_ensure_running_reuses_the_healthy_server(server: BackendInfo) -> None:
+    assert control.ensure_running(Path(server.model_path)) == server
+    assert control.ensure_running() == server
+    assert control.env_for(server) == {"TINKER_BASE_URL": server.url, "TINKER_API_KEY": server.key}
+
+
+def test_cli_status_shows_the_server_but_not_the_key(server: BackendInfo) -> None:
+    import subprocess
+    import sys
+
+    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[2]))
+    for extra in ([], ["--json"]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "runner.cli", "backend", "status", *extra],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert proc.returncode == 0, proc.stderr
+        assert server.url in proc.stdout and str(server.pid) in proc.stdout
+        assert server.key not in proc.stdout + proc.stderr
+    data = json.loads(proc.stdout)
+    assert data["running"] is True and data["model_path"] == server.model_path
+    assert {"live_sessions", "models", "uptime_s"} <= set(data)
+
+
+def test_cancel_future_is_accepted(server: BackendInfo) -> None:
+    key = {"X-API-Key": server.key, "Content-Type": "application/json"}
+    assert call(server, "cancel_future", b'{"request_id": "req_never"}', **key)[0] == 200
+    assert healthy(server)
