@@ -56,6 +56,7 @@ def stop(ref: str, grace: float = 10.0, wait: bool = True) -> Outcome:
     if status in store.TERMINAL:
         return Outcome(run_id, status, f"already {status}")
     if status == "lost":
+        _record_lost(run_id, state)
         return _stop_orphan(run_id, state, grace)
     store.write_json_atomic(store.record_dir(run_id) / "stop.json", {"grace": grace, "at": store.now_iso()})
     procs.signal_pid(state.get("supervisor_pid") or 0, state.get("supervisor_start"), signal.SIGTERM)
@@ -63,6 +64,12 @@ def stop(ref: str, grace: float = 10.0, wait: bool = True) -> Outcome:
         return Outcome(run_id, "stopping", "stop requested")
     final = wait_status(run_id, (*store.TERMINAL, "lost"), grace + 30)
     return Outcome(run_id, final, f"{final}")
+
+
+def _record_lost(run_id: str, state: dict) -> None:
+    """Persist what /proc showed: the supervisor is gone without a final record."""
+    if state.get("status") != "lost":
+        store.update_state(run_id, status="lost", lost_at=store.now_iso())
 
 
 def _stop_orphan(run_id: str, state: dict, grace: float) -> Outcome:
@@ -92,6 +99,8 @@ def resume(ref: str) -> Outcome:
     spec = store.read_spec(run_id)
     if spec is None:
         raise ActionError(f"{run_id}: spec.json is missing; cannot resume")
+    if status == "lost":
+        _record_lost(run_id, state)
     if not spec.get("logdir_arg", True):
         raise ActionError(f"{spec.get('recipe')} cannot resume (its log-dir behaviour is fixed to 'ask')")
     (store.record_dir(run_id) / "stop.json").unlink(missing_ok=True)

@@ -169,6 +169,8 @@ def plan(req: LaunchRequest) -> list[PlannedRun]:
     explicit_log = _given(user, "log_path")
     if explicit_log and len(combos) > 1:
         raise LaunchError("log_path= cannot be combined with --sweep (each run needs its own folder)")
+    if req.name is not None and (not req.name or "/" in req.name or req.name.startswith(".")):
+        raise LaunchError(f"--name {req.name!r}: a run name is one folder name (no '/', not hidden)")
     logs_root = (req.cwd / paths.DEFAULT_LOGS).resolve()
     base = (
         req.name

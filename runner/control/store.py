@@ -20,6 +20,19 @@ from runner import paths
 
 TERMINAL = ("finished", "failed", "stopped")
 STATES = ("queued", "starting", "running", *TERMINAL, "lost")
+# the state machine: recorded status -> statuses it may move to (resume restarts an ended run)
+ALLOWED: dict[str | None, tuple[str, ...]] = {
+    None: ("queued", "starting"),
+    "queued": ("starting", "stopped", "failed"),
+    "starting": ("starting", "running", *TERMINAL, "lost"),
+    "running": (*TERMINAL, "lost"),
+    "lost": ("stopped", "starting"),
+    **{t: ("starting",) for t in TERMINAL},
+}
+
+
+class IllegalTransition(RuntimeError):
+    pass
 
 
 def now_iso() -> str:
@@ -92,6 +105,11 @@ def write_state(run_id: str, state: dict[str, Any]) -> None:
 def update_state(run_id: str, **changes: Any) -> dict[str, Any]:
     """Read, change and atomically rewrite a state file (single writer: the run's owner)."""
     state = read_state(run_id) or {"run_id": run_id}
+    new = changes.get("status")
+    if new is not None and new != state.get("status"):
+        allowed = ALLOWED.get(state.get("status"), ())
+        if new not in allowed:
+            raise IllegalTransition(f"{run_id}: {state.get('status')} -> {new} is not allowed")
     state.update(changes)
     write_state(run_id, state)
     return state

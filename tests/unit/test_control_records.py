@@ -108,3 +108,13 @@ def test_model_lineup_comes_from_the_cookbook() -> None:
     assert lineup["Qwen/Qwen3-VL-30B-A3B-Instruct"].vision
     assert catalogue.recommended_renderer("Qwen/Qwen3-8B") == "qwen3"
     assert catalogue.recommended_renderer("/some/local/dir") is None
+
+
+def test_state_machine_refuses_illegal_transitions(home: Path) -> None:
+    store.write_state("t-1", {"run_id": "t-1", "status": "finished"})
+    with pytest.raises(store.IllegalTransition):
+        store.update_state("t-1", status="running")
+    assert store.update_state("t-1", status="starting")["status"] == "starting"  # resume
+    store.update_state("t-1", status="running")
+    with pytest.raises(store.IllegalTransition):
+        store.update_state("t-1", status="queued")
