@@ -15,6 +15,7 @@ from textual.dom import DOMNode
 from textual.worker import get_current_worker
 
 from runner.runs.model import RunSummary
+from tui.commands import RunCommands
 from tui.follow import Focus, Follower, Hook, clock_from_env
 from tui.messages import RunLoaded, RunsRefreshed
 from tui.screens.help import HelpScreen
@@ -28,6 +29,7 @@ class TinkertopApp(App[int]):
 
     CSS_PATH = Path(__file__).parent / "app.tcss"
     TITLE = "tinkertop"
+    COMMANDS = App.COMMANDS | {RunCommands}
     BINDINGS = [
         Binding("q", "quit", "Quit (runs go on)", id="app.quit"),
         Binding("question_mark", "help", "Help", id="app.help"),
@@ -42,6 +44,7 @@ class TinkertopApp(App[int]):
         self.hook = Hook()
         self._clock = now or clock_from_env()
         self._stop = threading.Event()
+        self.follow_stopped = threading.Event()  # set when the follow worker's loop has ended
         self.first_paint = threading.Event()  # set once the list has painted the quick summaries
         self.runs_screen = RunsScreen()
         self.summaries: dict[str, RunSummary] = {}
@@ -72,8 +75,11 @@ class TinkertopApp(App[int]):
                 summaries = follower.refresh(changed)
                 self.post_message(RunsRefreshed(summaries, follower.snapshot(), "update"))
         except Exception as exc:  # noqa: BLE001 - shown to the user, the app stays up
-            self.call_from_thread(self.notify, f"reading runs failed: {exc!r}", severity="error")
+            if not self._stop.is_set():
+                self.call_from_thread(self.notify, f"reading runs failed: {exc!r}", severity="error")
             raise
+        finally:
+            self.follow_stopped.set()
 
     @work(thread=True, group="load-run", exclusive=True, exit_on_error=False)
     def load_run(self, focus: Focus) -> None:

@@ -71,3 +71,22 @@ async def test_selection_follows_the_run_when_order_changes(tmp_path: Path) -> N
         await wait_until(pilot, lambda: [Path(p).name for p in table._order][0] == "rl_arith", what="re-sort")
         assert Path(table.selected_path() or "").name == "rl_arith" and table.cursor_row == 0
         assert app.summaries[str(runs[0])].step == 6
+
+
+async def test_palette_opens_a_run_and_worker_stops_on_exit(tmp_path: Path) -> None:
+    copy_run("rl_arith", tmp_path)
+    copy_run("dpo_local", tmp_path)
+    app = TinkertopApp([tmp_path])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.loaded and len(app.summaries) == 2, what="two runs")
+        follow = [w for w in app.workers if w.group == "follow-runs"]
+        assert len(follow) == 1
+        await pilot.press("ctrl+p", *"open dpo")
+        await wait_until(pilot, lambda: "open dpo_local" in screen_text(app), what="palette hit")
+        await pilot.press("enter")
+        view = await wait_until(pilot, app._run_view, what="run view")
+        assert Path(view.path).name == "dpo_local"
+        await wait_until(pilot, lambda: "dpo_local · dpo" in screen_text(app), what="title")
+    # quitting stops the watcher thread itself (not only the Worker object)
+    assert app.follow_stopped.wait(5), "the follow-runs thread did not stop"
+    assert follow[0].is_finished

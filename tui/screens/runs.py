@@ -99,7 +99,10 @@ class RunsScreen(Screen[None]):
             self.app.open_run(path)  # type: ignore[attr-defined]
 
     def action_cycle_sort(self) -> None:
-        self.sort = self.sort_names[(self.sort_names.index(self.sort) + 1) % len(self.sort_names)]
+        self.set_sort(self.sort_names[(self.sort_names.index(self.sort) + 1) % len(self.sort_names)])
+
+    def set_sort(self, key: str) -> None:
+        self.sort = key
         self.render_runs()
 
     def action_filter(self) -> None:
