@@ -114,3 +114,28 @@ def test_root_deleted_and_recreated_keeps_being_watched(tmp_path):
         w.wait_for(run, recreate)
     finally:
         w.close()
+
+
+def test_falls_back_to_polling_when_inotify_fails(tmp_path, monkeypatch):
+    """Seam mock (named): the first ``watchfiles.watch`` call raises like an exhausted inotify
+    limit; later calls go to the real watchfiles. The watcher must retry with polling and work."""
+    import watchfiles
+
+    real_watch = watchfiles.watch
+    calls: list[object] = []
+
+    def failing_once(*paths, **kwargs):
+        calls.append(kwargs.get("force_polling"))
+        if len(calls) == 1:
+            raise OSError(28, "inotify watch limit reached")
+        return real_watch(*paths, **kwargs)
+
+    monkeypatch.setattr(watchfiles, "watch", failing_once)
+    run = tmp_path / "root" / "run1"
+    run.mkdir(parents=True)
+    w = Watching([tmp_path / "root"], poll_delay_ms=100)
+    try:
+        w.wait_for(run, appender(run / "metrics.jsonl"))
+    finally:
+        w.close()
+    assert calls[0] is None and calls[1] is True
