@@ -12,8 +12,12 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from runner.runs.model import RunSummary
+
+if TYPE_CHECKING:
+    from runner.runs.store import RunStore
 from tui.messages import RunSnapshot, Series
 
 
@@ -31,7 +35,7 @@ class Follower:
     def __init__(self, roots: Iterable[Path]) -> None:
         self.roots = [Path(r) for r in roots]
         self._lock = threading.Lock()
-        self._store = None  # created lazily in the worker: RunStore(roots)
+        self._store: RunStore | None = None  # created in the worker by full()
         self.focus: Focus | None = None
 
     def quick(self) -> list[RunSummary]:
@@ -45,8 +49,9 @@ class Follower:
         from runner.runs.store import RunStore
 
         with self._lock:
-            self._store = RunStore(self.roots)
-            return list(self._store.scan())
+            store = RunStore(self.roots)
+            self._store = store
+            return list(store.scan())
 
     def refresh(self, changed: set[Path]) -> list[RunSummary]:
         """Re-read the run folders in ``changed`` (new bytes only) and return all summaries."""

@@ -67,13 +67,13 @@ class RunsScreen(Screen[None]):
         self.scanned = True
         self.render_runs()
 
-    def visible(self) -> list[RunSummary]:
+    def shown_runs(self) -> list[RunSummary]:
         needle = self.filter_text.lower()
         rows = [s for s in self.summaries if needle in s.name.lower()]
         return sorted(rows, key=SORTS[self.sort])  # type: ignore[arg-type]
 
     def render_runs(self) -> None:
-        rows = self.visible()
+        rows = self.shown_runs()
         table = self.query_one(RunTable)
         table.show(rows, self.app.now())  # type: ignore[attr-defined]
         empty = self.query_one("#runs-empty", Static)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 
 from rich.text import Text
 from textual.containers import VerticalScroll
@@ -20,7 +21,7 @@ class LatestTable(DataTable[str]):
         self.add_column("Metric", key="key", width=52)
         self.add_column("Latest", key="value", width=60)
 
-    def show(self, latest: dict[str, object]) -> None:
+    def show(self, latest: Mapping[str, object]) -> None:
         """Update values in place; new keys are added (sorted on the first fill)."""
         keys = sorted(latest) if not self.row_count else list(latest)
         for key in keys:

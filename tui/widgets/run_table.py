@@ -42,7 +42,9 @@ SORTS: dict[str, Callable[[RunSummary], object]] = {
     "name": lambda s: s.name.lower(),
     "status": lambda s: (s.status, s.name.lower()),
     "step": lambda s: -(s.step or -1),
-    "value": lambda s: -(s.headline_value if _finite(s.headline_value) else float("-inf")),
+    "value": lambda s: (
+        -(s.headline_value if s.headline_value is not None and _finite(s.headline_value) else -1e308)
+    ),
 }
 
 
