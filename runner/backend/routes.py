@@ -232,6 +232,18 @@ def _spec(req: types.SampleRequest) -> sampling.SampleSpec:
     p = req.sampling_params
     if not 1 <= req.num_samples <= MAX_SAMPLES:
         raise HTTPException(400, f"num_samples must be 1..{MAX_SAMPLES}")
+    unsupported = [
+        name
+        for name, value in (
+            ("topk_prompt_logprobs", req.topk_prompt_logprobs),
+            ("topk_sample_logprobs", req.topk_sample_logprobs),
+            ("prompt_alt_tokens_k", req.prompt_alt_tokens_k),
+            ("target_prompt_logprobs", req.target_prompt_logprobs),
+        )
+        if value
+    ]
+    if unsupported:
+        raise HTTPException(400, f"not supported by the local backend: {', '.join(unsupported)}")
     if p.max_tokens is not None and p.max_tokens < 0:
         raise HTTPException(400, "max_tokens must be >= 0")
     try:

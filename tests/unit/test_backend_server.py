@@ -81,6 +81,18 @@ def test_bad_input_gets_4xx_and_the_server_keeps_serving(server: BackendInfo) ->
         **dict(key, **{"Content-Type": "application/x-protobuf"}),
     )
     assert status == 400
+    asks_topk = {
+        "prompt": {"chunks": [{"tokens": [1, 2, 3], "type": "encoded_text"}]},
+        "sampling_params": {"max_tokens": 2},
+        "base_model": server.model_path,
+        "topk_prompt_logprobs": 2,
+    }
+    status, body = call(server, "asample", json.dumps(asks_topk).encode(), **key)
+    assert status == 400 and "topk_prompt_logprobs" in body["detail"]
+    status, body = call(
+        server, "asample", json.dumps(dict(asks_topk, base_model="Qwen/Qwen3-8B")).encode(), **key
+    )
+    assert status == 400 and "not served here" in body["detail"]
     status, body = call(server, "retrieve_future", b'{"request_id": "nope"}', **key)
     assert status == 410
     # a declared body over the limit is refused before it is read
