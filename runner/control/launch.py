@@ -148,12 +148,38 @@ def _model_notes(config: dict[str, Any], overrides: list[str]) -> list[str]:
 
 def plan(req: LaunchRequest) -> list[PlannedRun]:
     """Validate and allocate every run of the request; raises LaunchError before anything starts."""
-    from runner.control.validate import ConfigError, find_entrypoint, resolve
+    target, entry, user, notes = _prepare(req)
+    combos = expand_sweep(req.sweep)
+    parse_overrides([item for combo in combos for item in combo])
+    explicit_log = _given(user, "log_path")
+    if explicit_log and len(combos) > 1:
+        raise LaunchError("log_path= cannot be combined with --sweep (each run needs its own folder)")
+    runs: list[PlannedRun] = []
+    taken: set[str] = set()
+    base = _base_name(req, target)
+    for combo in combos:
+        name, log_path, run_id = _place(base, combo, explicit_log, req.cwd, taken, len(combos))
+        try:
+            runs.append(
+                _plan_one(req, target, entry, [*user, *combo], combo, (name, log_path, run_id), notes)
+            )
+        except LaunchError:
+            _release(runs, run_id)
+            raise
+    _check_credentials(req, runs)
+    return runs
+
+
+def _prepare(req: LaunchRequest) -> tuple[Target, Any, list[str], list[str]]:
+    """The target, its chz entrypoint, and the user's overrides plus what --smoke/--local add."""
+    from runner.control.validate import ConfigError, find_entrypoint
 
     try:
         target = resolve_target(req.recipe, req.cwd)
     except UnknownRecipe as exc:
         raise LaunchError(str(exc)) from exc
+    if req.name is not None and (not req.name or "/" in req.name or req.name.startswith(".")):
+        raise LaunchError(f"--name {req.name!r}: a run name is one folder name (no '/', not hidden)")
     user = parse_overrides(list(req.overrides))
     if req.smoke and target.entry:
         user = [*target.entry.smoke, *user]
@@ -164,39 +190,36 @@ def plan(req: LaunchRequest) -> list[PlannedRun]:
         entry = find_entrypoint(target)
     except ConfigError as exc:
         raise LaunchError(str(exc)) from exc
+    return target, entry, user, notes
+
+
+def _base_name(req: LaunchRequest, target: Target) -> str:
+    if req.name:
+        return req.name
+    stem = target.entry.key if target.entry else _slug(Path(req.recipe).stem)
+    return f"{stem}-" + datetime.now().strftime("%m%d-%H%M%S")
+
+
+def _plan_one(req, target, entry, overrides, combo, placed, notes) -> PlannedRun:
+    """Validate one run's full argv with chz (as the recipe will parse it) and resolve its config."""
+    from runner.control.validate import ConfigError, resolve
+
+    name, log_path, run_id = placed
     fields = entry.fields()
-    combos = expand_sweep(req.sweep)
-    explicit_log = _given(user, "log_path")
-    if explicit_log and len(combos) > 1:
-        raise LaunchError("log_path= cannot be combined with --sweep (each run needs its own folder)")
-    if req.name is not None and (not req.name or "/" in req.name or req.name.startswith(".")):
-        raise LaunchError(f"--name {req.name!r}: a run name is one folder name (no '/', not hidden)")
-    logs_root = (req.cwd / paths.DEFAULT_LOGS).resolve()
-    base = (
-        req.name
-        or f"{target.entry.key if target.entry else _slug(Path(req.recipe).stem)}-"
-        + datetime.now().strftime("%m%d-%H%M%S")
-    )
-    runs: list[PlannedRun] = []
-    taken: set[str] = set()
-    for combo in combos:
-        overrides = [*user, *combo]
-        name, log_path, run_id = _place(base, combo, explicit_log, logs_root, taken, req.cwd, len(combos))
-        try:
-            argv = _child_argv(target, req.python, overrides, log_path, fields)
-            mode = ["behavior_if_log_dir_exists=delete"] if "behavior_if_log_dir_exists" in fields else []
-            config = resolve(entry, argv[_argv_skip(target) :] + mode)
-        except (ConfigError, LaunchError) as exc:
-            _release(runs, run_id)
-            raise LaunchError(str(exc)) from exc
-        run_notes = notes + _model_notes(config, overrides)
-        logdir_arg = "behavior_if_log_dir_exists" in fields
-        runs.append(PlannedRun(name, run_id, log_path, argv, overrides, config, run_notes, logdir_arg, combo))
-    _check_credentials(req, runs)
-    return runs
+    logdir_arg = "behavior_if_log_dir_exists" in fields
+    argv = _child_argv(target, req.python, overrides, log_path, fields)
+    mode = ["behavior_if_log_dir_exists=delete"] if logdir_arg else []
+    try:
+        config = resolve(entry, argv[_argv_skip(target) :] + mode)
+    except ConfigError as exc:
+        raise LaunchError(str(exc)) from exc
+    run_notes = notes + _model_notes(config, overrides)
+    return PlannedRun(name, run_id, log_path, argv, overrides, config, run_notes, logdir_arg, combo)
 
 
-def _place(base, combo, explicit_log, logs_root, taken, cwd, n) -> tuple[str, str, str]:
+def _place(base, combo, explicit_log, cwd, taken, n) -> tuple[str, str, str]:
+    """Folder and record for one run: the explicit log_path, or a free name under results/logs."""
+    logs_root = (Path(cwd) / paths.DEFAULT_LOGS).resolve()
     if explicit_log:
         folder = (Path(cwd) / explicit_log).resolve()
         if folder.exists():
