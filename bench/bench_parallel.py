@@ -82,6 +82,26 @@ def _stop_all(ids: list[str]) -> float:
     return time.monotonic() - t0
 
 
+def _status_cost(ids: list[str], rounds: int = 2000) -> None:
+    """What the run-folder reader pays per refresh: records.status_for vs a bare stat (baseline)."""
+    from runner.control import records, store
+
+    folders = [(store.read_state(r) or {})["log_path"] for r in ids]
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        for folder in folders:
+            os.stat(folder)
+    bare = (time.perf_counter() - t0) / (rounds * len(folders))
+    t0 = time.perf_counter()
+    for _ in range(rounds):
+        for folder in folders:
+            records.status_for(folder)
+    cost = (time.perf_counter() - t0) / (rounds * len(folders))
+    print(
+        f"  status_for per live run            {cost * 1e6:7.1f} us  (bare stat {bare * 1e6:.1f} us, ratio {cost / bare:.1f})"
+    )
+
+
 def _row(label: str, values: list[float], unit: str) -> str:
     return (
         f"  {label:34} median {statistics.median(values):7.2f}{unit}  "
@@ -122,6 +142,7 @@ def run(work: Path) -> None:
     print(f"  baseline client RSS {base_clients[0]:.1f} MiB, supervisor {base_sups[0]:.1f} MiB")
     print(f"  backend RSS                        {backend_rss:7.1f} MiB  (serving {N} clients)")
     print(f"  total RSS                          {sum(clients) + sum(sups) + backend_rss:7.1f} MiB")
+    _status_cost(ids)
     print(f"stopped all {N} in {_stop_all(ids):.1f}s")
 
 

@@ -117,7 +117,28 @@ def resume(ref: str) -> Outcome:
         stop_requested=False,
     )
     spawn_supervisor(run_id, python=spec.get("python"))
-    return Outcome(run_id, "starting", f"resuming {spec['name']} in {spec['log_path']}")
+    where = last_checkpoint(Path(spec["log_path"]))
+    frm = f"from checkpoint {where}" if where else "with no checkpoint yet (starts over)"
+    return Outcome(run_id, "starting", f"resuming {spec['name']} in {spec['log_path']} {frm}")
+
+
+def last_checkpoint(log_path: Path) -> str | None:
+    """Name of the last ``checkpoints.jsonl`` record with a ``state_path`` (what the cookbook resumes)."""
+    import json
+
+    try:
+        lines = (log_path / "checkpoints.jsonl").read_text().splitlines()
+    except OSError:
+        return None
+    found = None
+    for line in lines:
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue
+        if isinstance(row, dict) and row.get("state_path"):
+            found = str(row.get("name"))
+    return found
 
 
 def clone_command(ref: str) -> str:

@@ -217,6 +217,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
     for r in rows:
         pos = f"#{r['position']}" if r.get("position") else ""
         code = "" if r.get("exit_code") is None else f"rc={r['exit_code']}"
+        if r.get("job_alive"):
+            code = "job alive"
         out.append(f"{r['status']:9} {pos:4} {r['name'] or '':40} {code:7} {r.get('log_path') or ''}")
     return "\n".join(out)
 

@@ -246,3 +246,28 @@ def test_app_launch_call_reports_errors_and_runs(work: Path) -> None:
 def test_local_refuses_a_hub_model_name(work: Path) -> None:
     with pytest.raises(LaunchError, match="local model folders"):
         plan(LaunchRequest(SELFTEST_JOB, ["model_name=Qwen/Qwen3-8B"], local=True, cwd=work))
+
+
+def test_cli_accepts_options_before_and_after_overrides(work: Path) -> None:
+    done = subprocess.run(
+        [
+            *CLI,
+            "launch",
+            "--dry-run",
+            SELFTEST_JOB,
+            "steps=2",
+            "--json",
+            "--sweep",
+            "step_seconds=0,1",
+            "--name",
+            "mix",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    import json
+
+    runs = json.loads(done.stdout)["runs"]
+    assert [r["name"] for r in runs] == ["mix-step_seconds0", "mix-step_seconds1"]
+    assert {r["config"]["steps"] for r in runs} == {2} and _records() == []
