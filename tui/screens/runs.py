@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -24,6 +26,11 @@ To get something to look at:
   • [b]tinkertop FOLDER ...[/b]  opens the app on other folders
 
 Runs appear here as soon as their folder is created. Press [b]?[/b] for keys, [b]q[/b] to quit."""
+
+
+def _root_line(root: Path) -> str:
+    where = f"  • {root}" if root.is_absolute() else f"  • {root}  ({root.resolve()})"
+    return where if root.exists() else f"{where}  (does not exist yet)"
 
 
 class RunsScreen(Screen[None]):
@@ -81,7 +88,7 @@ class RunsScreen(Screen[None]):
         table.display = have_any
         empty.display = not have_any
         if not have_any and self.scanned:
-            roots = "\n".join(f"  • {r}" for r in self.app.roots)  # type: ignore[attr-defined]
+            roots = "\n".join(_root_line(r) for r in self.app.roots)  # type: ignore[attr-defined]
             empty.update(EMPTY_TEXT.format(roots=roots))
         self._title(len(rows))
         if rows:

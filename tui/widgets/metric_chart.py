@@ -14,6 +14,8 @@ from tui.messages import Series
 
 EMA_WEIGHTS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
 WINDOWS = (0, 5, 10, 25, 50, 100)
+RAW_LINE_MAX = 100  # raw series longer than this are drawn as dots, not lines
+MIN_POINTS = 200  # points drawn per series at most: max(MIN_POINTS, chart width)
 
 
 @dataclass
@@ -81,6 +83,10 @@ class MetricChart(PlotextPlot):
             lo, hi = pts[0][0], pts[-1][0]
             cut = hi - (hi - lo) * self.view.zoom
             pts = [p for p in pts if p[0] >= cut]
+        limit = max(MIN_POINTS, self.size.width)
+        if len(pts) > limit:  # thin evenly, always keeping the newest point
+            stride = math.ceil(len(pts) / limit)
+            pts = pts[::-1][::stride][::-1]
         return [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
 
     def replot(self) -> None:
@@ -96,7 +102,9 @@ class MetricChart(PlotextPlot):
             drawn += 1
             smoothed = self.view.ema > 0 or self.view.window > 1
             if smoothed and len(self.keys) == 1:
-                plt.plot(xs, raw, marker="braille", color="gray", label=f"{key} (raw)")
+                # raw as a faint line; as dots when long (noisy lines cost plotext ~0.1 s)
+                draw = plt.plot if len(xs) <= RAW_LINE_MAX else plt.scatter
+                draw(xs, raw, marker="braille", color="gray", label=f"{key} (raw)")
             plt.plot(xs, ys, marker="braille", label=key)
         if not drawn:
             plt.title("no finite points for the selected metrics" if self.keys else "pick a metric")

@@ -1,0 +1,65 @@
+"""``tinkertop demo``: launch the live demo (real recipe runs on the embedded backend), then open
+the app on its workspace. ``--no-app`` only launches and prints the run folders; ``--stop`` stops
+the demo runs. The launching itself is headless, in ``runner.demo``."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="tinkertop demo",
+        description="Start the embedded backend, launch three RL runs (arithmetic env, three learning "
+        "rates, one too high) and one SFT run, then open the app on them.",
+    )
+    parser.add_argument(
+        "--workspace",
+        type=Path,
+        default=None,
+        help="folder for the demo run folders (default results/demo/logs)",
+    )
+    parser.add_argument("--no-app", action="store_true", help="launch the runs, print their folders, exit")
+    parser.add_argument("--stop", action="store_true", help="stop the demo runs started earlier")
+    return parser.parse_args(list(argv))
+
+
+def run_demo(argv: Sequence[str]) -> int:
+    """Entry point for ``tinkertop demo``."""
+    from runner import demo
+
+    args = parse_args(argv)
+    if args.stop:
+        stopped = demo.stop_demo()
+        print(f"stopped {len(stopped)} demo run(s)" + "".join(f"\n  {r.path}" for r in stopped))
+        return 0
+    workspace = args.workspace or demo.DEFAULT_WORKSPACE
+    print("tinkertop demo: preparing the backend and the tiny model (first time: about a minute) ...")
+    try:
+        started = demo.start_demo(workspace)
+    except Exception as exc:  # a clear message beats a traceback for a demo
+        print(f"tinkertop demo: could not start: {exc}", file=sys.stderr)
+        return 1
+    for run in started:
+        print(f"  {run.name:<18} pid {run.pid:<7} {run.path}")
+    print("stop them with: tinkertop demo --stop")
+    if args.no_app:
+        return 0
+    return _open_app(workspace)
+
+
+def _open_app(workspace: Path) -> int:
+    try:
+        from tui.app import run_app
+    except ImportError:
+        print(f"the app is not available yet; runs are writing to {workspace}. Ctrl-C to leave.")
+        try:
+            while True:
+                time.sleep(3600)
+        except KeyboardInterrupt:
+            return 0
+    return run_app([str(workspace)])
