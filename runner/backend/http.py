@@ -20,10 +20,14 @@ def error(status: int, message: str) -> JSONResponse:
 
 
 async def read_body(request: Request) -> bytes:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise HTTPException(413, f"request body of {len(body)} bytes exceeds the {MAX_BODY}-byte limit")
-    return body
+    """The body, read in chunks and refused (413) as soon as it passes the limit."""
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise HTTPException(413, f"request body exceeds the {MAX_BODY}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 async def parse(request: Request, model: type[M]) -> M:

@@ -306,7 +306,7 @@ def test_tinker_cli_lists_runs(backend: Backend, run_cookbook: RunCookbook, tmp_
     run_id = str(final_record(log)["state_path"]).split("/")[2]
     tinker_cli = Path(sys.executable).with_name("tinker")
     argv = [str(tinker_cli)] if tinker_cli.exists() else [sys.executable, "-m", "tinker.cli"]
-    for sub in (["run", "list"], ["checkpoint", "list", "--run-id", run_id]):
+    for sub in (["run", "list"], ["checkpoint", "list", "--run-id", run_id], ["checkpoint", "list"]):
         proc = subprocess.run(
             [*argv, "--format", "json", *sub],
             env=backend.env(),

@@ -104,6 +104,15 @@ def test_bad_input_gets_4xx_and_the_server_keeps_serving(server: BackendInfo) ->
     resp = conn.getresponse()
     assert resp.status == 413 and b"limit" in resp.read()
     conn.close()
+    # a chunked body (no length declared) is cut off once it passes the limit
+    conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=60)
+    big = (b" " * (1024 * 1024) for _ in range(66))
+    try:
+        conn.request("POST", "/api/v1/telemetry", body=big, headers=key, encode_chunked=True)
+        assert conn.getresponse().status == 413
+    except (BrokenPipeError, ConnectionResetError):
+        pass  # the server answered 413 and closed before the upload ended
+    conn.close()
     assert healthy(server)
 
 
