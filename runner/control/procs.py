@@ -9,31 +9,34 @@ from pathlib import Path
 PROC = Path("/proc")
 
 
-def start_time(pid: int) -> int | None:
-    """Field 22 of /proc/<pid>/stat (clock ticks since boot), or None if the pid is gone."""
+def _stat(pid: int) -> list[bytes] | None:
+    """Fields 3.. of /proc/<pid>/stat (state first), or None if the pid is gone."""
     try:
-        raw = (PROC / str(pid) / "stat").read_bytes()
+        with open(f"/proc/{pid}/stat", "rb") as fh:
+            raw = fh.read()
     except OSError:
         return None
     # the command name (field 2) may contain spaces and parentheses: split after the last ')'
-    fields = raw[raw.rindex(b")") + 2 :].split()
-    return int(fields[19])
+    return raw[raw.rindex(b")") + 2 :].split()
+
+
+def start_time(pid: int) -> int | None:
+    """Field 22 of /proc/<pid>/stat (clock ticks since boot), or None if the pid is gone."""
+    fields = _stat(pid)
+    return int(fields[19]) if fields else None
 
 
 def is_zombie(pid: int) -> bool:
-    try:
-        raw = (PROC / str(pid) / "stat").read_bytes()
-    except OSError:
-        return False
-    return raw[raw.rindex(b")") + 2 :].split()[0] == b"Z"
+    fields = _stat(pid)
+    return fields is not None and fields[0] == b"Z"
 
 
 def alive(pid: int | None, started: int | None) -> bool:
     """True when ``pid`` exists, is not a zombie, and started at ``started`` (same process)."""
     if not pid or started is None:
         return False
-    now = start_time(pid)
-    return now is not None and now == started and not is_zombie(pid)
+    fields = _stat(pid)
+    return fields is not None and int(fields[19]) == started and fields[0] != b"Z"
 
 
 def group_members(pgid: int) -> list[int]:

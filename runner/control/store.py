@@ -49,8 +49,18 @@ def real_folder(run_path: str | Path) -> str:
     return os.path.realpath(os.path.expanduser(str(run_path)))
 
 
+_ids: dict[str, str] = {}
+
+
 def run_id_for(run_path: str | Path) -> str:
-    """Stable id of the run whose cookbook folder is ``run_path``."""
+    """Stable id of the run whose cookbook folder is ``run_path`` (memoized per path string)."""
+    key = str(run_path)
+    if key not in _ids:
+        _ids[key] = _run_id(key)
+    return _ids[key]
+
+
+def _run_id(run_path: str) -> str:
     real = real_folder(run_path)
     digest = hashlib.sha1(real.encode()).hexdigest()[:8]
     return f"{os.path.basename(real)}-{digest}"
