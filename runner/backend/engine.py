@@ -25,6 +25,7 @@ IDLE_SECONDS = 1800.0  # the SDK heartbeats every 10 s
 
 
 MAX_BATCH_REQUESTS = 64
+MAX_SNAPSHOTS_PER_SESSION = 64
 
 
 @dataclass
@@ -249,7 +250,18 @@ class Engine:
             return {"type": "save_weights_for_sampler", "path": path}
         assert sampler_id is not None
         self.samplers[sampler_id] = Sampler(self.base_name, None, tm.adapter.snapshot())
+        self._prune_snapshots(tm.session_id)
         return {"type": "save_weights_for_sampler", "sampling_session_id": sampler_id}
+
+    def _prune_snapshots(self, session_id: str) -> None:
+        """Keep a session's newest in-memory sampler snapshots only (they hold adapter copies)."""
+        mine = [
+            k
+            for k, v in list(self.samplers.items())
+            if v.adapter is not None and k.startswith(session_id + ":")
+        ]
+        for key in mine[:-MAX_SNAPSHOTS_PER_SESSION]:
+            self.samplers.pop(key, None)
 
     def load_weights(
         self, path: str, model_id: str | None, session_id: str | None, seq: int | None, optimizer: bool

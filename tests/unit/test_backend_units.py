@@ -158,3 +158,17 @@ def test_batched_sampling_matches_one_request_at_a_time() -> None:
         assert alone.prompt_logprobs is not None and together.prompt_logprobs is not None
         assert np.allclose(alone.prompt_logprobs[1:], together.prompt_logprobs[1:], atol=1e-5)
         assert np.isnan(together.prompt_logprobs[0])
+
+
+def test_old_in_memory_sampler_snapshots_are_dropped() -> None:
+    from runner.backend import engine
+
+    eng = engine.Engine.__new__(engine.Engine)  # no worker thread or model: only the sampler table
+    adapter = lora.Adapter(rank=1, alpha=1.0, targets=())
+    eng.samplers = {f"s1:sample:{i}": engine.Sampler("m", None, adapter) for i in range(70)}
+    eng.samplers["s1:sample:saved"] = engine.Sampler("m", "tinker://s1:train:0/sampler_weights/x")
+    eng.samplers["s2:sample:0"] = engine.Sampler("m", None, adapter)
+    eng._prune_snapshots("s1")
+    kept = [k for k in eng.samplers if k.startswith("s1:") and eng.samplers[k].adapter is not None]
+    assert len(kept) == engine.MAX_SNAPSHOTS_PER_SESSION and kept[-1] == "s1:sample:69"
+    assert "s1:sample:saved" in eng.samplers and "s2:sample:0" in eng.samplers
