@@ -55,6 +55,8 @@ _ids: dict[str, str] = {}
 def run_id_for(run_path: str | Path) -> str:
     """Stable id of the run whose cookbook folder is ``run_path`` (memoized per path string)."""
     key = str(run_path)
+    if not os.path.isabs(key):
+        key = os.path.join(os.getcwd(), key)
     if key not in _ids:
         _ids[key] = _run_id(key)
     return _ids[key]
