@@ -14,6 +14,8 @@ from textual.widgets import Footer, Input, Static
 from runner.runs.model import RunSummary
 from tui.widgets.run_table import SORTS, RunTable
 
+AGE_REFRESH_S = 5.0
+
 EMPTY_TEXT = """[b]No runs yet.[/b]
 
 tinkertop watches these folders for run folders (any folder with a metrics.jsonl, config.json,
@@ -67,6 +69,7 @@ class RunsScreen(Screen[None]):
         self.query_one("#runs-filter").display = False
         self.query_one(RunTable).focus()
         self.render_runs()
+        self.set_interval(AGE_REFRESH_S, self.render_runs)  # keeps "12s ago" current
 
     def update_runs(self, summaries: list[RunSummary]) -> None:
         """New summaries from the worker (the whole set)."""

@@ -25,6 +25,8 @@ COLUMNS = (
     ("flags", "Flags", 9),
 )
 
+UPDATED = [c[0] for c in COLUMNS].index("updated")
+
 # status -> theme variable
 STATUS_VARS = {
     "running": "accent",
@@ -70,6 +72,8 @@ class RunTable(DataTable[Text | str]):
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
         self._order: list[str] = []
+        self._cache: dict[str, list[Text | str]] = {}
+        self._source: dict[str, RunSummary] = {}
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -82,24 +86,41 @@ class RunTable(DataTable[Text | str]):
         return self._order[self.cursor_row]
 
     def show(self, rows: list[RunSummary], now: float) -> None:
-        """Show ``rows`` in this order; keeps the cursor on the same run and the scroll offset."""
+        """Show ``rows`` in this order; keeps the cursor on the same run and the scroll offset.
+
+        Only rows whose summary object changed (or whose "ago" text moved) are re-rendered.
+        """
         keep = self.selected_path()
         order = [s.path for s in rows]
-        cells = {s.path: self._cells(s, now) for s in rows}
         if order == self._order:
-            for path in order:
-                for (col, _, _), value in zip(COLUMNS, cells[path], strict=True):
-                    if self.get_cell(path, col) != value:
-                        self.update_cell(path, col, value)
+            for s in rows:
+                old = self._cache.get(s.path)
+                cells = self._row(s, now)
+                if old is not cells:
+                    before: list[Text | str | None] = list(old) if old else [None] * len(COLUMNS)
+                    for (col, _, _), value, was in zip(COLUMNS, cells, before, strict=True):
+                        if value != was:
+                            self.update_cell(s.path, col, value)
             return
         scroll = self.scroll_offset
         self.clear()
-        for path in order:
-            self.add_row(*cells[path], key=path)
+        for s in rows:
+            self.add_row(*self._row(s, now), key=s.path)
         self._order = order
         if keep in order:
             self.move_cursor(row=order.index(keep), animate=False, scroll=False)
         self.scroll_to(scroll.x, scroll.y, animate=False, immediate=True)
+
+    def _row(self, s: RunSummary, now: float) -> list[Text | str]:
+        """The cells of one run, from the cache when neither the summary nor its age text changed."""
+        cached = self._cache.get(s.path)
+        age = ago(s.last_change, now)
+        if cached is not None and self._source.get(s.path) is s and cached[UPDATED] == age:
+            return cached
+        cells = self._cells(s, now)
+        self._cache[s.path] = cells
+        self._source[s.path] = s
+        return cells
 
     def _cells(self, s: RunSummary, now: float) -> list[Text | str]:
         return [

@@ -1,0 +1,204 @@
+"""Worker-side calls for run control from the app: launch form values, lookups, stop/resume/delete.
+
+Everything here blocks (subprocesses, file reads, waits): call it from thread workers only. Recipe
+validation, the model lineup and the learning-rate suggestions run in subprocesses, so the cookbook's
+heavy imports (torch, transformers) never enter the app's process. No Textual here.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from runner.control.api import LaunchResult, launch_cli
+
+FIELD_KEYS = {"model": "model_name", "renderer": "renderer_name", "learning_rate": "learning_rate"}
+LINEUP_TIMEOUT_S = 180.0
+# prints the lineup with each model's recommended renderer and suggested learning rate as JSON
+_LINEUP_SCRIPT = """
+import json
+from runner.control.catalogue import models, suggested_lr
+print(json.dumps([m.__dict__ | {"label": m.label, "lr": suggested_lr(m.name)} for m in models()]))
+"""
+
+
+@dataclass(frozen=True)
+class LaunchForm:
+    """What the launch form holds; ``args()`` is the ``tinkertop launch`` argument list."""
+
+    recipe: str
+    model: str = ""
+    renderer: str = ""
+    learning_rate: str = ""
+    local: bool = False
+    smoke: bool = False
+    name: str = ""
+    overrides: str = ""  # free "key=value key=value" text (shell quoting allowed)
+    sweep: str = ""  # "key=a,b,c key2=x,y": one run per combination
+
+    def override_list(self) -> list[str]:
+        out = [f"{key}={getattr(self, attr)}" for attr, key in FIELD_KEYS.items() if getattr(self, attr)]
+        return out + shlex.split(self.overrides)
+
+    def args(self) -> list[str]:
+        args = [self.recipe, *self.override_list()]
+        args += ["--local"] if self.local else []
+        args += ["--smoke"] if self.smoke else []
+        args += ["--name", self.name] if self.name else []
+        for item in shlex.split(self.sweep):
+            args += ["--sweep", item]
+        return args
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    name: str
+    label: str  # base | instruct | hybrid | reasoning (+vision)
+    size: str
+    renderer: str
+    lr: float | None
+
+
+@dataclass(frozen=True)
+class RunRef:
+    """A run folder and, when tinkertop launched it, its supervisor record."""
+
+    path: str
+    name: str
+    run_id: str | None
+    status: str
+    pid: int | None = None
+    exit_code: int | None = None
+
+    def title(self) -> str:
+        pid = f", pid {self.pid}" if self.pid else ""
+        return f"{self.name} ({self.status}{pid})"
+
+
+@dataclass
+class ActionResult:
+    ok: bool
+    message: str
+    ref: RunRef | None = None
+    form: LaunchForm | None = None
+    extra: dict[str, object] = field(default_factory=dict)
+
+
+def workspace_for(roots: list[Path]) -> Path:
+    """The folder launches run in: the parent of ``results/logs`` when the app watches one."""
+    for root in roots:
+        root = root.resolve()
+        if root.parts[-2:] == ("results", "logs"):
+            return root.parents[1]
+    return Path.cwd()
+
+
+def validate(form: LaunchForm, cwd: Path) -> LaunchResult:
+    """``tinkertop launch ... --dry-run``: resolved configs, or the error naming the bad key."""
+    try:
+        args = form.args()
+    except ValueError as exc:  # unbalanced quotes in the free fields
+        return LaunchResult(False, 2, f"overrides: {exc}")
+    return launch_cli([*args, "--dry-run"], cwd=cwd)
+
+
+def launch(form: LaunchForm, cwd: Path) -> LaunchResult:
+    """Validate again and start the runs (supervised, detached)."""
+    return launch_cli(form.args(), cwd=cwd)
+
+
+def model_lineup(timeout: float = LINEUP_TIMEOUT_S) -> list[ModelChoice]:
+    """The cookbook's models with type, recommended renderer and suggested learning rate."""
+    done = subprocess.run(
+        [sys.executable, "-c", _LINEUP_SCRIPT],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=timeout,
+        cwd=Path(__file__).resolve().parents[1],
+    )
+    if done.returncode != 0:
+        raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "lineup failed")
+    rows = json.loads(done.stdout)
+    return [ModelChoice(r["name"], r["label"], r["size"], r["renderer"], r.get("lr")) for r in rows]
+
+
+def lookup(path: str) -> RunRef:
+    """The run at folder ``path`` with its supervisor status (``run_id`` None: not launched here)."""
+    from runner.control import records, store
+
+    run_id = store.run_id_for(path)
+    state = store.read_state(run_id)
+    name = Path(path).name
+    if state is None:
+        return RunRef(path, name, None, "not launched by tinkertop")
+    status = records.effective_status(state)
+    pid = state.get("pid") if status in (*records.LIVE, "lost") else None
+    return RunRef(path, str(state.get("name") or name), run_id, status, pid, state.get("exit_code"))
+
+
+def _act(fn, ref: RunRef, *args: object) -> ActionResult:  # type: ignore[no-untyped-def]
+    from runner.control.actions import ActionError
+
+    if ref.run_id is None:
+        return ActionResult(False, f"{ref.name} was not launched by tinkertop: no supervisor to ask", ref)
+    try:
+        out = fn(ref.run_id, *args)
+    except (ActionError, OSError, RuntimeError) as exc:
+        return ActionResult(False, str(exc), ref)
+    return ActionResult(True, f"{ref.name}: {out.message}", replace(ref, status=out.status))
+
+
+def stop(ref: RunRef, grace: float = 10.0) -> ActionResult:
+    """SIGTERM to the run's process group, SIGKILL after ``grace``; waits for the record."""
+    from runner.control import actions
+
+    return _act(actions.stop, ref, grace, True)
+
+
+def resume(ref: RunRef) -> ActionResult:
+    from runner.control import actions
+
+    return _act(actions.resume, ref)
+
+
+def delete(ref: RunRef, typed: str) -> ActionResult:
+    """Delete the run's folder and record; ``typed`` must be exactly its name (the runner checks)."""
+    from runner.control import actions
+
+    return _act(actions.rm, ref, typed)
+
+
+def clone_form(ref: RunRef) -> ActionResult:
+    """The run's launch spec as a form to edit and relaunch (sweep members keep their values)."""
+    from runner.control import store
+
+    spec = store.read_spec(ref.run_id) if ref.run_id else None
+    if not spec:
+        return ActionResult(False, f"{ref.name}: no launch spec (not launched by tinkertop)", ref)
+    return ActionResult(True, f"cloned {ref.name}", ref, form=form_from_spec(spec))
+
+
+def form_from_spec(spec: dict) -> LaunchForm:
+    """Split a spec's overrides back into the form's fields."""
+    fields: dict[str, str] = {}
+    rest: list[str] = []
+    by_key = {key: attr for attr, key in FIELD_KEYS.items()}
+    for item in [*spec.get("user_overrides", []), *spec.get("combo", [])]:
+        key, _, value = str(item).partition("=")
+        if key in by_key:
+            fields[by_key[key]] = value
+        else:
+            rest.append(str(item))
+    return LaunchForm(
+        recipe=str(spec.get("recipe") or ""),
+        local=bool(spec.get("local")),
+        smoke=bool(spec.get("smoke")),
+        name=f"{spec.get('name', 'run')}-clone",
+        overrides=shlex.join(rest),
+        **fields,
+    )
