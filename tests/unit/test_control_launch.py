@@ -271,3 +271,17 @@ def test_cli_accepts_options_before_and_after_overrides(work: Path) -> None:
     runs = json.loads(done.stdout)["runs"]
     assert [r["name"] for r in runs] == ["mix-step_seconds0", "mix-step_seconds1"]
     assert {r["config"]["steps"] for r in runs} == {2} and _records() == []
+
+
+def test_a_user_module_with_a_chz_entrypoint_launches(work: Path) -> None:
+    run_id = launch_job_module(work)
+    assert wait_status(run_id, "finished", "failed") == "finished"
+    argv = (store.read_state(run_id) or {})["argv"]
+    assert argv[1:3] == ["-m", "runner.control.selftest_job"]
+
+
+def launch_job_module(cwd: Path) -> str:
+    from runner.control.launch import launch
+
+    req = LaunchRequest("runner.control.selftest_job", ["steps=2"], name="asmodule", cwd=cwd)
+    return launch(req, plan(req))[0]
