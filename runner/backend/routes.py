@@ -78,6 +78,10 @@ def build(ctx: Context) -> APIRouter:
         _check_base(eng, req.base_model)
         if req.lora_config is None:
             raise HTTPException(400, "only LoRA training is supported: pass lora_config")
+        if req.optimizer_config.type != "adamw":
+            raise HTTPException(
+                400, f"optimizer {req.optimizer_config.type!r} is not supported here; use Adam"
+            )
         lora_cfg = req.lora_config.model_dump(mode="json")
         meta = dict(req.user_metadata or {})
         session, seq = req.session_id, req.model_seq_id
@@ -119,6 +123,8 @@ def build(ctx: Context) -> APIRouter:
         req = await parse(request, types.OptimStepRequest)
         _known(eng, req.model_id)
         params = req.optim_params.model_dump(mode="json")
+        if params.get("type", "adamw") != "adamw":
+            raise HTTPException(400, f"optimizer {params['type']!r} is not supported here; use Adam")
         return future(eng.submit(lambda: eng.optim_step(req.model_id, params)), model_id=req.model_id)
 
     @r.post("/save_weights")
