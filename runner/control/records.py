@@ -8,6 +8,7 @@ liveness check is redone for live runs, it is a couple of small reads).
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import deque
 from pathlib import Path
@@ -21,6 +22,7 @@ START_TIMEOUT_S = 60.0
 TAIL_LINES = 20
 
 # run id -> (state mtime, state, summary)
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _cache: dict[str, tuple[float, dict[str, Any], dict[str, Any]]] = {}
 
 
@@ -53,7 +55,7 @@ def tail(path: Path, lines: int = TAIL_LINES, max_bytes: int = 64_000) -> list[s
             data = fh.read()
     except OSError:
         return []
-    text = data.decode("utf-8", "replace").replace("\r", "\n")
+    text = _ANSI.sub("", data.decode("utf-8", "replace")).replace("\r", "\n")
     kept = deque((ln for ln in text.splitlines() if ln.strip()), maxlen=lines)
     return list(kept)
 
@@ -79,6 +81,7 @@ def summarize(state: dict[str, Any]) -> dict[str, Any]:
         "attempt": state.get("attempt", 1),
         "console_log": str(store.console_path(run_id)),
         "error": state.get("error"),
+        "stopping": bool(state.get("stop_requested")) and status in LIVE,
         "job_alive": job_alive(state) if status == "lost" else None,
     }
     if status in ("failed", "lost"):
