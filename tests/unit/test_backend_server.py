@@ -241,3 +241,40 @@ def test_cancel_future_is_accepted(server: BackendInfo) -> None:
     key = {"X-API-Key": server.key, "Content-Type": "application/json"}
     assert call(server, "cancel_future", b'{"request_id": "req_never"}', **key)[0] == 200
     assert healthy(server)
+
+
+def test_sdk_forward_policy_losses_and_state_roundtrip(server: BackendInfo, sdk: Any) -> None:
+    import math
+
+    from tinker import types
+
+    tc = sdk.create_lora_training_client(base_model=server.model_path, rank=4, seed=3).result()
+    ids = tc.get_tokenizer().encode("7 + 8 = 15")
+    n = len(ids) - 1
+    plain = types.Datum(
+        model_input=types.ModelInput.from_ints(ids[:-1]), loss_fn_inputs={"target_tokens": ids[1:]}
+    )
+    lp = tc.forward([plain], "cross_entropy").result().loss_fn_outputs[0]["logprobs"].data
+    assert len(lp) == n and all(x < 0 for x in lp)
+    assert tc.forward([plain], "cross_entropy").result().loss_fn_outputs[0]["logprobs"].data == lp, (
+        "forward trains nothing"
+    )
+    adv = [1.0] * n
+    old = [x - 0.5 for x in lp]  # ratio e^0.5 = 1.65
+    policy = types.Datum(
+        model_input=plain.model_input,
+        loss_fn_inputs={"target_tokens": ids[1:], "logprobs": old, "advantages": adv},
+    )
+    is_loss = tc.forward([policy], "importance_sampling").result().metrics["loss:sum"]
+    assert is_loss == pytest.approx(-n * math.exp(0.5), rel=1e-4)
+    ppo = tc.forward([policy], "ppo", {"clip_low_threshold": 0.8, "clip_high_threshold": 1.2}).result()
+    assert ppo.metrics["loss:sum"] == pytest.approx(-n * 1.2, rel=1e-4)
+    assert ppo.loss_fn_outputs[0]["elementwise_loss"].data == pytest.approx([-1.2] * n, rel=1e-4)
+    saved = tc.save_state("before").result().path
+    tc.forward_backward([plain], "cross_entropy").result()
+    tc.optim_step(types.AdamParams(learning_rate=5e-2)).result()
+    moved = tc.forward([plain], "cross_entropy").result().loss_fn_outputs[0]["logprobs"].data
+    assert moved != pytest.approx(lp)
+    tc.load_state(saved).result()
+    back = tc.forward([plain], "cross_entropy").result().loss_fn_outputs[0]["logprobs"].data
+    assert back == pytest.approx(lp, abs=1e-6)
