@@ -119,7 +119,7 @@ def test_runs_outlive_a_sigkilled_launcher(work: Path) -> None:
         import sys, time
         from pathlib import Path
         from runner.control.testing import launch_job
-        ids = [launch_job(Path({str(work)!r}), "steps=40", "step_seconds=0.1", name=f"keep{{i}}") for i in range(3)]
+        ids = [launch_job(Path({str(work)!r}), "steps=60", "step_seconds=0.1", name=f"keep{{i}}") for i in range(3)]
         print(" ".join(ids), flush=True)
         time.sleep(600)
         """
@@ -134,11 +134,12 @@ def test_runs_outlive_a_sigkilled_launcher(work: Path) -> None:
     launcher.wait()
     before = {r: len(steps(r)) for r in ids}
     for run_id in ids:
-        assert status(run_id) == "running"
-        wait_for(lambda r=run_id: len(steps(r)) > before[r] + 2, what="steps advancing")
+        assert status(run_id) in ("running", "finished")  # never lost: supervisors are detached
+        wait_for(lambda r=run_id: len(steps(r)) >= min(before[r] + 2, 60), what="steps advancing")
+    assert any(before[r] < 60 for r in ids)  # at least one run was mid-way when the launcher died
     for run_id in ids:
         assert wait_status(run_id, "finished", "failed", "lost") == "finished"
-        assert steps(run_id) == list(range(40))
+        assert steps(run_id) == list(range(60))
 
 
 def test_resume_continues_in_the_same_folder(work: Path) -> None:
