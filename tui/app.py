@@ -22,6 +22,7 @@ from tui.screens.help import HelpScreen
 from tui.screens.runs import RunsScreen
 
 FIRST_PAINT_WAIT = 2.0  # seconds the full read waits for the first paint of the list
+RESUMMARISE_S = 2.0  # supervisor statuses (outside the watched folders) are re-read this often
 
 
 class TinkertopApp(App[int]):
@@ -57,6 +58,7 @@ class TinkertopApp(App[int]):
     def on_mount(self) -> None:
         self.push_screen(self.runs_screen)
         self.follow_runs()
+        self.set_interval(RESUMMARISE_S, self.resummarise_runs)
 
     # --- the worker -------------------------------------------------------------
     @work(thread=True, group="follow-runs", exclusive=True, exit_on_error=False)
@@ -80,6 +82,13 @@ class TinkertopApp(App[int]):
             raise
         finally:
             self.follow_stopped.set()
+
+    @work(thread=True, group="resummarise-runs", exclusive=True, exit_on_error=False)
+    def resummarise_runs(self) -> None:
+        """Statuses from supervisor records and ages, on a timer (no file re-reads)."""
+        if self.loaded:
+            summaries = self.follower.resummarise()
+            self.post_message(RunsRefreshed(summaries, self.follower.snapshot(), "update"))
 
     @work(thread=True, group="load-run", exclusive=True, exit_on_error=False)
     def load_run(self, focus: Focus) -> None:

@@ -202,3 +202,26 @@ def form_from_spec(spec: dict) -> LaunchForm:
         overrides=shlex.join(rest),
         **fields,
     )
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    """What the run view adds about control: supervisor status, exit code, console tail, W&B."""
+
+    ref: RunRef
+    console_tail: list[str]
+    wandb: str | None
+    wandb_url: str | None
+
+
+def run_info(path: str) -> RunInfo:
+    """Read the run's record (if any) and find its W&B run (reads files: call from a worker)."""
+    from runner.control import records
+    from runner.runs.links import wandb_link
+
+    ref = lookup(path)
+    record = records.status_for(path) if ref.run_id else None
+    console = (record or {}).get("console_log")
+    link = wandb_link(path, (console,) if console else ())
+    tail = list((record or {}).get("console_tail") or [])
+    return RunInfo(ref, tail, link.describe() if link else None, link.url if link else None)

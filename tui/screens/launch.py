@@ -11,10 +11,11 @@ import json
 from functools import partial
 from pathlib import Path
 
+from rich.markup import escape as _escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
@@ -48,7 +49,9 @@ def recipe_info(key: str) -> str:
     recipe = by_key().get(key)
     if recipe is None:
         return "a module (pkg.mod) or a script path with a chz entrypoint"
-    where = "[$success]runs offline[/] (use Local)" if recipe.offline else "[$warning]needs network / Tinker[/]"
+    where = (
+        "[$success]runs offline[/] (use Local)" if recipe.offline else "[$warning]needs network / Tinker[/]"
+    )
     needs = f" · needs {', '.join(recipe.needs)}" if recipe.needs else ""
     return f"{recipe.kind} · {where} · data: {recipe.data}{needs}"
 
@@ -58,17 +61,15 @@ def describe(result: LaunchResult, launched: bool) -> str:
     verb = "started" if launched else "would start"
     blocks = []
     for run in result.runs:
-        lines = [f"[b]{verb} {run['name']}[/b]", f"  log_path: {run['log_path']}"]
-        lines += [f"  note: {n}" for n in run.get("notes", [])]
+        lines = [f"[b]{verb} {_escape(run['name'])}[/b]", f"  log_path: {_escape(run['log_path'])}"]
+        lines += [f"  note: {_escape(n)}" for n in run.get("notes", [])]
         lines.append("  resolved config:")
         config = run.get("config") or {}
-        lines += [f"    {k} = {json.dumps(v, default=str)}" for k, v in sorted(config.items())]
+        lines += [
+            f"    {_escape(k)} = {_escape(json.dumps(v, default=str))}" for k, v in sorted(config.items())
+        ]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks)
-
-
-def _escape(text: str) -> str:
-    return text.replace("[", r"\[")
 
 
 class LaunchScreen(Screen[None]):
@@ -86,6 +87,7 @@ class LaunchScreen(Screen[None]):
         self.initial = form or LaunchForm(recipe=RECIPES[0].key)
         self.valid_form: LaunchForm | None = None  # the form as last validated successfully
         self.busy = False
+        self.launching = False
         self.result: LaunchResult | None = None
 
     def compose(self) -> ComposeResult:
@@ -117,7 +119,9 @@ class LaunchScreen(Screen[None]):
                     yield Label("Smoke sizes")
                     yield Switch(form.smoke, id="launch-smoke")
                 yield Input(form.name, placeholder="run name (default <recipe>-<time>)", id="launch-name")
-                yield Input(form.overrides, placeholder="overrides: key=value key=value", id="launch-overrides")
+                yield Input(
+                    form.overrides, placeholder="overrides: key=value key=value", id="launch-overrides"
+                )
                 yield Input(form.sweep, placeholder="sweep: key=a,b,c key2=x,y", id="launch-sweep")
                 with Horizontal(classes="launch-row"):
                     yield Button("Validate (ctrl+r)", id="launch-validate")
@@ -237,7 +241,9 @@ class LaunchScreen(Screen[None]):
         form = self.form()
         self.busy = True
         self._status(f"validating {form.recipe}… (imports the recipe in a subprocess)")
-        self.run_worker(partial(self._check, form, False), thread=True, group="launch-check", exit_on_error=False)
+        self.run_worker(
+            partial(self._check, form, False), thread=True, group="launch-check", exit_on_error=False
+        )
 
     def action_launch(self) -> None:
         if not self.can_launch():
@@ -245,9 +251,11 @@ class LaunchScreen(Screen[None]):
                 self._status("[$warning]validate first: launch only from a valid form[/]")
             return
         form = self.form()
-        self.busy = True
+        self.busy = self.launching = True
         self._status(f"launching {form.recipe}…")
-        self.run_worker(partial(self._check, form, True), thread=True, group="launch-check", exit_on_error=False)
+        self.run_worker(
+            partial(self._check, form, True), thread=True, group="launch-check", exit_on_error=False
+        )
 
     def _check(self, form: LaunchForm, launched: bool) -> None:
         try:
@@ -257,7 +265,7 @@ class LaunchScreen(Screen[None]):
         self.post_message(FormChecked(form, result, launched))
 
     def on_form_checked(self, message: FormChecked) -> None:
-        self.busy = False
+        self.busy = self.launching = False
         self.result = message.result
         config = self.query_one("#launch-config", Static)
         if not message.result.ok:
@@ -266,7 +274,7 @@ class LaunchScreen(Screen[None]):
             config.update(f"[$error]✗ {error}[/]")
             self._status(f"[$error]invalid: {error.splitlines()[0] if error else 'launcher failed'}[/]")
             return
-        config.update(_escape(describe(message.result, message.launched)))
+        config.update(describe(message.result, message.launched))
         if message.launched:
             names = ", ".join(r["name"] for r in message.result.runs)
             self.notify(f"started {names}")
@@ -277,5 +285,7 @@ class LaunchScreen(Screen[None]):
         self._status(f"[$success]valid[/]: {n} run{'s' if n != 1 else ''}; ctrl+l launches")
 
     def action_cancel(self) -> None:
-        if not self.busy or self.result is None or True:
-            self.dismiss(None)
+        if self.launching:
+            self.notify("launching: wait for the result", severity="warning")
+            return
+        self.dismiss(None)
