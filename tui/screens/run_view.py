@@ -12,8 +12,10 @@ from textual.widgets import Footer, Input, SelectionList, Static, TabbedContent,
 from runner.runs.model import RunDetail
 from tui.format import number, progress
 from tui.messages import RunSnapshot
+from tui.screens.run_control import RunControlMixin, control_bindings
 from tui.widgets.metric_chart import EMA_WEIGHTS, WINDOWS, MetricChart
 from tui.widgets.metric_picker import MetricPicker
+from tui.widgets.run_info import RunInfoBar
 from tui.widgets.run_panes import CheckpointTable, LatestTable, TextPane, config_text, problems_text
 
 TABS = ("charts", "latest", "config", "checkpoints", "console", "problems")
@@ -28,7 +30,7 @@ TAB_FOCUS = {
 }
 
 
-class RunViewScreen(Screen[None]):
+class RunViewScreen(RunControlMixin, Screen[None]):
     """A run's live charts and files. Escape returns to the list."""
 
     BINDINGS = [
@@ -50,6 +52,7 @@ class RunViewScreen(Screen[None]):
         Binding("plus,equals_sign", "zoom(0.5)", "Zoom in", id="chart.zoom_in"),
         Binding("minus", "zoom(2)", "Zoom out", show=False, id="chart.zoom_out"),
         Binding("0", "zoom(0)", "Reset zoom", show=False, id="chart.zoom_reset"),
+        *control_bindings("run"),
     ]
 
     def __init__(self, path: str) -> None:
@@ -60,6 +63,7 @@ class RunViewScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Static("loading…", id="run-title")
+        yield RunInfoBar(self.path, id="run-info")
         with TabbedContent(initial="charts", id="run-tabs"):
             with TabPane("Charts", id="charts"):
                 with Horizontal():
@@ -154,6 +158,9 @@ class RunViewScreen(Screen[None]):
             self.query_one(SelectionList).focus()
             return
         self.app.close_run()  # type: ignore[attr-defined]
+
+    def control_path(self) -> str | None:
+        return self.path
 
     def action_tab(self, delta: int) -> None:
         tabs = self.query_one(TabbedContent)

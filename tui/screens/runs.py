@@ -12,6 +12,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, Static
 
 from runner.runs.model import RunSummary
+from tui.screens.run_control import RunControlMixin, control_bindings
 from tui.widgets.run_table import SORTS, RunTable
 
 AGE_REFRESH_S = 5.0
@@ -35,7 +36,7 @@ def _root_line(root: Path) -> str:
     return where if root.exists() else f"{where}  (does not exist yet)"
 
 
-class RunsScreen(Screen[None]):
+class RunsScreen(RunControlMixin, Screen[None]):
     """The runs list with sort, filter and open."""
 
     BINDINGS = [
@@ -47,6 +48,7 @@ class RunsScreen(Screen[None]):
         Binding("k", "cursor_up", "Up", show=False, id="runs.up"),
         Binding("g", "cursor_top", "Top", show=False, id="runs.top"),
         Binding("G", "cursor_bottom", "Bottom", show=False, id="runs.bottom"),
+        *control_bindings("runs"),
     ]
 
     def __init__(self) -> None:
@@ -107,6 +109,9 @@ class RunsScreen(Screen[None]):
         path = self.query_one(RunTable).selected_path()
         if path:
             self.app.open_run(path)  # type: ignore[attr-defined]
+
+    def control_path(self) -> str | None:
+        return self.query_one(RunTable).selected_path()
 
     def action_cycle_sort(self) -> None:
         self.set_sort(self.sort_names[(self.sort_names.index(self.sort) + 1) % len(self.sort_names)])
