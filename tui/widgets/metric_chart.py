@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from textual.color import Color
 from textual_plotext import PlotextPlot
 
 from tui.messages import Series
@@ -58,7 +59,9 @@ class MetricChart(PlotextPlot):
         self.keys: list[str] = []
 
     def set_data(self, series: dict[str, Series], keys: list[str]) -> None:
-        """New data or a new key selection; the view state is kept."""
+        """New data or a new key selection; the view state is kept. Same data: no redraw."""
+        if keys == self.keys and all(series.get(k) == self.series.get(k) for k in keys):
+            return
         self.series = series
         self.keys = keys
         self.replot()
@@ -95,7 +98,8 @@ class MetricChart(PlotextPlot):
         plt.xlabel("seconds since first seen" if self.view.x_time else "step")
         plt.yscale("log" if self.view.log_y else "linear")
         drawn = 0
-        for key in self.keys:
+        colours = self._colours()
+        for i, key in enumerate(self.keys):
             xs, raw, ys = self.points(key)
             if not xs:
                 continue
@@ -104,8 +108,20 @@ class MetricChart(PlotextPlot):
             if smoothed and len(self.keys) == 1:
                 # raw as a faint line; as dots when long (noisy lines cost plotext ~0.1 s)
                 draw = plt.plot if len(xs) <= RAW_LINE_MAX else plt.scatter
-                draw(xs, raw, marker="braille", color="gray", label=f"{key} (raw)")
-            plt.plot(xs, ys, marker="braille", label=key)
+                draw(xs, raw, marker="braille", color=self._muted(), label=f"{key} (raw)")
+            plt.plot(xs, ys, marker="braille", color=colours[i % len(colours)], label=key)
         if not drawn:
             plt.title("no finite points for the selected metrics" if self.keys else "pick a metric")
         self.refresh()
+
+    def _colours(self) -> list[tuple[int, int, int]]:
+        """Series colours from the app theme (primary, accent, success, ...)."""
+        names = ("primary", "accent", "success", "warning", "secondary", "error")
+        variables = self.app.theme_variables
+        return [Color.parse(variables[n]).rgb for n in names if variables.get(n)] or [(128, 128, 128)]
+
+    def _muted(self) -> tuple[int, int, int]:
+        """The raw series: the theme's foreground faded into its surface."""
+        variables = self.app.theme_variables
+        surface = Color.parse(variables.get("surface", "black"))
+        return surface.blend(Color.parse(variables.get("foreground", "white")), 0.45).rgb

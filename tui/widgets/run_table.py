@@ -88,7 +88,7 @@ class RunTable(DataTable[Text | str]):
     def show(self, rows: list[RunSummary], now: float) -> None:
         """Show ``rows`` in this order; keeps the cursor on the same run and the scroll offset.
 
-        Only rows whose summary object changed (or whose "ago" text moved) are re-rendered.
+        Only rows whose summary changed (or whose "ago" text moved) are re-rendered.
         """
         keep = self.selected_path()
         order = [s.path for s in rows]
@@ -115,7 +115,8 @@ class RunTable(DataTable[Text | str]):
         """The cells of one run, from the cache when neither the summary nor its age text changed."""
         cached = self._cache.get(s.path)
         age = ago(s.last_change, now)
-        if cached is not None and self._source.get(s.path) is s and cached[UPDATED] == age:
+        source = self._source.get(s.path)
+        if cached is not None and (source is s or source == s) and cached[UPDATED] == age:
             return cached
         cells = self._cells(s, now)
         self._cache[s.path] = cells
