@@ -75,6 +75,17 @@ def describe(result: LaunchResult, launched: bool) -> str:
 class LaunchScreen(Screen[None]):
     """New run (``n``) or clone-and-edit (``e``): validate first, then launch."""
 
+    DEFAULT_CSS = """
+    #launch-title { height: 1; padding: 0 1; }
+    #launch-body { height: 1fr; }
+    #launch-form { width: 1fr; min-width: 50; padding: 0 1; }
+    #launch-result { width: 1fr; border-left: solid $primary; padding: 0 1; }
+    .launch-row { height: auto; }
+    .launch-row Input { width: 1fr; }
+    .launch-row Label { padding: 1 1 0 1; }
+    .launch-row Button { margin-right: 2; }
+    #launch-recipe-info, #launch-status { padding: 0 1; }
+    """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="launch.cancel"),
         Binding("ctrl+r", "validate", "Validate", id="launch.validate"),
