@@ -99,6 +99,8 @@ class TinkertopApp(App[int]):
             self.post_message(RunLoaded(None, error=repr(exc)))
 
     def on_runs_refreshed(self, message: RunsRefreshed) -> None:
+        if not self.is_running:  # shutting down: the screens are being pruned
+            return
         self.hook.seen(message.summaries)
         if message.phase != "update":
             self.summaries = {s.path: s for s in message.summaries}
