@@ -86,7 +86,7 @@ class TinkertopApp(App[int]):
     @work(thread=True, group="resummarise-runs", exclusive=True, exit_on_error=False)
     def resummarise_runs(self) -> None:
         """Statuses from supervisor records and ages, on a timer (no file re-reads)."""
-        if self.loaded:
+        if self.loaded and self.is_running:
             summaries = self.follower.resummarise()
             self.post_message(RunsRefreshed(summaries, self.follower.snapshot(), "update"))
 
