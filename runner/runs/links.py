@@ -63,8 +63,11 @@ def last_url(path: Path) -> str | None:
                 data = fh.read(min(CHUNK, size - offset))
                 if not data:
                     break
-                cut = data.rfind(b"\n") + 1 if offset + len(data) < size else len(data)
-                cut = cut or len(data)  # a line longer than CHUNK: scan it as is
+                cut = data.rfind(b"\n") + 1  # a half-written last line waits for its end
+                if not cut:
+                    if offset + len(data) >= size:
+                        break
+                    cut = len(data)  # a line longer than CHUNK: scan it as is
                 for match in URL_RE.finditer(data[:cut]):
                     found = match.group(1).decode("utf-8", "replace")
                 offset += cut
