@@ -172,3 +172,50 @@ def test_old_in_memory_sampler_snapshots_are_dropped() -> None:
     kept = [k for k in eng.samplers if k.startswith("s1:") and eng.samplers[k].adapter is not None]
     assert len(kept) == engine.MAX_SNAPSHOTS_PER_SESSION and kept[-1] == "s1:sample:69"
     assert "s1:sample:saved" in eng.samplers and "s2:sample:0" in eng.samplers
+
+
+def test_micro_batches_group_by_length_under_budget() -> None:
+    from runner.backend.trainer import micro_batches
+
+    lengths = [5, 100, 7, 90, 6, 100]
+    groups = micro_batches(lengths, budget=200)
+    assert sorted(i for g in groups for i in g) == list(range(6))
+    for group in groups:
+        assert len(group) * max(lengths[i] for i in group) <= 200 or len(group) == 1
+    assert groups[0] == [0, 4, 2]  # the short ones travel together
+    assert micro_batches([500], budget=10) == [[0]]
+
+
+def test_micro_batching_does_not_change_results(monkeypatch: pytest.MonkeyPatch) -> None:
+    from runner.backend import model, trainer
+    from tests.e2e.conftest import tiny_model_path
+
+    base = model.load(tiny_model_path())
+    rng = np.random.default_rng(0)
+    data = []
+    for n in (4, 30, 9, 17):
+        toks = rng.integers(0, base.vocab_size, n).tolist()
+        inputs = {
+            "target_tokens": np.array(toks),
+            "logprobs": np.zeros(n, np.float32),
+            "advantages": np.ones(n, np.float32),
+        }
+        data.append(trainer.DatumIn(toks, inputs))
+    job = trainer.FwdBwdJob("m", "importance_sampling", {}, False, data)
+
+    def run(budget: int) -> tuple[trainer.FwdBwdResult, list[torch.Tensor]]:
+        monkeypatch.setattr(trainer, "MICRO_BATCH_TOKENS", budget)
+        adapter = lora.new_adapter(base.layers, 4, lora.ATTN + lora.MLP, seed=5)
+        for t in adapter.parameters():
+            t.data.normal_(0, 0.05, generator=torch.Generator().manual_seed(1))
+        tm = trainer.TrainingModel("m", "s", "b", {}, adapter, trainer.make_optimizer(adapter))
+        result = trainer.forward_backward(base, tm, job)
+        return result, [t.grad.clone() for t in adapter.parameters() if t.grad is not None]
+
+    whole, grads_whole = run(10_000)
+    split, grads_split = run(20)
+    assert whole.metrics["loss:sum"] == pytest.approx(split.metrics["loss:sum"], rel=1e-5)
+    for a, b in zip(whole.outputs, split.outputs, strict=True):
+        assert np.allclose(a["logprobs"], b["logprobs"], atol=1e-5)
+    assert len(grads_whole) == len(grads_split) > 0
+    assert all(torch.allclose(a, b, atol=1e-5) for a, b in zip(grads_whole, grads_split, strict=True))
