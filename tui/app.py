@@ -38,8 +38,15 @@ class TinkertopApp(App[int]):
         Binding("2", "show_run", "Run view", show=False, id="app.run_view"),
     ]
 
-    def __init__(self, roots: Sequence[Path], now: Callable[[], float] | None = None) -> None:
+    def __init__(
+        self,
+        roots: Sequence[Path],
+        now: Callable[[], float] | None = None,
+        initial: list[RunSummary] | None = None,
+    ) -> None:
+        """``initial``: quick summaries read before the app started (else the worker reads them)."""
         super().__init__()
+        self.initial = initial
         self.roots = [Path(r) for r in roots]
         self.follower = Follower(self.roots)
         self.hook = Hook()
@@ -56,6 +63,8 @@ class TinkertopApp(App[int]):
         return self._clock() if self._clock else time.time()
 
     def on_mount(self) -> None:
+        if self.initial is not None:  # the list's first paint shows them (no extra render pass)
+            self._merge(self.initial, "quick")
         self.push_screen(self.runs_screen)
         self.follow_runs()
         self.set_interval(RESUMMARISE_S, self.resummarise_runs)
@@ -67,7 +76,8 @@ class TinkertopApp(App[int]):
         worker = get_current_worker()
         follower = self.follower
         try:
-            self.post_message(RunsRefreshed(follower.quick(), None, "quick"))
+            if self.initial is None:
+                self.post_message(RunsRefreshed(follower.quick(), None, "quick"))
             self.first_paint.wait(FIRST_PAINT_WAIT)  # let the list paint before the full read
             summaries = follower.full()
             self.post_message(RunsRefreshed(summaries, follower.snapshot(), "full"))
@@ -101,23 +111,25 @@ class TinkertopApp(App[int]):
     def on_runs_refreshed(self, message: RunsRefreshed) -> None:
         if not self.is_running:  # shutting down: the screens are being pruned
             return
-        self.hook.seen(message.summaries)
-        if message.phase != "update":
-            self.summaries = {s.path: s for s in message.summaries}
-        for s in message.summaries:
-            if s.status == "deleted":
-                self.summaries.pop(s.path, None)
-            else:
-                self.summaries[s.path] = s
-        self.runs_screen.update_runs(list(self.summaries.values()))
-        if message.phase == "quick":
-            self.call_after_refresh(self.first_paint.set)
+        self._merge(message.summaries, message.phase)
         if message.phase == "full":
             self.loaded = True
             self.hook.loaded()
         view = self._run_view()
         if view is not None and message.focus is not None:
             view.apply(message.focus)
+
+    def _merge(self, summaries: list[RunSummary], phase: str) -> None:
+        """Fold a batch into the known runs and show them (``deleted`` ones leave the list)."""
+        self.hook.seen(summaries)
+        if phase != "update":
+            self.summaries = {s.path: s for s in summaries}
+        for s in summaries:
+            if s.status == "deleted":
+                self.summaries.pop(s.path, None)
+            else:
+                self.summaries[s.path] = s
+        self.runs_screen.update_runs(list(self.summaries.values()))
 
     def on_run_loaded(self, message: RunLoaded) -> None:
         if message.error:
@@ -218,6 +230,9 @@ def run_app(argv: Sequence[str]) -> int:
     if missing and len(missing) == len(roots) and args.folders:
         print(f"tinkertop: no such folder: {', '.join(missing)}")
         return 2
-    app = TinkertopApp(roots)
+    # the tails are read before the app starts: nothing competes with them for the GIL
+    from runner.runs.quick import quick_scan
+
+    app = TinkertopApp(roots, initial=quick_scan(roots))
     app.run()
     return app.return_code or 0

@@ -77,7 +77,8 @@ class RunsScreen(RunControlMixin, Screen[None]):
         """New summaries from the worker (the whole set)."""
         self.summaries = summaries
         self.scanned = True
-        self.render_runs()
+        if self.is_mounted:
+            self.render_runs()
 
     def shown_runs(self) -> list[RunSummary]:
         needle = self.filter_text.lower()
@@ -96,8 +97,13 @@ class RunsScreen(RunControlMixin, Screen[None]):
             roots = "\n".join(_root_line(r) for r in self.app.roots)  # type: ignore[attr-defined]
             empty.update(EMPTY_TEXT.format(roots=roots))
         self._title(len(rows))
-        if rows:
-            self.call_after_refresh(self.app.hook.painted, len(rows))  # type: ignore[attr-defined]
+        if self.scanned:
+            self.call_after_refresh(self._painted, len(rows))
+
+    def _painted(self, rows: int) -> None:
+        """The list is on screen with data: the full read may start (and the benchmark hook)."""
+        self.app.first_paint.set()  # type: ignore[attr-defined]
+        self.app.hook.painted(rows)  # type: ignore[attr-defined]
 
     def _title(self, shown: int) -> None:
         total = len(self.summaries)
