@@ -39,7 +39,9 @@ def test_status_for_ignores_foreign_folders_and_reads_records(home: Path) -> Non
     assert records.status_for(folder) is None
     run_id = store.run_id_for(folder)
     store.write_state(run_id, {"run_id": run_id, "name": "r1", "status": "failed", "exit_code": 3})
-    store.console_path(run_id).write_text("line1\n\rprogress\nTraceback\n[\x1b[91mERROR\x1b[0m] ValueError: bad\n")
+    store.console_path(run_id).write_text(
+        "line1\n\rprogress\nTraceback\n[\x1b[91mERROR\x1b[0m] ValueError: bad\n"
+    )
     info = records.status_for(folder)
     assert info is not None and info["status"] == "failed" and info["exit_code"] == 3
     assert info["console_tail"][-1] == "[ERROR] ValueError: bad"  # colour codes stripped
