@@ -8,6 +8,7 @@ successful validation. The model lineup and learning-rate suggestions load in a 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from functools import partial
 from pathlib import Path
 
@@ -269,6 +270,9 @@ class LaunchScreen(Screen[None]):
         )
 
     def _check(self, form: LaunchForm, launched: bool) -> None:
+        runs = self.result.runs if launched and self.result else []
+        if launched and not form.name and not form.sweep and len(runs) == 1:
+            form = replace(form, name=str(runs[0]["name"]))  # launch the name that was shown
         try:
             result = control.launch(form, self.cwd) if launched else control.validate(form, self.cwd)
         except Exception as exc:  # noqa: BLE001 - a timeout or a broken launcher, shown in the form

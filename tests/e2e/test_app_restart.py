@@ -1,0 +1,124 @@
+"""Runs outlive the app: SIGKILL the real ``tinkertop`` in tmux while 3 supervised runs are live,
+start it again, and it shows all 3 still ``running`` with their steps advancing; afterwards every
+run's metrics.jsonl has each step once, in order.
+
+The runs are the runner's self-test job (a real chz script writing a metrics line per step, run by
+the real supervisor), which keeps the test fast on a shared 2-core machine.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from runner.control import actions, procs, store
+from runner.control.testing import launch_job, steps, wait_for, wait_status
+
+pytestmark = pytest.mark.e2e
+
+REPO = Path(__file__).resolve().parents[2]
+EXE = REPO / ".venv" / "bin" / "tinkertop"
+NAMES = ("alpha", "bravo", "charlie")
+
+
+def tmux(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=check)
+
+
+def screen(session: str) -> str:
+    return tmux("capture-pane", "-p", "-t", session, check=False).stdout
+
+
+def row_steps(text: str) -> dict[str, tuple[str, int]]:
+    """name -> (status, step) from the runs list on screen."""
+    out = {}
+    for name in NAMES:
+        match = re.search(rf"^\s*{name}\s+\S+\s+(\w+)\s+(\d+)\s", text, re.M)
+        if match:
+            out[name] = (match.group(1), int(match.group(2)))
+    return out
+
+
+def wait_rows(session: str, cond, timeout: float = 40.0, what: str = "") -> dict[str, tuple[str, int]]:  # type: ignore[no-untyped-def]
+    end = time.monotonic() + timeout
+    text = ""
+    while time.monotonic() < end:
+        text = screen(session)
+        rows = row_steps(text)
+        if cond(rows):
+            return rows
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}:\n{text}")
+
+
+def start_app(session: str, work: Path, home: Path) -> int:
+    """The real console script in a detached tmux session; returns the app's pid."""
+    cmd = f"exec env -u COLUMNS -u LINES TINKERTOP_HOME={home} {EXE} {work / 'results' / 'logs'}"
+    tmux("new-session", "-d", "-s", session, "-x", "140", "-y", "30", "-c", str(work), cmd)
+    tmux("resize-window", "-t", session, "-x", "140", "-y", "30", check=False)
+    return int(tmux("display-message", "-p", "-t", session, "#{pane_pid}").stdout.strip())
+
+
+@pytest.fixture
+def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed")
+    if not EXE.exists():
+        pytest.skip(f"{EXE} is missing (make setup)")
+    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TINKER_API_KEY", "tml-" + "r" * 40)
+    work = tmp_path / "work"
+    (work / "results" / "logs").mkdir(parents=True)
+    return work
+
+
+def test_runs_survive_a_sigkilled_app_and_show_after_restart(work: Path, tmp_path: Path) -> None:
+    session = f"tt-restart-{os.getpid()}-{time.monotonic_ns()}"
+    ids = [launch_job(work, "steps=100000", "step_seconds=0.25", name=n) for n in NAMES]
+    try:
+        for run_id in ids:
+            wait_for(lambda r=run_id: len(steps(r)) >= 2, what=f"{run_id} first steps")
+        pid = start_app(session, work, tmp_path / "home")
+        wait_rows(
+            session,
+            lambda rows: len(rows) == 3 and all(s == "running" for s, _ in rows.values()),
+            what="3 running runs",
+        )
+        os.kill(pid, signal.SIGKILL)
+        wait_for(lambda: tmux("has-session", "-t", session, check=False).returncode != 0, 10, what="app gone")
+        for run_id in ids:  # the runs did not notice
+            assert wait_status(run_id, "running", timeout=1) == "running"
+        before = {run_id: len(steps(run_id)) for run_id in ids}
+        wait_for(lambda: all(len(steps(r)) > before[r] + 1 for r in ids), what="steps while no app")
+
+        start_app(session, work, tmp_path / "home")
+        first = wait_rows(
+            session,
+            lambda rows: len(rows) == 3 and all(s == "running" for s, _ in rows.values()),
+            what="3 running runs after the restart",
+        )
+        wait_rows(
+            session,
+            lambda rows: len(rows) == 3 and all(rows[n][1] > first[n][1] for n in NAMES),
+            what="every run's step advancing on screen",
+        )
+        tmux("send-keys", "-t", session, "q")  # q quits the app; the runs go on
+        wait_for(lambda: tmux("has-session", "-t", session, check=False).returncode != 0, 10, what="q quit")
+        assert all(wait_status(r, "running", timeout=1) == "running" for r in ids)
+    finally:
+        tmux("kill-session", "-t", session, check=False)
+        groups = [(store.read_state(r) or {}).get("pgid") for r in ids]
+        for run_id in ids:
+            actions.stop(run_id, grace=3)
+    for run_id, pgid in zip(ids, groups, strict=True):
+        assert wait_status(run_id, "stopped", "failed", "finished") == "stopped"
+        assert pgid and not procs.group_members(pgid)
+        seen = steps(run_id)
+        assert seen == list(range(len(seen))) and len(seen) > 10, seen  # each step once, in order
