@@ -13,7 +13,7 @@ import torch
 from runner.backend import lora, losses
 from runner.backend.model import BaseModel
 
-MICRO_BATCH_TOKENS = 4096  # padded tokens per forward pass: fastest on this CPU, bounded memory
+MICRO_BATCH_TOKENS = 2048  # padded tokens per forward pass: fastest on this CPU, bounded memory
 
 
 @dataclass
