@@ -10,6 +10,7 @@ the cookbook's arithmetic env has something to improve; ``tiny-qwen3-raw`` is th
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 import random
 import shutil
@@ -22,7 +23,7 @@ from typing import Any
 
 from runner import paths
 
-VERSION = "v1"
+VERSION = "v2"
 RENDERER_NAME = "qwen3_disable_thinking"
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 ADDED_TOKENS = (
@@ -45,19 +46,20 @@ CHAT_TEMPLATE = (
 class ModelSpec:
     """Architecture and recipe of one variant."""
 
-    hidden: int = 96
-    layers: int = 3
+    hidden: int = 128
+    layers: int = 2
     heads: int = 4
     kv_heads: int = 2
-    intermediate: int = 256
+    intermediate: int = 384
     vocab_target: int = 1000
     max_positions: int = 1024
     seed: int = 1234
+    teach_seed: int = 0
     teach: bool = True
 
 
 VARIANTS: dict[str, ModelSpec] = {
-    "tiny-qwen3": ModelSpec(teach=False),  # teaching lands in a later version
+    "tiny-qwen3": ModelSpec(),
     "tiny-qwen3-raw": ModelSpec(teach=False),
     "tiny-qwen3-micro": ModelSpec(hidden=32, layers=1, intermediate=64, vocab_target=600, teach=False),
 }
@@ -119,7 +121,9 @@ def build_model(out: Path, spec: ModelSpec) -> None:
         if spec.teach:
             from runner.backend import tinyteach
 
-            tinyteach.teach(model, tokenizer, seed=spec.seed)
+            losses = tinyteach.teach(model, tokenizer, seed=spec.teach_seed)
+            summary = {"steps": len(losses), "first_loss": losses[0], "last_loss": losses[-1]}
+            (out / "teaching.json").write_text(json.dumps(summary, indent=1) + "\n")
         model.save_pretrained(str(out))
     finally:
         torch.set_num_threads(threads)
@@ -162,7 +166,7 @@ def build_tokenizer(spec: ModelSpec) -> Any:
     tok = Tokenizer(models.BPE())
     tok.pre_tokenizer = pre_tokenizers.Sequence(
         [
-            pre_tokenizers.Split(Regex(r"\p{N}"), behavior="isolated"),
+            pre_tokenizers.Split(Regex(r"\p{N}{1,3}"), behavior="isolated"),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True),
         ]
     )
@@ -244,4 +248,5 @@ def synthetic_corpus(seed: int, n_arith: int = 3000, n_chat: int = 3000) -> Iter
             f"<|im_start|>system\n{CHAT_LINES[14]}<|im_end|>\n<|im_start|>user\n{q}<|im_end|>\n"
             f"<|im_start|>assistant\n{think}{a} {rng.randint(0, 100000)}<|im_end|>"
         )
-    yield " ".join(str(rng.randint(0, 10**6)) for _ in range(500))
+    for _ in range(200):  # every sum the env can ask for, often enough to be one token each
+        yield " ".join(str(n) for n in range(201))

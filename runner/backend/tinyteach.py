@@ -9,6 +9,7 @@ that the base model gets some but not all problems right and RL has room to impr
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -76,19 +77,31 @@ def _batch(examples: list[tuple[list[int], int]], pad: int) -> tuple[Any, Any]:
 
 
 def teach(
-    model: Any, tokenizer: Any, seed: int, steps: int = 300, batch: int = 64, lr: float = 3e-3
+    model: Any,
+    tokenizer: Any,
+    seed: int,
+    max_steps: int = 900,
+    batch: int = 64,
+    lr: float = 3e-3,
+    target: float = 0.2,
+    report: Callable[[int, float], None] | None = None,
 ) -> list[float]:
-    """Full-parameter SFT on rendered arithmetic; returns the loss per step."""
+    """Full-parameter SFT on rendered arithmetic until the expected share of correct answers when
+    sampling at temperature 1 reaches ``target`` (checked on a fixed probe batch), or
+    ``max_steps``. Stopping early keeps the model imperfect, which is the point. Returns losses."""
     import torch
 
     renderer = _renderer(tokenizer)
     rng = random.Random(seed)
     torch.manual_seed(seed)
+    number_line(model, tokenizer)
+    probe_pairs = problems(random.Random(seed + 1), 128, held_out=False)
+    probe = _batch([_example(renderer, tokenizer, x, y) for x, y in probe_pairs], pad=0)
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / 20))
     model.train()
     losses: list[float] = []
-    for _ in range(steps):
+    for step in range(max_steps):
         pairs = problems(rng, batch, held_out=False)
         ids, labels = _batch([_example(renderer, tokenizer, x, y) for x, y in pairs], pad=0)
         loss = _answer_loss(model, ids, labels)
@@ -98,18 +111,66 @@ def teach(
         opt.step()
         sched.step()
         losses.append(float(loss.detach()))
+        if report is not None:
+            report(step, losses[-1])
+        if step % 10 == 9 and expected_correct(model, *probe) >= target:
+            break
     model.eval()
     return losses
 
 
-def _answer_loss(model: Any, ids: Any, labels: Any) -> Any:
-    """Mean next-token loss on answer tokens only (logits computed only where needed)."""
+def expected_correct(model: Any, ids: Any, labels: Any) -> float:
+    """Mean probability of the right first answer token: the share of temperature-1 samples that
+    start with the right number (every sum 0..200 is one token)."""
     import torch
 
-    hidden = model.model(input_ids=ids, use_cache=False).last_hidden_state[:, :-1]
-    targets = labels[:, 1:]
+    with torch.no_grad():
+        logits = model(input_ids=ids, use_cache=False).logits
+    first = (labels != -100).long().argmax(dim=1)
+    rows = torch.arange(ids.shape[0])
+    probs = torch.softmax(logits[rows, first - 1], dim=-1)
+    return float(probs[rows, labels[rows, first]].mean())
+
+
+PERIODS: tuple[int, ...] = (10,)
+
+
+def number_line(model: Any, tokenizer: Any, top: int = 200, scale: float = 1.0) -> None:
+    """Give the number tokens 0..top a sense of size before teaching: a few embedding dimensions
+    hold the value, its square and its last digit as a phase (a small innate numeracy)."""
+    import math
+
+    import torch
+
+    emb = model.get_input_embeddings().weight
+    with torch.no_grad():
+        for n in range(top + 1):
+            ids = tokenizer.encode(str(n), add_special_tokens=False)
+            if len(ids) != 1:
+                continue
+            u = n / (top / 2) - 1.0
+            feats = [u, u * u]
+            for period in PERIODS:
+                phase = 2 * math.pi * n / period
+                feats += [0.5 * math.cos(phase), 0.5 * math.sin(phase)]
+            emb[ids[0], : len(feats)] = scale * torch.tensor(feats)
+
+
+def _answer_loss(model: Any, ids: Any, labels: Any) -> Any:
+    """Mean next-token loss on answer tokens only. The few-shot prefix every row shares is run
+    once and its key/value cache repeated across the batch, which halves the work."""
+    import torch
+
+    same = (ids == ids[:1]).all(dim=0).long().cumprod(dim=0)
+    shared = max(1, min(int(same.sum()) - 1, int((labels[0] != -100).nonzero()[0]) - 1))
+    prefix = model.model(input_ids=ids[:1, :shared], use_cache=True)
+    cache = prefix.past_key_values
+    cache.batch_repeat_interleave(ids.shape[0])
+    hidden = model.model(input_ids=ids[:, shared:], past_key_values=cache, use_cache=True)
+    states = hidden.last_hidden_state[:, :-1]
+    targets = labels[:, shared + 1 :]
     mask = targets != -100
-    logits = model.lm_head(hidden[mask])
+    logits = model.lm_head(states[mask])
     return torch.nn.functional.cross_entropy(logits, targets[mask])
 
 
