@@ -18,8 +18,10 @@ def ago(then: float | None, now: float) -> str:
     return f"{secs}s ago"
 
 
-def number(value: object) -> str:
-    """A metric value for a table cell: non-finite as NaN/inf, strings as strings."""
+def number(value: object, short: bool = False) -> str:
+    """A metric value for a table cell: non-finite as NaN/inf, strings as strings.
+
+    ``short``: at most 9 characters for a number (``-4.03e-05``)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -32,7 +34,7 @@ def number(value: object) -> str:
         if math.isinf(value):
             return "inf" if value > 0 else "-inf"
         if value != 0 and (abs(value) >= 1e5 or abs(value) < 1e-3):
-            return f"{value:.3e}"
+            return f"{value:.2e}" if short else f"{value:.3e}"
         return f"{value:.4g}"
     return str(value)
 

@@ -13,16 +13,16 @@ from runner.runs.model import RunSummary
 from tui.format import ago, number, progress, short_key, spark
 
 COLUMNS = (
-    ("name", "Run", 21),
+    ("name", "Run", 20),
     ("kind", "Kind", 7),
     ("status", "Status", 8),
     ("step", "Step", 5),
     ("progress", "Prog", 4),
     ("metric", "Headline", 14),
-    ("value", "Value", 8),
+    ("value", "Value", 9),
     ("trend", "Trend", 12),
     ("updated", "Updated", 8),
-    ("flags", "Flags", 9),
+    ("flags", "Flags", 10),
 )
 
 UPDATED = [c[0] for c in COLUMNS].index("updated")
@@ -125,13 +125,13 @@ class RunTable(DataTable[Text | str]):
 
     def _cells(self, s: RunSummary, now: float) -> list[Text | str]:
         return [
-            _clip(s.name, 21),
+            _clip(s.name, 20),
             s.kind,
             Text(s.status, style=self._style(STATUS_VARS.get(s.status, "foreground-muted"))),
             "-" if s.step is None else str(s.step),
             progress(s.progress),
             short_key(s.headline_key),
-            "-" if s.headline_value is None else number(s.headline_value),
+            "-" if s.headline_value is None else number(s.headline_value, short=True),
             Text(spark(s.spark, 12), style=self._style("primary")),
             ago(s.last_change, now),
             Text(flags(s), style=self._style("warning")),
