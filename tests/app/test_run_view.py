@@ -29,6 +29,10 @@ async def test_chart_controls(tmp_path: Path) -> None:
         assert xs == [0.0, 1.0, 2.0, 3.0, 4.0, 5.0] and smooth[0] == raw[0] and smooth[1] != raw[1]
         await pilot.press("S", "S", "S", "S", "S")  # 0.6 -> 0.8 -> 0.9 -> 0.95 -> 0.99 -> off
         assert chart.view.ema == 0.0 and chart.points("env/all/reward/total")[2] == raw
+        await pilot.press("greater_than_sign", "greater_than_sign", "greater_than_sign")
+        assert chart.view.ema == 0.03 and "EMA 0.03" in screen_text(app)
+        await pilot.press("less_than_sign", "less_than_sign", "less_than_sign")
+        assert chart.view.ema == 0.0
         await pilot.press("W")
         assert chart.view.window == 5
         await pilot.press("X")

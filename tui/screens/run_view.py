@@ -46,6 +46,8 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         Binding("b", "show_tab('problems')", "Bad lines", show=False, id="run.tab_problems"),
         Binding("slash", "search", "Search metrics", id="run.search"),
         Binding("S", "cycle_ema", "EMA", id="chart.ema"),
+        Binding("greater_than_sign", "ema(0.01)", "EMA weight +0.01", show=False, id="chart.ema_up"),
+        Binding("less_than_sign", "ema(-0.01)", "EMA weight -0.01", show=False, id="chart.ema_down"),
         Binding("W", "cycle_window", "Window", id="chart.window"),
         Binding("X", "toggle_x", "X-axis", id="chart.x"),
         Binding("Y", "toggle_log", "Log-y", id="chart.log"),
@@ -187,12 +189,14 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         self._status()
 
     def action_cycle_ema(self) -> None:
+        """Next preset weight above the current one, after the last: off."""
         view = self.query_one(MetricChart).view
-        view.ema = (
-            EMA_WEIGHTS[(EMA_WEIGHTS.index(view.ema) + 1) % len(EMA_WEIGHTS)]
-            if view.ema in EMA_WEIGHTS
-            else 0.0
-        )
+        view.ema = next((w for w in EMA_WEIGHTS if w > view.ema), 0.0)
+        self._redraw()
+
+    def action_ema(self, delta: float) -> None:
+        view = self.query_one(MetricChart).view
+        view.ema = round(min(0.99, max(0.0, view.ema + delta)), 2)
         self._redraw()
 
     def action_cycle_window(self) -> None:
