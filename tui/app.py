@@ -84,11 +84,13 @@ class TinkertopApp(App[int]):
             for changed in follower.watch(self._stop):
                 if worker.is_cancelled or self._stop.is_set():
                     break
-                summaries = follower.refresh(changed)
-                self.post_message(RunsRefreshed(summaries, follower.snapshot(), "update"))
+                try:
+                    summaries = follower.refresh(changed)
+                    self.post_message(RunsRefreshed(summaries, follower.snapshot(), "update"))
+                except Exception as exc:  # noqa: BLE001 - one bad batch must not end following
+                    self._report(f"reading {len(changed)} changed run(s) failed: {exc!r}")
         except Exception as exc:  # noqa: BLE001 - shown to the user, the app stays up
-            if not self._stop.is_set():
-                self.call_from_thread(self.notify, f"reading runs failed: {exc!r}", severity="error")
+            self._report(f"reading runs failed: {exc!r}")
             raise
         finally:
             self.follow_stopped.set()
@@ -99,6 +101,11 @@ class TinkertopApp(App[int]):
         if self.loaded and self.is_running:
             summaries = self.follower.resummarise()
             self.post_message(RunsRefreshed(summaries, self.follower.snapshot(), "update"))
+
+    def _report(self, text: str) -> None:
+        """An error from a worker thread, as a notification (not after quitting)."""
+        if not self._stop.is_set():
+            self.call_from_thread(self.notify, text, severity="error", timeout=10)
 
     @work(thread=True, group="load-run", exclusive=True, exit_on_error=False)
     def load_run(self, focus: Focus) -> None:
