@@ -113,7 +113,12 @@ def main() -> None:
                 os.environ.pop("TINKERTOP_HOME", None)
             else:
                 os.environ["TINKERTOP_HOME"] = old_home
-    print(f"model {model.name}; server ready in {ready_s:.1f} s (model loaded)")
+    cfg = json.loads((model / "config.json").read_text())
+    shape = f"hidden {cfg['hidden_size']}, {cfg['num_hidden_layers']} layers, vocab {cfg['vocab_size']}"
+    print(f"model {model.name} ({shape}; the study's JAX figures are for hidden 64, 2 layers)")
+    print(
+        f"server ready in {ready_s:.1f} s (model loaded); load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"
+    )
     print(f"SFT chat_sl: {stats['sft_steps']:.0f} steps in {stats['sft_wall_s']:.1f} s wall (JAX: 54 s)")
     print(f"RL math_rl:  {stats['rl_steps']:.0f} steps in {stats['rl_wall_s']:.1f} s wall (JAX: 32 s)")
     _line("SFT step, steady median", stats["sft_step_s"], "sft_step_s", "s")
