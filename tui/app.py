@@ -16,6 +16,7 @@ from textual.worker import get_current_worker
 
 from runner.runs.model import RunSummary
 from tui.commands import RunCommands
+from tui.control import PendingRuns
 from tui.follow import Focus, Follower, Hook, clock_from_env
 from tui.messages import RunLoaded, RunsRefreshed
 from tui.screens.help import HelpScreen
@@ -49,6 +50,7 @@ class TinkertopApp(App[int]):
         self.initial = initial
         self.roots = [Path(r) for r in roots]
         self.follower = Follower(self.roots)
+        self.pending = PendingRuns(self.roots)  # records with no folder yet (queued, early failures)
         self.hook = Hook()
         self._clock = now or clock_from_env()
         self._stop = threading.Event()
@@ -100,6 +102,7 @@ class TinkertopApp(App[int]):
         """Statuses from supervisor records and ages, on a timer (no file re-reads)."""
         if self.loaded and self.is_running:
             summaries = self.follower.resummarise()
+            summaries += self.pending.update({s.path for s in summaries})
             self.post_message(RunsRefreshed(summaries, self.follower.snapshot(), "update"))
 
     def _report(self, text: str) -> None:

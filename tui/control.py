@@ -8,6 +8,7 @@ heavy imports (torch, transformers) never enter the app's process. No Textual he
 from __future__ import annotations
 
 import json
+import os
 import shlex
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from runner.control.api import LaunchResult, launch_cli
+from runner.runs.model import RunSummary
 
 FIELD_KEYS = {"model": "model_name", "renderer": "renderer_name", "learning_rate": "learning_rate"}
 LINEUP_TIMEOUT_S = 180.0
@@ -225,3 +227,55 @@ def run_info(path: str) -> RunInfo:
     link = wandb_link(path, (console,) if console else ())
     tail = list((record or {}).get("console_tail") or [])
     return RunInfo(ref, tail, link.describe() if link else None, link.url if link else None)
+
+
+class PendingRuns:
+    """Runs whose supervisor record exists but whose folder does not (yet): queued, starting, or
+    failed before the job made its folder. The runs list shows them from the record alone."""
+
+    def __init__(self, roots: list[Path]) -> None:
+        self.roots = [os.path.abspath(r) for r in roots]
+        self._shown: set[str] = set()
+
+    def _under_roots(self, path: str) -> bool:
+        return any(path == r or path.startswith(r + os.sep) for r in self.roots)
+
+    def update(self, known: set[str]) -> list[RunSummary]:
+        """Summaries of pending runs, plus ``deleted`` ones for pending runs that went away."""
+        from runner.control import records, store
+
+        out = []
+        for state in store.iter_states():
+            path = os.path.abspath(str(state.get("log_path") or ""))
+            if path in known or not self._under_roots(path) or os.path.exists(path):
+                continue
+            out.append(_pending_summary(path, records.summarize(state)))
+        now = {s.path for s in out}
+        gone = self._shown - now - known
+        self._shown = now
+        for path in sorted(gone):
+            summary = _pending_summary(path, {"status": "deleted"})
+            out.append(replace(summary, note="no longer pending"))
+        return out
+
+
+def _pending_summary(path: str, record: dict) -> RunSummary:
+    code, error = record.get("exit_code"), record.get("error")
+    note = "; ".join(x for x in ("no folder yet", None if code is None else f"exit {code}", error) if x)
+    return RunSummary(
+        path=path,
+        name=str(record.get("name") or Path(path).name),
+        kind="unknown",
+        status=str(record.get("status")),
+        step=None,
+        progress=None,
+        headline_key=None,
+        headline_value=None,
+        spark=[],
+        last_change=None,
+        n_lines=0,
+        bad_lines=0,
+        latest={},
+        note=note,
+        status_source="supervisor",
+    )

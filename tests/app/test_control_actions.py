@@ -177,3 +177,27 @@ async def test_failed_run_shows_exit_code_and_console_tail(ws: Path) -> None:
         text = screen_text(app)
         assert "exit code 1" in text
         assert "selftest failure at step 2" in text  # the job's last console lines
+
+
+async def test_queued_run_is_listed_from_its_record_and_K_dequeues_it(ws: Path, cleanup: list[str]) -> None:
+    from runner.control import queue
+
+    queue.set_max_parallel(1)
+    busy = launch_job(ws, *LONG, name="busy")
+    cleanup.append(busy)
+    waiting = launch_job(ws, "steps=3", name="waiting", queue=True)
+    cleanup.append(waiting)
+    assert wait_status(waiting, "queued", timeout=5) == "queued"
+    app = TinkertopApp([ws / "results" / "logs"])
+    async with app.run_test(size=(140, 40)) as pilot:
+        path = _folder(ws, "waiting")
+        assert not Path(path).exists()  # no folder yet: the row comes from the record
+        await _select(pilot, app, path, "queued")
+        await pilot.pause(0.2)
+        assert "queued" in screen_text(app)
+        await pilot.press("K")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="modal")
+        assert "Stop run waiting?" in screen_text(app)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.summaries[path].status == "stopped", 20, "dequeued")
+        assert wait_status(busy, "running", timeout=1) == "running"  # the other run is untouched
