@@ -62,8 +62,8 @@ class Follower:
     def resummarise(self) -> list[RunSummary]:
         """Every known run's summary again without re-reading files: supervisor statuses (their
         state files live outside the watched folders) and "ago"/stale move on a timer."""
-        with self._lock:
-            return self._store.summaries() if self._store is not None else []
+        store = self._store  # RunStore and RunFolder lock themselves: refreshes need not wait
+        return store.summaries() if store is not None else []
 
     def watch(self, stop: threading.Event) -> Iterable[set[Path]]:
         """Batches of changed run folders until ``stop`` is set."""
