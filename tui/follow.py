@@ -118,11 +118,6 @@ class Hook:
             self._painted = True
             self._write(f"painted {time.time():.6f} {rows}")
 
-    def mark(self, name: str) -> None:
-        """A named point in time (start-up breakdown in the benchmark)."""
-        if self.path:
-            self._write(f"mark {name} {time.time():.6f}")
-
     def loaded(self) -> None:
         if self.path and not self._loaded:
             self._loaded = True
