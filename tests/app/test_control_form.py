@@ -11,7 +11,7 @@ import pytest
 from textual.widgets import Input, Select
 
 from runner.control import store
-from runner.control.testing import SELFTEST_JOB, launch_job, steps, wait_status
+from runner.control.testing import SELFTEST_JOB, launch_job, status, steps, wait_status
 from tests.app.conftest import wait_until
 from tests.app.screen_text import screen_text
 from tui.app import TinkertopApp
@@ -66,7 +66,7 @@ async def test_validate_shows_resolved_config_then_launches(ws: Path) -> None:
         await pilot.press("ctrl+l")
         await wait_until(pilot, lambda: not isinstance(app.screen, LaunchScreen), VALIDATE_TIMEOUT, "launch")
         run_id = store.run_id_for(ws / "results" / "logs" / "formrun")
-        await wait_until(pilot, lambda: wait_status(run_id, "finished", "failed", timeout=0.01), 60, "finish")
+        await wait_until(pilot, lambda: status(run_id) in ("finished", "failed"), 60, "finish")
         assert steps(run_id) == list(range(6))
         path = str((ws / "results" / "logs" / "formrun").resolve())
         await wait_until(
