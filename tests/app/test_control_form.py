@@ -142,3 +142,21 @@ async def test_e_clones_a_runs_spec_into_the_form(ws: Path) -> None:
         await wait_until(pilot, lambda: form.valid_form is not None, VALIDATE_TIMEOUT, "validation")
         await pilot.pause(0.2)
         assert "would start orig-clone" in screen_text(app)
+
+
+async def test_help_lists_the_control_keys_with_ids(ws: Path) -> None:
+    app = TinkertopApp([ws / "results" / "logs"])
+    async with app.run_test(size=(140, 60)) as pilot:
+        await wait_until(pilot, lambda: app.loaded, what="the full read")
+        await pilot.press("question_mark")
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        for key, desc, bid in (
+            ("n", "New run", "runs.new_run"),
+            ("e", "Clone+edit", "runs.clone_run"),
+            ("K", "Stop run", "runs.stop_run"),
+            ("R", "Resume run", "runs.resume_run"),
+            ("D", "Delete run", "runs.delete_run"),
+        ):
+            line = next((ln for ln in text.splitlines() if bid in ln), "")
+            assert desc in line and f" {key} " in f" {line} ", (bid, text)
