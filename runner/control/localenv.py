@@ -1,4 +1,8 @@
-"""The embedded backend as a launch target: its environment, and the tiny model with its renderer."""
+"""The embedded backend as a launch target: its environment, and the model it serves with its renderer.
+
+A ``--local`` launch makes sure the backend runs and takes ``model_name`` from the server itself, so the
+run always asks for the model that is actually served (the tiny model's cache version can change).
+"""
 
 from __future__ import annotations
 
@@ -12,10 +16,11 @@ class LocalTarget:
 
 
 def local_model() -> LocalTarget:
-    """The tiny local base model (built once, cached) and the renderer it was made for."""
-    from runner.backend import tinymodel
+    """The model the running embedded backend serves (started if needed), and the tiny model's renderer."""
+    from runner.backend import control, tinymodel
 
-    return LocalTarget(str(tinymodel.ensure_base_model()), tinymodel.RENDERER_NAME)
+    info = control.ensure_running()
+    return LocalTarget(str(info.model_path), tinymodel.RENDERER_NAME)
 
 
 def backend_env() -> dict[str, str]:
