@@ -189,6 +189,8 @@ def report(floor: float, m: dict[str, float]) -> None:
         )
 
     print(f"runs: {N_RUNS} x {N_STEPS} steps of real RL rows ({SOURCE.name}); tmux {TMUX_W}x{TMUX_H}")
+    load = os.getloadavg()
+    print(f"machine: {os.cpu_count()} CPUs, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} (shared)")
     print(f"{'(a) floor: import textual.app':<34} {floor:8.3f} s")
     print(
         f"(b) first paint over {N_LAUNCHES} launches (median; hook min {m['paint_min']:.3f} max {m['paint_max']:.3f} s)"
