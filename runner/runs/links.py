@@ -17,7 +17,9 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
-URL_RE = re.compile(rb"(?:Logging to:|View run at)\s+(https?://\S*wandb\S*/runs/[A-Za-z0-9_-]+)")
+URL_RE = re.compile(
+    rb"(?:Logging to:|View run at)\s+(https?://[^\s\"'<>\[\]]*wandb[^\s\"'<>\[\]]*/runs/[A-Za-z0-9_-]+)"
+)
 WANDB_DIR_RE = re.compile(r"^(offline-run|run)-(\d{8}_\d{6})-([A-Za-z0-9]+)$")
 CHUNK = 1 << 20
 

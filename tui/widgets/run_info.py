@@ -34,7 +34,7 @@ def info_text(info: RunInfo) -> str:
         parts.append(head)
     if info.wandb:
         url = info.wandb_url
-        shown = f"[link={url}]{escape(url)}[/link]" if url else escape(info.wandb)
+        shown = f'[link="{url}"]{escape(url)}[/link]' if url else escape(info.wandb)
         parts.append(f"W&B: {shown}")
     text = " · ".join(parts)
     if info.console_tail and ref.status in ("failed", "lost"):
