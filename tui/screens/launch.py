@@ -106,7 +106,9 @@ class LaunchScreen(Screen[None]):
         form = self.initial
         known = form.recipe in by_key()
         title = "Clone and edit" if form.name.endswith("-clone") else "New run"
-        yield Static(f"[b]{title}[/b] · runs go to {self.cwd / 'results' / 'logs'}", id="launch-title")
+        yield Static(
+            f"[b]{title}[/b] · runs go to {_escape(str(self.cwd / 'results' / 'logs'))}", id="launch-title"
+        )
         with Horizontal(id="launch-body"):
             with VerticalScroll(id="launch-form"):
                 yield Label("Recipe")
@@ -226,7 +228,7 @@ class LaunchScreen(Screen[None]):
     def on_lineup_loaded(self, message: LineupLoaded) -> None:
         if message.error:
             self.query_one("#launch-model", Select).prompt = "recipe default (lineup failed)"
-            self.notify(f"model lineup: {message.error}", severity="warning")
+            self.notify(f"model lineup: {message.error}", severity="warning", markup=False)
             return
         self._show_lineup(message.models)
 
@@ -252,7 +254,7 @@ class LaunchScreen(Screen[None]):
             return
         form = self.form()
         self.busy = True
-        self._status(f"validating {form.recipe}… (imports the recipe in a subprocess)")
+        self._status(f"validating {_escape(form.recipe)}… (imports the recipe in a subprocess)")
         self.run_worker(
             partial(self._check, form, False), thread=True, group="launch-check", exit_on_error=False
         )
@@ -264,7 +266,7 @@ class LaunchScreen(Screen[None]):
             return
         form = self.form()
         self.busy = self.launching = True
-        self._status(f"launching {form.recipe}…")
+        self._status(f"launching {_escape(form.recipe)}…")
         self.run_worker(
             partial(self._check, form, True), thread=True, group="launch-check", exit_on_error=False
         )
@@ -292,7 +294,7 @@ class LaunchScreen(Screen[None]):
         config.update(describe(message.result, message.launched))
         if message.launched:
             names = ", ".join(r["name"] for r in message.result.runs)
-            self.notify(f"started {names}")
+            self.notify(f"started {names}", markup=False)
             self.dismiss(None)
             return
         self.valid_form = message.form

@@ -83,7 +83,7 @@ class RunControlMixin:
     def _look_up(self, verb: str) -> None:
         path = self.control_path()
         if not path:
-            self.notify("no run selected", severity="warning")  # type: ignore[attr-defined]
+            self.notify("no run selected", severity="warning", markup=False)  # type: ignore[attr-defined]
             return
         self.run_worker(  # type: ignore[attr-defined]
             partial(self._lookup_worker, path, verb), thread=True, group="control-lookup", exit_on_error=False
@@ -96,14 +96,18 @@ class RunControlMixin:
         ref, verb = message.ref, message.verb
         notify = self.notify  # type: ignore[attr-defined]
         if ref.run_id is None:
-            notify(f"{ref.name} was not launched by tinkertop: no supervisor record", severity="warning")
+            notify(
+                f"{ref.name} was not launched by tinkertop: no supervisor record",
+                severity="warning",
+                markup=False,
+            )
             return
         push = self.app.push_screen  # type: ignore[attr-defined]
         if verb == "clone":
             self._act("clone", control.clone_form, ref)
         elif verb == "stop":
             if ref.status not in STOPPABLE:
-                notify(f"{ref.name} is {ref.status}: nothing to stop", severity="warning")
+                notify(f"{ref.name} is {ref.status}: nothing to stop", severity="warning", markup=False)
                 return
             body = (
                 f"SIGTERM to the process group of {ref.title()}, SIGKILL after {STOP_GRACE_S:.0f} s.\n"
@@ -112,7 +116,7 @@ class RunControlMixin:
             push(ConfirmModal(f"Stop run {ref.name}?", body, "Stop"), partial(self._confirmed, "stop", ref))
         elif verb == "resume":
             if ref.status in ("queued", "starting", "running"):
-                notify(f"{ref.name} is {ref.status}: nothing to resume", severity="warning")
+                notify(f"{ref.name} is {ref.status}: nothing to resume", severity="warning", markup=False)
                 return
             body = f"Relaunch {ref.title()} in its folder from its last checkpoint."
             push(
@@ -121,7 +125,9 @@ class RunControlMixin:
             )
         elif verb == "delete":
             if ref.status in ("queued", "starting", "running"):
-                notify(f"{ref.name} is {ref.status}: stop it (K) before deleting", severity="error")
+                notify(
+                    f"{ref.name} is {ref.status}: stop it (K) before deleting", severity="error", markup=False
+                )
                 return
             body = (
                 f"Deletes the folder {ref.path} and its record. This cannot be undone.\nType the run's name:"
@@ -132,7 +138,7 @@ class RunControlMixin:
         if not yes:
             return
         if verb == "stop":
-            self.notify(f"stopping {ref.name}…")  # type: ignore[attr-defined]
+            self.notify(f"stopping {ref.name}…", markup=False)  # type: ignore[attr-defined]
             self._act("stop", control.stop, ref, STOP_GRACE_S)
         else:
             self._act("resume", control.resume, ref)
@@ -157,7 +163,7 @@ class RunControlMixin:
         except Exception as exc:  # noqa: BLE001 - reported to the user
             result = ActionResult(False, f"{verb} failed: {type(exc).__name__}: {exc}")
         if not self.post_message(RunActionDone(verb, result)):  # type: ignore[attr-defined]
-            self.app.call_from_thread(self.app.notify, result.message)  # type: ignore[attr-defined]
+            self.app.call_from_thread(partial(self.app.notify, result.message, markup=False))  # type: ignore[attr-defined]
 
     def on_run_action_done(self, message: RunActionDone) -> None:
         result = message.result
@@ -166,7 +172,7 @@ class RunControlMixin:
 
             self.app.push_screen(LaunchScreen(self._workspace(), result.form))  # type: ignore[attr-defined]
             return
-        self.notify(result.message, severity="information" if result.ok else "error")  # type: ignore[attr-defined]
+        self.notify(result.message, severity="information" if result.ok else "error", markup=False)  # type: ignore[attr-defined]
         refresh = getattr(self.app, "resummarise_runs", None)  # type: ignore[attr-defined]
         if callable(refresh):
             refresh()

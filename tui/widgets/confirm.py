@@ -39,8 +39,8 @@ class ConfirmModal(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.title_text, classes="confirm-title", id="confirm-title")
-            yield Static(self.body, classes="confirm-body", id="confirm-body")
+            yield Static(self.title_text, classes="confirm-title", id="confirm-title", markup=False)
+            yield Static(self.body, classes="confirm-body", id="confirm-body", markup=False)
             with Horizontal(classes="confirm-buttons"):
                 yield Button("Cancel (n)", id="confirm-no")
                 yield Button(f"{self.verb} (y)", variant="error", id="confirm-yes")
@@ -71,8 +71,8 @@ class TypeNameModal(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical():
-            yield Static(self.title_text, classes="confirm-title", id="confirm-title")
-            yield Static(self.body, classes="confirm-body", id="confirm-body")
+            yield Static(self.title_text, classes="confirm-title", id="confirm-title", markup=False)
+            yield Static(self.body, classes="confirm-body", id="confirm-body", markup=False)
             yield Input(placeholder=f"type {self.expected} to confirm", id="confirm-input")
             with Horizontal(classes="confirm-buttons"):
                 yield Button("Cancel (esc)", id="confirm-no")
@@ -93,7 +93,7 @@ class TypeNameModal(ModalScreen[str | None]):
         if self.matches():
             self.dismiss(self.expected)
         else:
-            self.notify(f"type exactly {self.expected!r} to confirm", severity="warning")
+            self.notify(f"type exactly {self.expected!r} to confirm", severity="warning", markup=False)
 
     @on(Button.Pressed)
     def _pressed(self, event: Button.Pressed) -> None:
