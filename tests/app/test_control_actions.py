@@ -201,3 +201,26 @@ async def test_queued_run_is_listed_from_its_record_and_K_dequeues_it(ws: Path, 
         await pilot.press("y")
         await wait_until(pilot, lambda: app.summaries[path].status == "stopped", 20, "dequeued")
         assert wait_status(busy, "running", timeout=1) == "running"  # the other run is untouched
+
+
+async def test_lost_run_is_shown_and_K_stops_its_orphaned_job(ws: Path, cleanup: list[str]) -> None:
+    import os
+    import signal
+
+    run_id = launch_job(ws, *LONG, name="orphan[1]")
+    cleanup.append(run_id)
+    wait_for(lambda: len(steps(run_id)) >= 2, what="first metrics")
+    state = store.read_state(run_id) or {}
+    os.kill(state["supervisor_pid"], signal.SIGKILL)  # the supervisor dies; the job goes on
+    pgid = state["pgid"]
+    app = TinkertopApp([ws / "results" / "logs"])
+    async with app.run_test(size=(140, 40)) as pilot:
+        path = _folder(ws, "orphan[1]")
+        await _select(pilot, app, path, "lost")
+        assert procs.group_members(pgid)
+        await pilot.press("K")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="modal")
+        assert "Stop run orphan[1]?" in screen_text(app)  # names are shown verbatim, not as markup
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.summaries[path].status == "stopped", 40, "stopped")
+        assert not procs.group_members(pgid)
