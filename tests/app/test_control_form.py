@@ -160,3 +160,21 @@ async def test_help_lists_the_control_keys_with_ids(ws: Path) -> None:
         ):
             line = next((ln for ln in text.splitlines() if bid in ln), "")
             assert desc in line and f" {key} " in f" {line} ", (bid, text)
+
+
+async def test_sweep_field_plans_and_launches_one_run_per_value(ws: Path) -> None:
+    app = TinkertopApp([ws / "results" / "logs"])
+    async with app.run_test(size=(160, 50)) as pilot:
+        form = await _open_form(pilot, app)
+        _fill(form, custom=SELFTEST_JOB, overrides="step_seconds=0.01", name="sw", sweep="steps=2,3")
+        await pilot.press("ctrl+r")
+        await wait_until(pilot, lambda: form.valid_form is not None, VALIDATE_TIMEOUT, "validation")
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert "would start sw-steps2" in text and "valid: 2 runs" in text
+        await pilot.press("ctrl+l")
+        await wait_until(pilot, lambda: not isinstance(app.screen, LaunchScreen), VALIDATE_TIMEOUT, "launch")
+        ids = [store.run_id_for(ws / "results" / "logs" / f"sw-steps{n}") for n in (2, 3)]
+        for run_id, n in zip(ids, (2, 3), strict=True):
+            await wait_until(pilot, lambda r=run_id: status(r) in ("finished", "failed"), 60, "finish")
+            assert steps(run_id) == list(range(n))
