@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
-from tests.app.conftest import copy_run, wait_until
+import pytest
+
+from tests.app.conftest import FORMATS, copy_run, wait_until
 from tests.app.screen_text import screen_text
 from tui.app import TinkertopApp
 from tui.widgets.metric_chart import MetricChart
@@ -83,3 +86,18 @@ async def test_checkpoints_tab(tmp_path: Path) -> None:
         assert "final" in text and "000003" in text
         await pilot.press("l")
         await wait_until(pilot, lambda: "Training completed successfully" in screen_text(app), what="log end")
+
+
+async def test_run_without_metrics(tmp_path: Path) -> None:
+    src = FORMATS.parent / "realdata" / "sushantmehta_tinker-cookbook_IF_RLVR" / "logs_v2p5"
+    if not src.is_dir():
+        pytest.skip(f"{src} is absent")
+    shutil.copytree(src, tmp_path / "logs_v2p5")  # config.json and logs.log, no metrics.jsonl
+    app = TinkertopApp([tmp_path])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.loaded and app.summaries, what="the full read")
+        assert "no metrics" in screen_text(app)
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: "no metrics in this run yet" in screen_text(app), what="empty chart")
+        await pilot.press("l")
+        await wait_until(pilot, lambda: "INFO" in screen_text(app), what="console log")

@@ -105,8 +105,12 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         else:
             self.query_one(MetricPicker).set_keys(detail.metric_keys)
         self._title(detail)
+        chart = self.query_one(MetricChart)
+        if chart.has_keys != bool(detail.metric_keys):
+            chart.has_keys = bool(detail.metric_keys)
+            chart.replot()
         if all(k in snap.series for k in self.keys):
-            self.query_one(MetricChart).set_data(snap.series, self.keys)
+            chart.set_data(snap.series, self.keys)
         self.query_one(LatestTable).show(detail.summary.latest)
         self.query_one("#config-text", TextPane).show(config_text(detail.config, detail.config_error))
         self.query_one(CheckpointTable).show(detail.checkpoints)

@@ -57,10 +57,12 @@ class MetricChart(PlotextPlot):
         self.view = ChartView()
         self.series: dict[str, Series] = {}
         self.keys: list[str] = []
+        self.has_keys = False  # the run has metric keys to pick from
+        self._drawn = False
 
     def set_data(self, series: dict[str, Series], keys: list[str]) -> None:
         """New data or a new key selection; the view state is kept. Same data: no redraw."""
-        if keys == self.keys and all(series.get(k) == self.series.get(k) for k in keys):
+        if self._drawn and keys == self.keys and all(series.get(k) == self.series.get(k) for k in keys):
             return
         self.series = series
         self.keys = keys
@@ -93,6 +95,7 @@ class MetricChart(PlotextPlot):
         return [p[0] for p in pts], [p[1] for p in pts], [p[2] for p in pts]
 
     def replot(self) -> None:
+        self._drawn = True
         plt = self.plt
         plt.clear_figure()
         plt.xlabel("seconds since first seen" if self.view.x_time else "step")
@@ -111,7 +114,12 @@ class MetricChart(PlotextPlot):
                 draw(xs, raw, marker="braille", color=self._muted(), label=f"{key} (raw)")
             plt.plot(xs, ys, marker="braille", color=colours[i % len(colours)], label=key)
         if not drawn:
-            plt.title("no finite points for the selected metrics" if self.keys else "pick a metric")
+            if self.keys:
+                plt.title("no finite points for the selected metrics")
+            else:
+                plt.title(
+                    "pick a metric (space)" if self.series or self.has_keys else "no metrics in this run yet"
+                )
         self.refresh()
 
     def _colours(self) -> list[tuple[int, int, int]]:
