@@ -24,7 +24,7 @@ from runner import paths
 DEFAULT_WORKSPACE = Path("results") / "demo" / "logs"
 RL_MODULE = "tinker_cookbook.recipes.math_rl.train"
 SFT_MODULE = "tinker_cookbook.recipes.chat_sl.train"
-RL_LRS = (("rl-lr2e-3", 2e-3, "steady"), ("rl-lr5e-3", 5e-3, "fast"), ("rl-lr1", 1.0, "unstable"))
+RL_LRS = (("rl-lr2e-3", 2e-3, "steady"), ("rl-lr5e-3", 5e-3, "faster"), ("rl-lr1e-1", 1e-1, "too high"))
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ def demo_specs(workspace: Path, model_path: str, renderer: str) -> list[DemoRun]
     rl = (
         "env=arithmetic",
         "group_size=8",
-        "groups_per_batch=16",
+        "groups_per_batch=8",
         "max_tokens=8",
         "lora_rank=8",
         "max_steps=60",

@@ -23,7 +23,7 @@ from typing import Any
 
 from runner import paths
 
-VERSION = "v2"
+VERSION = "v3"
 RENDERER_NAME = "qwen3_disable_thinking"
 SPECIAL_TOKENS = ("<|endoftext|>", "<|im_start|>", "<|im_end|>")
 ADDED_TOKENS = (

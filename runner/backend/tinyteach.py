@@ -57,10 +57,15 @@ def _prompt(renderer: Any, x: int, y: int) -> list[int]:
     return list(renderer.build_generation_prompt(convo).to_ints())
 
 
-def _example(renderer: Any, tokenizer: Any, x: int, y: int) -> tuple[list[int], int]:
-    """(tokens, prompt length): the rendered prompt, then the answer and the stop token."""
+VERBOSE = "Let me work it out step by step: {x} plus {y} makes {s}."
+
+
+def _example(renderer: Any, tokenizer: Any, x: int, y: int, verbose: bool = False) -> tuple[list[int], int]:
+    """(tokens, prompt length): the rendered prompt, then the answer and the stop token. The
+    verbose answer is too long for a few-token sampling budget: it never reaches the stop token."""
     prompt = _prompt(renderer, x, y)
-    answer = tokenizer.encode(str(x + y), add_special_tokens=False)
+    text = VERBOSE.format(x=x, y=y, s=x + y) if verbose else str(x + y)
+    answer = tokenizer.encode(text, add_special_tokens=False)
     return prompt + answer + renderer.get_stop_sequences(), len(prompt)
 
 
@@ -83,12 +88,14 @@ def teach(
     max_steps: int = 900,
     batch: int = 64,
     lr: float = 3e-3,
-    target: float = 0.2,
+    target: float = 0.1,
+    verbose: float = 0.5,
     report: Callable[[int, float], None] | None = None,
 ) -> list[float]:
     """Full-parameter SFT on rendered arithmetic until the expected share of correct answers when
     sampling at temperature 1 reaches ``target`` (checked on a fixed probe batch), or
-    ``max_steps``. Stopping early keeps the model imperfect, which is the point. Returns losses."""
+    ``max_steps``. A share ``verbose`` of the answers are long-winded (badly formatted for the
+    env's short budget). Stopping early keeps the model imperfect, which is the point."""
     import torch
 
     renderer = _renderer(tokenizer)
@@ -102,8 +109,11 @@ def teach(
     model.train()
     losses: list[float] = []
     for step in range(max_steps):
-        pairs = problems(rng, batch, held_out=False)
-        ids, labels = _batch([_example(renderer, tokenizer, x, y) for x, y in pairs], pad=0)
+        rows = [
+            _example(renderer, tokenizer, x, y, verbose=rng.random() < verbose)
+            for x, y in problems(rng, batch, held_out=False)
+        ]
+        ids, labels = _batch(rows, pad=0)
         loss = _answer_loss(model, ids, labels)
         opt.zero_grad()
         loss.backward()
@@ -170,8 +180,15 @@ def _answer_loss(model: Any, ids: Any, labels: Any) -> Any:
     states = hidden.last_hidden_state[:, :-1]
     targets = labels[:, shared + 1 :]
     mask = targets != -100
-    logits = model.lm_head(states[mask])
-    return torch.nn.functional.cross_entropy(logits, targets[mask])
+    per_token = torch.nn.functional.cross_entropy(
+        model.lm_head(states[mask]), targets[mask], reduction="none"
+    )
+    # the first answer token (a number, or the start of a long-winded reply) counts fully; the
+    # rest of each answer shares one more unit, so long replies do not drown the numbers
+    first = mask & (mask.long().cumsum(dim=1) == 1)
+    rest = mask & ~first
+    weight = (first + rest / rest.sum(dim=1, keepdim=True).clamp(min=1))[mask]
+    return (per_token * weight).sum() / ids.shape[0]
 
 
 def measure(

@@ -112,11 +112,16 @@ def test_racing_processes_create_once(tmp_path: Path) -> None:
 def test_teaching_beats_untaught_on_held_out_problems(taught_dir: Path, raw_dir: Path) -> None:
     from transformers import AutoTokenizer, Qwen3ForCausalLM
 
-    pairs = tinyteach.problems(random.Random(2024), 150, held_out=True)
-    scores = {}
+    pairs = tinyteach.problems(random.Random(2024), 200, held_out=True)
+    scores, expected = {}, {}
     for name, folder in (("taught", taught_dir), ("raw", raw_dir)):
         tok = AutoTokenizer.from_pretrained(str(folder))
         model = Qwen3ForCausalLM.from_pretrained(str(folder)).eval()
-        scores[name] = tinyteach.measure(model, tok, pairs, temperature=0.0)
-    assert scores["taught"].well_formed > 0.9
-    assert scores["taught"].correct > scores["raw"].correct + 0.03
+        renderer = tinyteach._renderer(tok)
+        probe = tinyteach._batch([tinyteach._example(renderer, tok, x, y) for x, y in pairs], pad=0)
+        expected[name] = tinyteach.expected_correct(model, *probe)
+        scores[name] = tinyteach.measure(model, tok, pairs, temperature=1.0, max_tokens=8)
+    assert expected["taught"] > expected["raw"] + 0.02
+    assert scores["taught"].correct > scores["raw"].correct
+    # imperfect by design: it often answers, and sometimes rambles past the sampling budget
+    assert 0.2 < scores["taught"].well_formed < 0.9

@@ -1,0 +1,100 @@
+"""The demo, headless, against a real backend: real cookbook runs start, write metrics, the
+too-high learning rate really goes wrong, SFT loss falls, and stopping leaves no process behind."""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import Backend
+
+pytestmark = pytest.mark.e2e
+
+
+def _rows(folder: Path) -> list[dict[str, Any]]:
+    path = folder / "metrics.jsonl"
+    if not path.exists():
+        return []
+    rows = []
+    for line in path.read_text().splitlines():
+        try:
+            rows.append(json.loads(line))
+        except ValueError:
+            continue  # a half-written last line
+    return rows
+
+
+def _wait(what: str, check: Callable[[], bool], timeout: float, folders: list[Path]) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if check():
+            return
+        time.sleep(1.0)
+    logs = "\n".join(f"--- {f.name}\n{_tail(f / 'console.log')}" for f in folders)
+    raise AssertionError(f"timed out waiting for {what}\n{logs}")
+
+
+def _tail(path: Path) -> str:
+    return path.read_text(errors="replace")[-1500:] if path.exists() else "(no console.log)"
+
+
+def _collapsed(rows: list[dict[str, Any]]) -> bool:
+    """The unstable run's real failure: a NaN, entropy blown up to several times its start, or
+    reward collapse (no correct answer for three steps in a row after a start with some)."""
+    if len(rows) < 2:
+        return False
+    correct = [r.get("env/all/correct") for r in rows]
+    entropy = [r.get("optim/entropy") for r in rows]
+    if any(isinstance(v, float) and math.isnan(v) for v in (*correct, *entropy)):
+        return True
+    if isinstance(entropy[0], float | int) and any(
+        isinstance(e, float | int) and e > 3 * entropy[0] + 1 for e in entropy[1:]
+    ):
+        return True
+    if not (isinstance(correct[0], float | int) and correct[0] > 0):
+        return False
+    later = correct[1:]
+    return any(all(c == 0 for c in later[i : i + 3]) for i in range(max(0, len(later) - 2)))
+
+
+def test_demo_runs_move_and_stop_cleanly(backend: Backend, tmp_path: Path) -> None:
+    from runner import demo
+
+    workspace = tmp_path / "demo" / "logs"
+    (workspace / "rl-lr2e-3").mkdir(parents=True)  # an existing folder: the demo must not reuse it
+    started = demo.start_demo(workspace)
+    try:
+        folders = [Path(r.path) for r in started]
+        names = [f.name for f in folders]
+        assert "rl-lr2e-3" not in names and "rl-lr2e-3-2" in names
+        assert len(started) == 4 and all(f.parent == workspace.resolve() for f in folders)
+        _wait(
+            "two metric steps in every run",
+            lambda: all(len(_rows(f)) >= 2 for f in folders),
+            600,
+            folders,
+        )
+        unstable = next(f for f in folders if f.name.startswith("rl-lr1e-1"))
+        _wait("the unstable run to collapse", lambda: _collapsed(_rows(unstable)), 400, [unstable])
+        sft = next(f for f in folders if f.name.startswith("sft-"))
+
+        def sft_falls() -> bool:
+            nll = [r["train_mean_nll"] for r in _rows(sft) if "train_mean_nll" in r]
+            return len(nll) >= 10 and sum(nll[-3:]) / 3 < 0.8 * sum(nll[:3]) / 3
+
+        _wait("SFT train_mean_nll to fall", sft_falls, 400, [sft])
+        for folder in folders:
+            config = json.loads((folder / "config.json").read_text())
+            assert not config.get("wandb_project")
+    finally:
+        stopped = demo.stop_demo(started)
+    assert {r.pid for r in stopped} <= {r.pid for r in started}
+    assert not any(demo.is_alive(r) for r in started)
+    assert demo.read_record() == []
+    assert all((Path(r.path) / "console.log").exists() for r in started)
