@@ -38,6 +38,7 @@ class LaunchForm:
     learning_rate: str = ""
     local: bool = False
     smoke: bool = False
+    queue: bool = False  # queue the runs (at most N at once) instead of starting them now
     name: str = ""
     overrides: str = ""  # free "key=value key=value" text (shell quoting allowed)
     sweep: str = ""  # "key=a,b,c key2=x,y": one run per combination
@@ -50,6 +51,7 @@ class LaunchForm:
         args = [self.recipe, *self.override_list()]
         args += ["--local"] if self.local else []
         args += ["--smoke"] if self.smoke else []
+        args += ["--queue"] if self.queue else []
         args += ["--name", self.name] if self.name else []
         for item in shlex.split(self.sweep):
             args += ["--sweep", item]
@@ -202,7 +204,9 @@ def form_from_spec(spec: dict) -> LaunchForm:
         smoke=bool(spec.get("smoke")),
         name=f"{spec.get('name', 'run')}-clone",
         overrides=shlex.join(rest),
-        **fields,
+        model=fields.get("model", ""),
+        renderer=fields.get("renderer", ""),
+        learning_rate=fields.get("learning_rate", ""),
     )
 
 

@@ -57,9 +57,9 @@ def recipe_info(key: str) -> str:
     return f"{recipe.kind} · {where} · data: {recipe.data}{needs}"
 
 
-def describe(result: LaunchResult, launched: bool) -> str:
+def describe(result: LaunchResult, launched: bool, queued: bool = False) -> str:
     """The resolved config of each planned run (as ``tinkertop launch --dry-run`` prints it)."""
-    verb = "started" if launched else "would start"
+    verb = ("queued" if queued else "started") if launched else "would start"
     blocks = []
     for run in result.runs:
         lines = [f"[b]{verb} {_escape(run['name'])}[/b]", f"  log_path: {_escape(run['log_path'])}"]
@@ -132,6 +132,8 @@ class LaunchScreen(Screen[None]):
                     yield Switch(form.local, id="launch-local")
                     yield Label("Smoke sizes")
                     yield Switch(form.smoke, id="launch-smoke")
+                    yield Label("Queue")
+                    yield Switch(form.queue, id="launch-queue")
                 yield Input(form.name, placeholder="run name (default <recipe>-<time>)", id="launch-name")
                 yield Input(
                     form.overrides, placeholder="overrides: key=value key=value", id="launch-overrides"
@@ -165,6 +167,7 @@ class LaunchScreen(Screen[None]):
             learning_rate=self._text("#launch-lr"),
             local=self.query_one("#launch-local", Switch).value,
             smoke=self.query_one("#launch-smoke", Switch).value,
+            queue=self.query_one("#launch-queue", Switch).value,
             name=self._text("#launch-name"),
             overrides=self._text("#launch-overrides"),
             sweep=self._text("#launch-sweep"),
@@ -291,10 +294,10 @@ class LaunchScreen(Screen[None]):
             config.update(f"[$error]✗ {error}[/]")
             self._status(f"[$error]invalid: {error.splitlines()[0] if error else 'launcher failed'}[/]")
             return
-        config.update(describe(message.result, message.launched))
+        config.update(describe(message.result, message.launched, message.form.queue))
         if message.launched:
             names = ", ".join(r["name"] for r in message.result.runs)
-            self.notify(f"started {names}", markup=False)
+            self.notify(f"{'queued' if message.form.queue else 'started'} {names}", markup=False)
             self.dismiss(None)
             return
         self.valid_form = message.form
