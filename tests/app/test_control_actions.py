@@ -224,3 +224,20 @@ async def test_lost_run_is_shown_and_K_stops_its_orphaned_job(ws: Path, cleanup:
         await pilot.press("y")
         await wait_until(pilot, lambda: app.summaries[path].status == "stopped", 40, "stopped")
         assert not procs.group_members(pgid)
+
+
+async def test_ctrl_k_force_stops_a_job_that_ignores_sigterm(ws: Path, cleanup: list[str]) -> None:
+    run_id = launch_job(ws, *LONG, "ignore_term=true", name="stubborn")
+    cleanup.append(run_id)
+    wait_for(lambda: len(steps(run_id)) >= 2, what="first metrics")
+    pgid = (store.read_state(run_id) or {})["pgid"]
+    app = TinkertopApp([ws / "results" / "logs"])
+    async with app.run_test(size=(140, 40)) as pilot:
+        path = _folder(ws, "stubborn")
+        await _select(pilot, app, path, "running")
+        await pilot.press("ctrl+k")
+        await wait_until(pilot, lambda: isinstance(app.screen, ConfirmModal), what="modal")
+        assert "Force-stop run stubborn?" in screen_text(app) and "SIGKILL after 1 s" in screen_text(app)
+        await pilot.press("y")
+        await wait_until(pilot, lambda: app.summaries[path].status == "stopped", 30, "stopped")
+        assert not procs.group_members(pgid)

@@ -19,6 +19,7 @@ from tui.control import ActionResult, RunRef
 from tui.widgets.confirm import ConfirmModal, TypeNameModal
 
 STOP_GRACE_S = 10.0
+FORCE_GRACE_S = 1.0
 STOPPABLE = ("queued", "starting", "running", "lost")
 
 
@@ -28,6 +29,7 @@ def control_bindings(prefix: str) -> list[Binding]:
         Binding("n", "new_run", "New run", id=f"{prefix}.new_run"),
         Binding("e", "clone_run", "Clone+edit", id=f"{prefix}.clone_run"),
         Binding("K", "stop_run", "Stop run", id=f"{prefix}.stop_run"),
+        Binding("ctrl+k", "force_stop_run", "Force stop", show=False, id=f"{prefix}.force_stop_run"),
         Binding("R", "resume_run", "Resume run", id=f"{prefix}.resume_run"),
         Binding("D", "delete_run", "Delete run", id=f"{prefix}.delete_run"),
     ]
@@ -70,6 +72,9 @@ class RunControlMixin:
     def action_stop_run(self) -> None:
         self._look_up("stop")
 
+    def action_force_stop_run(self) -> None:
+        self._look_up("force")
+
     def action_resume_run(self) -> None:
         self._look_up("resume")
 
@@ -105,15 +110,17 @@ class RunControlMixin:
         push = self.app.push_screen  # type: ignore[attr-defined]
         if verb == "clone":
             self._act("clone", control.clone_form, ref)
-        elif verb == "stop":
+        elif verb in ("stop", "force"):
             if ref.status not in STOPPABLE:
                 notify(f"{ref.name} is {ref.status}: nothing to stop", severity="warning", markup=False)
                 return
+            grace = STOP_GRACE_S if verb == "stop" else FORCE_GRACE_S
             body = (
-                f"SIGTERM to the process group of {ref.title()}, SIGKILL after {STOP_GRACE_S:.0f} s.\n"
+                f"SIGTERM to the process group of {ref.title()}, SIGKILL after {grace:.0f} s.\n"
                 "Its folder and logs stay; R resumes it from its last checkpoint."
             )
-            push(ConfirmModal(f"Stop run {ref.name}?", body, "Stop"), partial(self._confirmed, "stop", ref))
+            title = f"{'Stop' if verb == 'stop' else 'Force-stop'} run {ref.name}?"
+            push(ConfirmModal(title, body, "Stop"), partial(self._confirmed, verb, ref))
         elif verb == "resume":
             if ref.status in ("queued", "starting", "running"):
                 notify(f"{ref.name} is {ref.status}: nothing to resume", severity="warning", markup=False)
@@ -137,9 +144,9 @@ class RunControlMixin:
     def _confirmed(self, verb: str, ref: RunRef, yes: bool | None) -> None:
         if not yes:
             return
-        if verb == "stop":
+        if verb in ("stop", "force"):
             self.notify(f"stopping {ref.name}…", markup=False)  # type: ignore[attr-defined]
-            self._act("stop", control.stop, ref, STOP_GRACE_S)
+            self._act("stop", control.stop, ref, STOP_GRACE_S if verb == "stop" else FORCE_GRACE_S)
         else:
             self._act("resume", control.resume, ref)
 
