@@ -240,18 +240,43 @@ class PendingRuns:
     def __init__(self, roots: list[Path]) -> None:
         self.roots = [os.path.abspath(r) for r in roots]
         self._shown: set[str] = set()
+        self._ids: dict[str, str] = {}  # folder -> run id
+        self._states: dict[str, tuple[float, dict]] = {}  # run id -> (state mtime, state)
 
     def _under_roots(self, path: str) -> bool:
         return any(path == r or path.startswith(r + os.sep) for r in self.roots)
 
+    def _state(self, run_dir: Path) -> dict | None:
+        """A record's state, re-read only when its file changed."""
+        from runner.control import store
+
+        try:
+            mtime = (run_dir / "state.json").stat().st_mtime
+        except OSError:
+            return None
+        hit = self._states.get(run_dir.name)
+        if hit is None or hit[0] != mtime:
+            state = store.read_json(run_dir / "state.json")
+            if state is None:
+                return None
+            hit = self._states[run_dir.name] = (mtime, state)
+        return hit[1]
+
     def update(self, known: set[str]) -> list[RunSummary]:
-        """Summaries of pending runs, plus ``deleted`` ones for pending runs that went away."""
+        """Summaries of pending runs, plus ``deleted`` ones for pending runs that went away.
+        Records of runs the list already shows (``known`` folders) are not read."""
         from runner.control import records, store
 
+        for path in known - self._ids.keys():
+            self._ids[path] = store.run_id_for(path)
+        known_ids = {self._ids[p] for p in known}
         out = []
-        for state in store.iter_states():
-            path = os.path.abspath(str(state.get("log_path") or ""))
-            if path in known or not self._under_roots(path) or os.path.exists(path):
+        for run_dir in store.runs_root().iterdir():
+            if run_dir.name in known_ids:
+                continue
+            state = self._state(run_dir)
+            path = os.path.abspath(str((state or {}).get("log_path") or ""))
+            if state is None or path in known or not self._under_roots(path) or os.path.exists(path):
                 continue
             out.append(_pending_summary(path, records.summarize(state)))
         now = {s.path for s in out}
