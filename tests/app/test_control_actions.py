@@ -201,6 +201,15 @@ async def test_queued_run_is_listed_from_its_record_and_K_dequeues_it(ws: Path, 
         await pilot.press("y")
         await wait_until(pilot, lambda: app.summaries[path].status == "stopped", 20, "dequeued")
         assert wait_status(busy, "running", timeout=1) == "running"  # the other run is untouched
+        # a run that never got a folder can be deleted too: its row leaves the list
+        await pilot.press("D")
+        modal = await wait_until(
+            pilot, lambda: isinstance(app.screen, TypeNameModal) and app.screen, what="D"
+        )
+        modal.query_one(Input).value = "waiting"
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: path not in app.summaries, 20, "row gone")
+        assert not store.record_dir(waiting).exists()
 
 
 async def test_lost_run_is_shown_and_K_stops_its_orphaned_job(ws: Path, cleanup: list[str]) -> None:
