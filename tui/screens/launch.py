@@ -257,7 +257,8 @@ class LaunchScreen(Screen[None]):
             return
         form = self.form()
         self.busy = True
-        self._status(f"validating {_escape(form.recipe)}… (imports the recipe in a subprocess)")
+        extra = "; Local starts the embedded backend if needed" if form.local else ""
+        self._status(f"validating {_escape(form.recipe)}… (imports the recipe in a subprocess{extra})")
         self.run_worker(
             partial(self._check, form, False), thread=True, group="launch-check", exit_on_error=False
         )
