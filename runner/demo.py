@@ -24,7 +24,11 @@ from runner import paths
 DEFAULT_WORKSPACE = Path("results") / "demo" / "logs"
 RL_MODULE = "tinker_cookbook.recipes.math_rl.train"
 SFT_MODULE = "tinker_cookbook.recipes.chat_sl.train"
-RL_LRS = (("rl-lr2e-3", 2e-3, "steady"), ("rl-lr5e-3", 5e-3, "faster"), ("rl-lr1e-1", 1e-1, "too high"))
+RL_LRS = (
+    ("rl-lr2e-3", 2e-3, "RL, steady: reward rises"),
+    ("rl-lr5e-3", 5e-3, "RL, faster: rises, then wobbles"),
+    ("rl-lr1e-1", 1e-1, "RL, lr too high: entropy blows up, reward collapses"),
+)
 
 
 @dataclass(frozen=True)
@@ -45,6 +49,7 @@ class StartedRun:
     path: str
     pid: int
     start_ticks: int
+    note: str = ""
 
 
 def demo_specs(workspace: Path, model_path: str, renderer: str) -> list[DemoRun]:
@@ -58,7 +63,7 @@ def demo_specs(workspace: Path, model_path: str, renderer: str) -> list[DemoRun]
         "groups_per_batch=8",
         "max_tokens=8",
         "lora_rank=8",
-        "max_steps=60",
+        "max_steps=100",
         "eval_every=0",
         "save_every=20",
     )
@@ -70,13 +75,15 @@ def demo_specs(workspace: Path, model_path: str, renderer: str) -> list[DemoRun]
         f"dataset={data}",
         "batch_size=16",
         "max_length=128",
-        "num_epochs=6",
+        "num_epochs=10",
         "lora_rank=8",
         "learning_rate=1e-3",
         "eval_every=0",
         "save_every=20",
     )
-    runs.append(DemoRun("sft-arith-chat", SFT_MODULE, (*common, *sft), "SFT on local JSONL"))
+    runs.append(
+        DemoRun("sft-arith-chat", SFT_MODULE, (*common, *sft), "SFT on a generated JSONL: loss falls")
+    )
     taken: set[str] = set()
     out = []
     for run in runs:
@@ -124,7 +131,7 @@ def launch(run: DemoRun, workspace: Path, env: dict[str, str]) -> StartedRun:
     The one place that launches (the runner's supervisor can replace it)."""
     folder = workspace / run.name
     folder.mkdir(parents=True, exist_ok=True)
-    argv = [sys.executable, "-m", run.module, *run.overrides]
+    argv = _argv(run)
     with open(folder / "console.log", "ab") as console:
         proc = subprocess.Popen(
             argv,
@@ -135,7 +142,11 @@ def launch(run: DemoRun, workspace: Path, env: dict[str, str]) -> StartedRun:
             start_new_session=True,
             cwd=str(workspace.resolve().parent),
         )
-    return StartedRun(run.name, str(folder.resolve()), proc.pid, _start_ticks(proc.pid))
+    return StartedRun(run.name, str(folder.resolve()), proc.pid, _start_ticks(proc.pid), run.note)
+
+
+def _argv(run: DemoRun) -> list[str]:
+    return [sys.executable, "-m", run.module, *run.overrides]
 
 
 def run_env(backend_env: dict[str, str]) -> dict[str, str]:

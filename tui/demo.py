@@ -38,14 +38,16 @@ def run_demo(argv: Sequence[str]) -> int:
         print(f"stopped {len(stopped)} demo run(s)" + "".join(f"\n  {r.path}" for r in stopped))
         return 0
     workspace = args.workspace or demo.DEFAULT_WORKSPACE
-    print("tinkertop demo: preparing the backend and the tiny model (first time: about a minute) ...")
+    print(
+        "tinkertop demo: preparing the backend and the tiny model (the first time builds the tiny model: a minute or two) ..."
+    )
     try:
         started = demo.start_demo(workspace)
     except Exception as exc:  # a clear message beats a traceback for a demo
         print(f"tinkertop demo: could not start: {exc}", file=sys.stderr)
         return 1
     for run in started:
-        print(f"  {run.name:<18} pid {run.pid:<7} {run.path}")
+        print(f"  {run.name:<16} {run.note}\n  {'':<16} {run.path}  (pid {run.pid})")
     print("stop them with: tinkertop demo --stop")
     if args.no_app:
         return 0
