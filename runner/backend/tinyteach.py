@@ -108,11 +108,14 @@ def teach(
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda i: min(1.0, (i + 1) / 20))
     model.train()
     losses: list[float] = []
+    cache: dict[tuple[int, int, bool], tuple[list[int], int]] = {}
     for step in range(max_steps):
-        rows = [
-            _example(renderer, tokenizer, x, y, verbose=rng.random() < verbose)
-            for x, y in problems(rng, batch, held_out=False)
-        ]
+        rows = []
+        for x, y in problems(rng, batch, held_out=False):
+            key = (x, y, rng.random() < verbose)
+            if key not in cache:
+                cache[key] = _example(renderer, tokenizer, *key)
+            rows.append(cache[key])
         ids, labels = _batch(rows, pad=0)
         loss = _answer_loss(model, ids, labels)
         opt.zero_grad()
