@@ -46,7 +46,7 @@ def _tail(path: Path) -> str:
 
 def _collapsed(rows: list[dict[str, Any]]) -> bool:
     """The unstable run's real failure: a NaN, entropy blown up to several times its start, or
-    reward collapse (no correct answer for three steps in a row after a start with some)."""
+    reward collapse (pinned at the format floor, or no correct answer, three steps in a row)."""
     if len(rows) < 2:
         return False
     correct = [r.get("env/all/correct") for r in rows]
@@ -56,6 +56,10 @@ def _collapsed(rows: list[dict[str, Any]]) -> bool:
     if isinstance(entropy[0], float | int) and any(
         isinstance(e, float | int) and e > 3 * entropy[0] + 1 for e in entropy[1:]
     ):
+        return True
+    reward = [r.get("env/all/reward/total") for r in rows[1:]]
+    floor = [isinstance(v, float | int) and v <= -0.095 for v in reward]  # never right, never stops
+    if any(all(floor[i : i + 3]) for i in range(max(0, len(floor) - 2))):
         return True
     if not (isinstance(correct[0], float | int) and correct[0] > 0):
         return False
