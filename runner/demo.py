@@ -2,20 +2,18 @@
 
 ``start_demo(workspace)`` starts the backend if needed, makes sure the tiny base model exists,
 writes the SFT data, and launches three RL runs on the arithmetic env (a sane, a faster and an
-unstable learning rate) and one chat SFT run, each as a detached process group whose console goes
-to ``<run>/console.log``. ``stop_demo()`` stops the runs it recorded. No W&B, no downloads.
+unstable learning rate) and one chat SFT run through the runner (``tinkertop launch --local``), so
+each is a supervised run like any other: status, stop (K), resume (R) and clone (e) work on it, its
+console log lives in its runner record. ``stop_demo()`` stops the runs it recorded. No W&B, no
+downloads.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import random
-import signal
-import subprocess
-import sys
-import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -36,9 +34,10 @@ class DemoRun:
     """One run of the demo: its folder name, recipe module, overrides and what it shows."""
 
     name: str
-    module: str
+    module: str  # a recipe module, a catalogue key or a chz script: whatever ``tinkertop launch`` takes
     overrides: tuple[str, ...]
     note: str
+    local: bool = True  # on the embedded backend (``--local``)
 
 
 @dataclass(frozen=True)
@@ -47,16 +46,14 @@ class StartedRun:
 
     name: str
     path: str
-    pid: int
-    start_ticks: int
+    run_id: str
     note: str = ""
 
 
 def demo_specs(workspace: Path, model_path: str, renderer: str) -> list[DemoRun]:
     """The demo set, with folder names that do not collide with folders already in ``workspace``."""
-    # The folder is always new (a free name) but already holds console.log, so "resume" (which
-    # starts fresh when there is no checkpoint) rather than "delete" (which would remove the log).
-    common = (f"model_name={model_path}", f"renderer_name={renderer}", "behavior_if_log_dir_exists=resume")
+    # the folder is always new (a free name); the supervisor passes behavior_if_log_dir_exists
+    common = (f"model_name={model_path}", f"renderer_name={renderer}")
     rl = (
         "env=arithmetic",
         "group_size=8",
@@ -125,32 +122,48 @@ def write_sft_data(path: Path, n: int = 480, seed: int = 7) -> Path:
     return path
 
 
+class DemoError(RuntimeError):
+    """A demo run could not be launched (the runner's message says why)."""
+
+
 def launch(run: DemoRun, workspace: Path, env: dict[str, str]) -> StartedRun:
-    """Start one run as a detached process group; console to ``<run>/console.log``.
+    """Launch one run through the runner (validated, supervised, detached); returns its record.
 
-    The one place that launches (the runner's supervisor can replace it)."""
-    folder = workspace / run.name
-    folder.mkdir(parents=True, exist_ok=True)
-    argv = _argv(run)
-    with open(folder / "console.log", "ab") as console:
-        proc = subprocess.Popen(
-            argv,
-            stdin=subprocess.DEVNULL,
-            stdout=console,
-            stderr=subprocess.STDOUT,
-            env=env,
-            start_new_session=True,
-            cwd=str(workspace.resolve().parent),
-        )
-    return StartedRun(run.name, str(folder.resolve()), proc.pid, _start_ticks(proc.pid), run.note)
+    The launcher runs as a subprocess (``tinkertop launch ... --json``) so the recipe import stays out
+    of this process, which goes on to run the app. ``env`` is what the supervisor and the job inherit."""
+    from runner.control.api import launch_cli
+
+    args = [run.module, *run.overrides] + (["--local"] if run.local else [])
+    cwd = workspace.resolve().parent
+    result = launch_cli(args, cwd=cwd, env=env)
+    if not result.ok or not result.runs:
+        raise DemoError(f"{run.name}: {result.error or 'the launcher printed no run'}")
+    planned = result.runs[0]
+    return StartedRun(run.name, str(planned["log_path"]), str(planned["run_id"]), run.note)
 
 
-def _argv(run: DemoRun) -> list[str]:
-    return [sys.executable, "-m", run.module, *run.overrides]
+def launch_all(runs: list[DemoRun], workspace: Path, env: dict[str, str]) -> list[StartedRun]:
+    """Launch every run, the launchers side by side (each imports its recipe to validate it)."""
+    workspace.mkdir(parents=True, exist_ok=True)
+    with ThreadPoolExecutor(max_workers=len(runs) or 1) as pool:
+        futures = [pool.submit(launch, run, workspace, env) for run in runs]
+        started, errors = [], []
+        for future in futures:
+            try:
+                started.append(future.result())
+            except DemoError as exc:
+                errors.append(str(exc))
+    if started:
+        _record(started)
+    if errors:
+        stop_demo(started)
+        raise DemoError("; ".join(errors))
+    return started
 
 
 def run_env(backend_env: dict[str, str]) -> dict[str, str]:
-    """The environment of a demo run: the backend's URL and key, offline, no W&B, one thread."""
+    """The environment of a demo run: offline, no W&B, one thread (the supervisor adds the backend's
+    URL and key for a ``--local`` run)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
     env.update(backend_env)
     env.update(
@@ -170,13 +183,10 @@ def start_demo(workspace: Path | None = None) -> list[StartedRun]:
     workspace = workspace or DEFAULT_WORKSPACE
     workspace.mkdir(parents=True, exist_ok=True)
     model = tinymodel.ensure_base_model()
-    info = control.ensure_running(model=model)
+    control.ensure_running(model=model)
     write_sft_data(sft_data_path(workspace))
-    env = run_env(control.env_for(info))
     specs = demo_specs(workspace, str(model), tinymodel.RENDERER_NAME)
-    started = [launch(run, workspace, env) for run in specs]
-    _record(started)
-    return started
+    return launch_all(specs, workspace, run_env({}))
 
 
 def _record_path() -> Path:
@@ -193,52 +203,42 @@ def read_record() -> list[StartedRun]:
         rows = json.loads(_record_path().read_text())
     except (OSError, ValueError):
         return []
-    return [StartedRun(**r) for r in rows if isinstance(r, dict)]
+    out = []
+    for row in rows if isinstance(rows, list) else []:
+        try:
+            out.append(StartedRun(**row))
+        except TypeError:  # a record of an older demo (plain processes): nothing to stop through it
+            continue
+    return out
 
 
-def _start_ticks(pid: int) -> int:
-    """Process start time in clock ticks (from /proc), so a reused pid is never mistaken."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return -1
-    return int(stat.rsplit(")", 1)[1].split()[19])
+def status(run: StartedRun) -> str:
+    """The run's status from its supervisor's record (queued, starting, running, ..., lost)."""
+    from runner.control import records, store
+
+    return records.effective_status(store.read_state(run.run_id) or {})
 
 
 def is_alive(run: StartedRun) -> bool:
-    """True while the recorded process (same pid and start time) still runs."""
-    with contextlib.suppress(ChildProcessError, OSError):
-        os.waitpid(run.pid, os.WNOHANG)
-    ticks = _start_ticks(run.pid)
-    if ticks < 0 or ticks != run.start_ticks:
-        return False
-    state = Path(f"/proc/{run.pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    return state != "Z"
+    """True while the run is queued, starting or running (its job or supervisor still there)."""
+    return status(run) in ("queued", "starting", "running")
 
 
-def stop_run(run: StartedRun, grace: float = 10.0) -> bool:
-    """SIGTERM the run's process group, SIGKILL after ``grace``; True if it was running."""
-    if not is_alive(run):
-        return False
-    with contextlib.suppress(ProcessLookupError):
-        os.killpg(run.pid, signal.SIGTERM)
-    deadline = time.monotonic() + grace
-    while is_alive(run) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    if is_alive(run):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(run.pid, signal.SIGKILL)
-        while is_alive(run):
-            time.sleep(0.05)
-    return True
+def stop_demo(runs: list[StartedRun] | None = None, grace: float = 10.0) -> list[StartedRun]:
+    """Stop the given (default: all recorded) demo runs; returns those that were live."""
+    from runner.control import actions
 
-
-def stop_demo(runs: list[StartedRun] | None = None) -> list[StartedRun]:
-    """Stop the given (default: all recorded) demo runs; returns those that were running."""
     recorded = runs if runs is not None else read_record()
-    stopped = [r for r in recorded if stop_run(r)]
+    live = [r for r in recorded if is_alive(r)]
+    for run in live:  # ask every supervisor first, then wait for each
+        try:
+            actions.stop(run.run_id, grace=grace, wait=False)
+        except actions.ActionError:
+            pass
+    for run in live:
+        actions.wait_status(run.run_id, ("finished", "failed", "stopped", "lost"), grace + 30)
     _rewrite([r for r in read_record() if r not in recorded])
-    return stopped
+    return live
 
 
 def _rewrite(rows: list[StartedRun]) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="tinkertop demo",
-        description="Start the embedded backend, launch three RL runs (arithmetic env, three learning "
-        "rates, one too high) and one SFT run, then open the app on them.",
+        description="Start the embedded backend, launch (through the runner, --local) three RL runs "
+        "(arithmetic env, three learning rates, one too high) and one SFT run, then open the app on them.",
     )
     parser.add_argument(
         "--workspace",
@@ -47,8 +47,8 @@ def run_demo(argv: Sequence[str]) -> int:
         print(f"tinkertop demo: could not start: {exc}", file=sys.stderr)
         return 1
     for run in started:
-        print(f"  {run.name:<16} {run.note}\n  {'':<16} {run.path}  (pid {run.pid})")
-    print("stop them with: tinkertop demo --stop")
+        print(f"  {run.name:<16} {run.note}\n  {'':<16} {run.path}  (run {run.run_id})")
+    print("supervised runs: K in the app stops one, tinkertop demo --stop stops them all")
     if args.no_app:
         return 0
     return _open_app(workspace)

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runner.runs.model import RunSummary
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 
@@ -70,3 +74,10 @@ def short_key(key: str | None, parts: int = 2) -> str:
     if not key:
         return "-"
     return "/".join(key.split("/")[-parts:])
+
+
+def status_text(summary: RunSummary) -> str:
+    """The status, with the exit code of a failed run (``failed 137``)."""
+    if summary.status == "failed" and summary.exit_code is not None:
+        return f"failed {summary.exit_code}"
+    return summary.status

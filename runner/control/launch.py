@@ -115,6 +115,7 @@ def allocate(base: str, logs_root: Path, taken: set[str]) -> tuple[str, str, str
 
 
 def _local_overrides(overrides: list[str], notes: list[str]) -> list[str]:
+    from runner.backend.control import BackendError
     from runner.control.localenv import local_model
 
     extra = []
@@ -122,7 +123,11 @@ def _local_overrides(overrides: list[str], notes: list[str]) -> list[str]:
     if given is not None and not os.path.isdir(os.path.expanduser(given)):
         raise LaunchError(f"--local serves local model folders only; model_name={given} is not a folder")
     if given is None:
-        target = local_model()
+        try:
+            target = local_model()
+        except BackendError as exc:
+            first = str(exc).splitlines()[0]
+            raise LaunchError(f"--local: the embedded backend is not available: {first}") from exc
         extra.append(f"model_name={target.model_path}")
         if _given(overrides, "renderer_name") is None:
             extra.append(f"renderer_name={target.renderer}")

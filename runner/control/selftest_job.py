@@ -32,6 +32,7 @@ class Config:
     wandb_project: str | None = None
     spawn_grandchild: bool = False
     require_env: str = ""  # comma-separated names the job must find in its environment
+    print_env: str = ""  # comma-separated names whose values the job prints, as a careless script would
 
 
 def prepare(cfg: Config) -> int:
@@ -65,6 +66,8 @@ def main(cfg: Config) -> int:
         import subprocess
 
         subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    for name in (n for n in cfg.print_env.split(",") if n):
+        print(f"debug: {name} is {os.environ.get(name)} (unquoted: {os.environ.get(name)}!)", flush=True)
     start = prepare(cfg)
     path = Path(cfg.log_path)
     (path / "config.json").write_text(json.dumps(chz.asdict(cfg)))

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.control import creds, experiments, procs, store
+from runner.control.scrub import ConsoleScrubber
 
 POLL_S = 0.2
 DEFAULT_GRACE_S = 10.0
@@ -30,6 +31,7 @@ class Supervisor:
         self.proc: subprocess.Popen | None = None
         self.stop_deadline: float | None = None
         self.killed = False
+        self.scrubber: ConsoleScrubber | None = None
 
     # -- signals: record only -------------------------------------------------------------
     def _record(self, signum: int, _frame: Any) -> None:
@@ -81,6 +83,8 @@ class Supervisor:
         mode = state.get("mode") or "delete"
         env = self.job_env()
         argv = self.job_argv(mode)
+        # the job writes its own output straight to the console log; secrets it prints are masked in place
+        self.scrubber = ConsoleScrubber(store.console_path(self.run_id), creds.secret_values(env))
         self.console(f"attempt {state.get('attempt', 1)}: {' '.join(argv)}")
         log = open(store.console_path(self.run_id), "ab")
         try:
@@ -121,6 +125,7 @@ class Supervisor:
             rc = self.proc.poll()
             if rc is not None:
                 return rc
+            self.scrub()
             if self.stop_deadline is None and self.stop_requested():
                 self.begin_stop()
             if self.stop_deadline is not None and not self.killed and time.monotonic() >= self.stop_deadline:
@@ -129,10 +134,18 @@ class Supervisor:
                 self.killed = True
             time.sleep(POLL_S)
 
+    def scrub(self) -> None:
+        if self.scrubber is not None:
+            try:
+                self.scrubber.scan()
+            except OSError as exc:  # never let masking take the supervisor down
+                print(f"console scrub failed: {exc}", file=sys.stderr)
+
     def finish(self, rc: int | None, error: str | None = None) -> str:
         pgid = self.proc.pid if self.proc else None
         if pgid and procs.group_members(pgid):  # leftovers of the job's group never outlive it
             procs.signal_group(pgid, signal.SIGKILL)
+        self.scrub()
         stopped = self.stop_deadline is not None or (rc is None and self.stop_requested())
         if stopped:
             status = "stopped"

@@ -284,6 +284,7 @@ class RunFolder:
                 note=self._note(extra),
                 mode=info.mode,
                 status_source=source,
+                exit_code=status.exit_code_of(self._supervisor),
             )
 
     def _status(self) -> tuple[str, str, str]:

@@ -45,6 +45,7 @@ class RunSummary:
     note: str = ""
     mode: str = ""  # rl: "sync", "async", "stream"; "" when not applicable
     status_source: str = "files"  # "files" or "supervisor"
+    exit_code: int | None = None  # the job's exit code, from the supervisor's record
 
 
 @dataclass

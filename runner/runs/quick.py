@@ -22,7 +22,7 @@ from runner.runs.jsonl import LineError, parse_object
 from runner.runs.kinds import headline_key, infer_kind, progress_of
 from runner.runs.model import RunSummary
 from runner.runs.series import step_of
-from runner.runs.status import infer_status, supervisor_status
+from runner.runs.status import exit_code_of, infer_status, supervisor_status
 
 TAIL_LINES = 64
 CHUNK = 64 * 1024
@@ -142,6 +142,7 @@ def quick_summary(folder: Path) -> RunSummary:
         note="" if whole else "quick look: last lines only",
         mode=info.mode if kind == "rl" else "",
         status_source="supervisor" if record else "files",
+        exit_code=exit_code_of(record),
     )
 
 

@@ -99,3 +99,9 @@ def supervisor_status(run_path: str | Path) -> dict | None:
     except Exception:
         return None
     return record if isinstance(record, dict) and record.get("status") else None
+
+
+def exit_code_of(record: dict | None) -> int | None:
+    """The job's exit code in a supervisor record, if it has ended."""
+    code = record.get("exit_code") if record else None
+    return code if isinstance(code, int) and not isinstance(code, bool) else None

@@ -48,6 +48,20 @@ def test_failed_run_keeps_exit_code_and_last_lines(work: Path) -> None:
     assert any("selftest failure at step 2" in line for line in info["console_tail"])
 
 
+def test_secret_printed_by_the_job_is_masked_in_the_console_log(work: Path) -> None:
+    key = os.environ["TINKER_API_KEY"]
+    os.environ["MY_SERVICE_TOKEN"] = "plain-value-without-a-pattern-1234"
+    try:
+        run_id = launch_job(work, "steps=3", "print_env=TINKER_API_KEY,MY_SERVICE_TOKEN", name="leaky")
+        assert wait_status(run_id, "finished", "failed") == "finished"
+    finally:
+        del os.environ["MY_SERVICE_TOKEN"]
+    text = store.console_path(run_id).read_text()
+    assert "debug: TINKER_API_KEY is " + "*" * len(key) in text  # the job did print it; masked in place
+    assert key not in text and "plain-value-without-a-pattern-1234" not in text
+    assert "step 2" in text  # the rest of the output is intact
+
+
 def _group_gone(pgid: int) -> bool:
     return not procs.group_members(pgid)
 

@@ -1,15 +1,15 @@
-"""The demo's headless launcher: run set, free names, generated data, real process stop."""
+"""The demo's headless launcher: run set, free names, generated data, launch through the runner, stop."""
 
 from __future__ import annotations
 
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
 from runner import demo
+from runner.control import selftest_job
+from runner.control.testing import wait_for
 
 
 def test_specs_take_free_names_and_never_use_wandb(tmp_path: Path) -> None:
@@ -21,7 +21,9 @@ def test_specs_take_free_names_and_never_use_wandb(tmp_path: Path) -> None:
     for spec in specs:
         keys = {o.split("=", 1)[0] for o in spec.overrides}
         assert "wandb_project" not in keys
-        assert {"model_name", "renderer_name", "log_path", "behavior_if_log_dir_exists"} <= keys
+        assert {"model_name", "renderer_name", "log_path"} <= keys
+        assert "behavior_if_log_dir_exists" not in keys  # the supervisor passes it
+        assert spec.local
         assert f"log_path={tmp_path.resolve() / spec.name}" in spec.overrides
     lrs = [o for s in specs[:3] for o in s.overrides if o.startswith("learning_rate=")]
     assert len(set(lrs)) == 3
@@ -40,23 +42,50 @@ def test_sft_data_is_cookbook_conversations(tmp_path: Path) -> None:
         assert row["messages"][0]["content"].startswith("What is ")
 
 
-def test_launch_and_stop_a_real_process_group(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_launch_through_the_runner_and_stop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The demo's launch path, real: the runner's launcher, a detached supervisor, a chz job (the
+    runner's self-test script stands in for a recipe: hosted mode, so no backend is needed)."""
+    from runner.control import procs, store
+
     monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    script = tmp_path / "sleeper.py"
-    script.write_text(
-        "import subprocess, sys, time\nsubprocess.Popen([sys.executable, '-c', 'import time; time.sleep(300)'])\nprint('up', flush=True)\ntime.sleep(300)\n"
-    )
-    run = demo.DemoRun("sleeper", "unused", (), "a stand-in job")
-    # the one launch seam: a plain script instead of a cookbook module (real process, real group)
-    monkeypatch.setattr(demo, "_argv", lambda r: [sys.executable, str(script)])
-    started = demo.launch(run, tmp_path / "ws", dict(os.environ))
-    demo._record([started])
-    assert demo.is_alive(started)
-    assert [r.pid for r in demo.read_record()] == [started.pid]
+    monkeypatch.setenv("TINKER_API_KEY", "tml-" + "k" * 40)
+    job = Path(selftest_job.__file__)
+    workspace = tmp_path / "demo" / "logs"
+    runs = [
+        demo.DemoRun(
+            n, str(job), ("steps=100000", "step_seconds=0.1", f"log_path={workspace / n}"), n, local=False
+        )
+        for n in ("a", "b")
+    ]
+    started = demo.launch_all(runs, workspace, demo.run_env({}))
+    assert [r.name for r in started] == ["a", "b"]
+    assert [r.run_id for r in demo.read_record()] == [r.run_id for r in started]
+    for run in started:
+        assert run.path == str((workspace / run.name).resolve())
+        wait_for(lambda r=run: demo.status(r) == "running" and (Path(r.path) / "metrics.jsonl").exists())
+    states = [store.read_state(r.run_id) or {} for r in started]
     stopped = demo.stop_demo()
-    assert [r.pid for r in stopped] == [started.pid]
-    assert not demo.is_alive(started)
-    with pytest.raises(ProcessLookupError):  # nobody left in the group, grandchild included
-        os.killpg(started.pid, 0)
+    assert sorted(r.name for r in stopped) == ["a", "b"]
+    assert [demo.status(r) for r in started] == ["stopped", "stopped"]
+    assert all(not procs.group_members(s["pgid"]) for s in states)  # nobody left in the job's group
     assert demo.read_record() == []
-    assert (tmp_path / "ws" / "sleeper" / "console.log").exists()
+    # the job saw the demo's environment (no W&B), and the console log lives in the runner record
+    assert all(store.console_path(r.run_id).exists() for r in started)
+    assert not any((Path(r.path) / "console.log").exists() for r in started)
+    # the experiment records go beside the demo workspace, not into the project's notes/
+    assert len(list((tmp_path / "demo" / "notes" / "experiments").glob("*.md"))) == 2
+
+
+def test_a_failed_launch_names_the_run_and_leaves_nothing_running(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TINKER_API_KEY", "tml-" + "k" * 40)
+    job = str(Path(selftest_job.__file__))
+    workspace = tmp_path / "ws" / "logs"
+    good = demo.DemoRun("good", job, ("steps=100000", f"log_path={workspace / 'good'}"), "", local=False)
+    bad = demo.DemoRun("bad", job, ("stepz=3", f"log_path={workspace / 'bad'}"), "", local=False)
+    with pytest.raises(demo.DemoError, match="bad: .*stepz"):
+        demo.launch_all([good, bad], workspace, demo.run_env({}))
+    assert demo.read_record() == []
+    assert not (workspace / "bad").exists()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -10,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Input, SelectionList, Static, TabbedContent, TabPane
 
 from runner.runs.model import RunDetail
-from tui.format import number, progress
+from tui.format import number, progress, status_text
 from tui.messages import RunSnapshot
 from tui.screens.run_control import RunControlMixin, control_bindings
 from tui.widgets.metric_chart import EMA_WEIGHTS, WINDOWS, MetricChart
@@ -64,7 +67,9 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         self.keys: list[str] = []
 
     def compose(self) -> ComposeResult:
-        yield Static("loading…", id="run-title")
+        # until the first read arrives (a queued or starting run may have no files yet)
+        name = escape(Path(self.path).name)
+        yield Static(f"[b]{name}[/b] · waiting for its files in {escape(self.path)}…", id="run-title")
         yield RunInfoBar(self.path, id="run-info")
         with TabbedContent(initial="charts", id="run-tabs"):
             with TabPane("Charts", id="charts"):
@@ -133,14 +138,14 @@ class RunViewScreen(RunControlMixin, Screen[None]):
 
     def _title(self, detail: RunDetail) -> None:
         s = detail.summary
-        parts = [f"[b]{s.name}[/b]", s.kind, s.status]
+        parts = [f"[b]{escape(s.name)}[/b]", s.kind, status_text(s)]
         parts.append(f"step {'-' if s.step is None else s.step} ({progress(s.progress)})")
         if s.headline_key:
             parts.append(f"{s.headline_key} {number(s.headline_value)}")
         if s.bad_lines:
             parts.append(f"[$warning]⚠ {s.bad_lines} bad lines[/]")
         if s.note:
-            parts.append(s.note)
+            parts.append(escape(s.note))
         self.query_one("#run-title", Static).update(" · ".join(parts))
 
     def _status(self) -> None:

@@ -10,12 +10,12 @@ from textual.color import Color
 from textual.widgets import DataTable
 
 from runner.runs.model import RunSummary
-from tui.format import ago, number, progress, short_key, spark
+from tui.format import ago, number, progress, short_key, spark, status_text
 
 COLUMNS = (
     ("name", "Run", 20),
     ("kind", "Kind", 7),
-    ("status", "Status", 8),
+    ("status", "Status", 10),
     ("step", "Step", 5),
     ("progress", "Prog", 4),
     ("metric", "Headline", 14),
@@ -127,7 +127,7 @@ class RunTable(DataTable[Text | str]):
         return [
             _clip(s.name, 20),
             s.kind,
-            Text(s.status, style=self._style(STATUS_VARS.get(s.status, "foreground-muted"))),
+            Text(status_text(s), style=self._style(STATUS_VARS.get(s.status, "foreground-muted"))),
             "-" if s.step is None else str(s.step),
             progress(s.progress),
             short_key(s.headline_key),
