@@ -56,6 +56,10 @@ def healthy(info: BackendInfo) -> bool:
 def sdk(server: BackendInfo, monkeypatch: pytest.MonkeyPatch) -> Any:
     for key, value in control.env_for(server).items():
         monkeypatch.setenv(key, value)
+    # these in-process clients live until the interpreter exits, after this module's server has
+    # stopped: their exit-time telemetry flush would only print connection errors (recipes in
+    # subprocesses keep telemetry on and reach the server's /telemetry route)
+    monkeypatch.setenv("TINKER_TELEMETRY", "0")
     import tinker
 
     return tinker.ServiceClient()
