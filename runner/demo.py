@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import random
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -126,39 +125,69 @@ class DemoError(RuntimeError):
     """A demo run could not be launched (the runner's message says why)."""
 
 
-def launch(run: DemoRun, workspace: Path, env: dict[str, str]) -> StartedRun:
-    """Launch one run through the runner (validated, supervised, detached); returns its record.
-
-    The launcher runs as a subprocess (``tinkertop launch ... --json``) so the recipe import stays out
-    of this process, which goes on to run the app. ``env`` is what the supervisor and the job inherit."""
-    from runner.control.api import launch_cli
-
-    args = [run.module, *run.overrides] + (["--local"] if run.local else [])
-    cwd = workspace.resolve().parent
-    result = launch_cli(args, cwd=cwd, env=env)
-    if not result.ok or not result.runs:
-        raise DemoError(f"{run.name}: {result.error or 'the launcher printed no run'}")
-    planned = result.runs[0]
-    return StartedRun(run.name, str(planned["log_path"]), str(planned["run_id"]), run.note)
-
-
 def launch_all(runs: list[DemoRun], workspace: Path, env: dict[str, str]) -> list[StartedRun]:
-    """Launch every run, the launchers side by side (each imports its recipe to validate it)."""
+    """Validate every run, then launch them all through the runner (supervised, detached).
+
+    One launcher subprocess (``python -m runner.demo launch``) does it, so each recipe module is
+    imported once and none of it enters this process, which goes on to run the app. ``env`` is what
+    the launcher, the supervisors and the jobs inherit. Nothing starts if any run fails validation."""
+    import subprocess
+    import sys
+
     workspace.mkdir(parents=True, exist_ok=True)
-    with ThreadPoolExecutor(max_workers=len(runs) or 1) as pool:
-        futures = [pool.submit(launch, run, workspace, env) for run in runs]
-        started, errors = [], []
-        for future in futures:
-            try:
-                started.append(future.result())
-            except DemoError as exc:
-                errors.append(str(exc))
-    if started:
-        _record(started)
-    if errors:
-        stop_demo(started)
-        raise DemoError("; ".join(errors))
+    cwd = workspace.resolve().parent
+    done = subprocess.run(
+        [sys.executable, "-m", "runner.demo", "launch"],
+        input=json.dumps([asdict(r) for r in runs]),
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    if done.returncode != 0:
+        said = done.stderr.strip().removeprefix("tinkertop demo: ")
+        raise DemoError(said or f"the demo launcher exited with code {done.returncode}")
+    started = [StartedRun(**row) for row in json.loads(done.stdout)]
+    _record(started)
     return started
+
+
+def launch_here(runs: list[DemoRun], cwd: Path) -> list[StartedRun]:
+    """In the launcher process: plan (validate with chz, allocate) every run, then start them all."""
+    from runner.control.launch import LaunchError, LaunchRequest, PlannedRun, _release, launch, plan
+
+    planned: list[tuple[DemoRun, LaunchRequest, list[PlannedRun]]] = []
+    for run in runs:
+        req = LaunchRequest(recipe=run.module, overrides=list(run.overrides), local=run.local, cwd=cwd)
+        try:
+            planned.append((run, req, plan(req)))
+        except LaunchError as exc:
+            for _, _, done in planned:
+                _release(done, done[0].run_id)
+            raise DemoError(f"{run.name}: {exc}") from exc
+    started = []
+    for run, req, plan_ in planned:
+        ids = launch(req, plan_)
+        started.append(StartedRun(run.name, plan_[0].log_path, ids[0], run.note))
+    return started
+
+
+def _launcher_main(argv: list[str]) -> int:
+    """``python -m runner.demo launch``: DemoRun rows (JSON) on stdin, StartedRun rows on stdout."""
+    import sys
+
+    if argv != ["launch"]:
+        print("usage: python -m runner.demo launch  (JSON list of demo runs on stdin)", file=sys.stderr)
+        return 2
+    runs = [DemoRun(**{**row, "overrides": tuple(row["overrides"])}) for row in json.loads(sys.stdin.read())]
+    try:
+        started = launch_here(runs, Path.cwd())
+    except DemoError as exc:
+        print(f"tinkertop demo: {exc}", file=sys.stderr)
+        return 2
+    print(json.dumps([asdict(r) for r in started]))
+    return 0
 
 
 def run_env(backend_env: dict[str, str]) -> dict[str, str]:
@@ -246,3 +275,9 @@ def _rewrite(rows: list[StartedRun]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps([asdict(s) for s in rows], indent=1))
     os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    import sys
+
+    sys.exit(_launcher_main(sys.argv[1:]))

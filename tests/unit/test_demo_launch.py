@@ -76,9 +76,7 @@ def test_launch_through_the_runner_and_stop(tmp_path: Path, monkeypatch: pytest.
     assert len(list((tmp_path / "demo" / "notes" / "experiments").glob("*.md"))) == 2
 
 
-def test_a_failed_launch_names_the_run_and_leaves_nothing_running(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_typo_in_one_run_names_it_and_starts_none(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TINKER_API_KEY", "tml-" + "k" * 40)
     job = str(Path(selftest_job.__file__))
@@ -88,4 +86,6 @@ def test_a_failed_launch_names_the_run_and_leaves_nothing_running(
     with pytest.raises(demo.DemoError, match="bad: .*stepz"):
         demo.launch_all([good, bad], workspace, demo.run_env({}))
     assert demo.read_record() == []
-    assert not (workspace / "bad").exists()
+    # validated before anything starts: no folder, no runner record, for either run
+    assert not (workspace / "good").exists() and not (workspace / "bad").exists()
+    assert not list((tmp_path / "home" / "runs").glob("*"))
