@@ -28,8 +28,10 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.shared_data import SHARED
+
 ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
+
 SOURCE = SHARED / "realdata" / "sushantmehta_tinker-cookbook_IF_RLVR" / "logs_v2p7"
 N_RUNS, N_STEPS, N_APPENDS = 200, 1000, 40
 N_LAUNCHES = 5  # first-paint figures are medians over this many launches

@@ -21,8 +21,8 @@ import orjson
 
 from runner.runs.jsonl import JsonlTail
 from runner.runs.series import MetricTable
+from tests.shared_data import SHARED
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared"
 SOURCES = (
     "realdata/sushantmehta_tinker-cookbook_IF_RLVR/logs_v2p7/metrics.jsonl",
     "realdata/arvindcr4_tinker-rl-lab/experiments/results/arithmetic_metrics.jsonl",

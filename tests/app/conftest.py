@@ -10,7 +10,8 @@ from pathlib import Path
 
 import pytest
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+from tests.shared_data import SHARED
+
 FORMATS = SHARED / "formats"
 FIXED_MTIME = 1_780_000_000.0  # 2026-05-28, long before any test runs: statuses are stable
 FROZEN_NOW = FIXED_MTIME + 3600.0

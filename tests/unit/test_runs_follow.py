@@ -17,8 +17,8 @@ from runner.runs.jsonl import JsonlTail
 from runner.runs.series import MetricTable
 from runner.runs.smoothing import ema, rolling_mean
 from runner.runs.store import RunStore
+from tests.shared_data import SHARED
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 RL_ARITH = SHARED / "formats" / "rl_arith" / "metrics.jsonl"
 
 

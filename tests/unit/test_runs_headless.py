@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 
 from runner import cli
+from tests.shared_data import SHARED
 
 REPO = Path(__file__).resolve().parents[2]
-SHARED = REPO.parent / "shared"
+
 FORMATS = SHARED / "formats"
 HEAVY = ("torch", "tinker", "tinker_cookbook", "pandas", "transformers")
 UI = ("textual", "tui")

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from runner.runs.links import last_url, wandb_link
+from tests.shared_data import SHARED
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 REAL = SHARED / "realdata" / "sushantmehta_tinker-cookbook_IF_RLVR" / "logs" / "logs.log"
 OFFLINE = SHARED / "formats" / "rl_arith_wandb_offline"
 LINE = "tinker_cookbook.utils.ml_log:236 [INFO] Logging to: https://wandb.ai/{}/proj/runs/{}\n"

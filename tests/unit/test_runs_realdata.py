@@ -15,8 +15,8 @@ import pytest
 from runner.runs.discover import discover
 from runner.runs.folder import RunFolder
 from runner.runs.store import RunStore
+from tests.shared_data import SHARED
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 REALDATA = SHARED / "realdata"
 FORMATS = SHARED / "formats"
 
