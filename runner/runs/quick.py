@@ -24,8 +24,8 @@ from runner.runs.model import RunSummary
 from runner.runs.series import step_of
 from runner.runs.status import exit_code_of, infer_status, supervisor_status
 
-TAIL_LINES = 64
-CHUNK = 64 * 1024
+TAIL_LINES = 24  # the list shows a 12-step sparkline; a margin for steps spread over several lines
+CHUNK = 32 * 1024
 MAX_TAIL_BYTES = 8 * 1024 * 1024
 CONSOLE_BYTES = 16 * 1024
 

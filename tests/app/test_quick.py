@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.runs.quick import quick_scan, tail_lines
+from runner.runs.quick import TAIL_LINES, quick_scan, tail_lines
 from runner.runs.store import RunStore
 from tests.app.conftest import FORMATS
 
@@ -39,9 +39,10 @@ def test_quick_reads_only_the_tail(tmp_path: Path) -> None:
         fh.write('{"step": 500, "env/all/rew')  # half-written last line: not (yet) bad
     (run / "checkpoints.jsonl").unlink()
     lines, whole = tail_lines(run / "metrics.jsonl")
-    assert len(lines) == 64 and not whole
+    assert len(lines) == TAIL_LINES and not whole
     (summary,) = quick_scan([tmp_path])
     assert summary.step == 499 and summary.bad_lines == 0
-    assert summary.n_lines == 63  # the tail only, without the partial line
-    assert summary.spark[-1] == pytest.approx(0.499) and len(summary.spark) == 63
+    assert summary.n_lines == TAIL_LINES - 1  # the tail only, without the partial line
+    assert summary.spark[-1] == pytest.approx(0.499) and len(summary.spark) == TAIL_LINES - 1
+    assert TAIL_LINES - 1 >= 12  # the list's sparkline is 12 steps wide
     assert summary.note == "quick look: last lines only"
