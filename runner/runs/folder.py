@@ -22,7 +22,7 @@ from typing import Any
 from runner.runs import kinds, status
 from runner.runs.foreign import FOREIGN_TAILS
 from runner.runs.jsonl import JsonlTail, LineError, parse_line, parse_object
-from runner.runs.model import BadLine, RunDetail, RunSummary
+from runner.runs.model import BadLine, RunDetail, RunSummary, Scalar
 from runner.runs.series import MetricTable
 
 CONSOLE_LINES = 200
@@ -114,6 +114,8 @@ class RunFolder:
         self._ckpt_tail = JsonlTail(self.files.checkpoints) if self.files.checkpoints else None
         self.checkpoints: list[dict[str, Any]] = []
         self.checkpoint_bad: list[BadLine] = []
+        self._data_cache: tuple[tuple, _SummaryData] | None = None
+        self._ckpt_version = 0
         self.resets: list[str] = []
         self.partial = False  # only the end of metrics.jsonl was read (peek)
         self._peeked = False  # the table holds what peek() read, not what the follower did
@@ -197,7 +199,9 @@ class RunFolder:
             self.checkpoints, self.checkpoint_bad = [], []
         self.checkpoints.extend(r for _, r in batch.records)
         self.checkpoint_bad.extend(batch.bad)
-        return bool(batch.records or batch.bad or batch.reset)
+        changed = bool(batch.records or batch.bad or batch.reset)
+        self._ckpt_version += changed
+        return changed
 
     @property
     def config(self) -> dict | None:
@@ -255,15 +259,28 @@ class RunFolder:
             return kinds.KindInfo("foreign")
         return kinds.infer_kind(self.table.keys(), self.config)
 
+    def _data(self) -> _SummaryData:
+        """What the summary takes from the metrics, checkpoints and config: recomputed only when one
+        of them changed (the timer re-summarises every run often, for statuses and ages)."""
+        key = (self.table.version, self._ckpt_version, self.config)
+        cached = self._data_cache
+        if cached is not None and cached[0][:2] == key[:2] and cached[0][2] is key[2]:
+            return cached[1]
+        info = self.kind_info()
+        latest = self.table.latest()
+        head = kinds.headline_key(info.kind, self.table.numeric_keys())
+        _, spark = self.table.column(head) if head else ([], [])
+        step_s = status.median_step_seconds(self.table.column("time/total")[1], self.table.seen_times)
+        data = _SummaryData(info, latest, head, spark[-SPARK_LEN:], self.table.last_step, step_s)
+        self._data_cache = (key, data)
+        return data
+
     def summary(self) -> RunSummary:
         """The run-list row for this run (no file reads beyond config.json and the console tail)."""
         with self.lock:
-            info = self.kind_info()
-            latest = self.table.latest()
-            key = kinds.headline_key(info.kind, self.table.numeric_keys())
-            _, spark = self.table.column(key) if key else ([], [])
-            step = self.table.last_step
-            st, source, extra = self._status()
+            data = self._data()
+            info, latest, step = data.info, data.latest, data.step
+            st, source, extra = self._status(data.step_seconds)
             progress = kinds.progress_of(latest, step, self.config)
             if st == "finished" and progress is not None:
                 progress = 1.0
@@ -274,20 +291,20 @@ class RunFolder:
                 status=st,
                 step=step,
                 progress=progress,
-                headline_key=key,
-                headline_value=spark[-1] if spark else None,
-                spark=spark[-SPARK_LEN:],
+                headline_key=data.headline_key,
+                headline_value=data.spark[-1] if data.spark else None,
+                spark=list(data.spark),
                 last_change=self.last_change,
                 n_lines=self.table.n_lines,
                 bad_lines=self.table.bad_lines + len(self.checkpoint_bad),
-                latest=latest,
+                latest=dict(latest),
                 note=self._note(extra),
                 mode=info.mode,
                 status_source=source,
                 exit_code=status.exit_code_of(self._supervisor),
             )
 
-    def _status(self) -> tuple[str, str, str]:
+    def _status(self, step_seconds: float | None) -> tuple[str, str, str]:
         record = status.supervisor_status(self.path)
         if record:
             self._supervisor = record
@@ -295,8 +312,7 @@ class RunFolder:
             extra = "; ".join(x for x in (None if code is None else f"exit {code}", error) if x)
             return str(record["status"]), "supervisor", extra
         self._supervisor = None
-        step_s = status.median_step_seconds(self.table.column("time/total")[1], self.table.seen_times)
-        st = status.infer_status(self.checkpoints, self.console_tail(), self.last_change, step_s)
+        st = status.infer_status(self.checkpoints, self.console_tail(), self.last_change, step_seconds)
         return st, "files", ""
 
     def _note(self, extra: str) -> str:
@@ -336,3 +352,15 @@ class RunFolder:
                 metric_keys=self.table.keys(),
                 files={p.name: m for p, m in self._mtimes.items() if p != self.path},
             )
+
+
+@dataclass(frozen=True)
+class _SummaryData:
+    """The part of a run's summary that only changes with its files (see ``RunFolder._data``)."""
+
+    info: kinds.KindInfo
+    latest: dict[str, Scalar]
+    headline_key: str | None
+    spark: list[float]
+    step: int | None
+    step_seconds: float | None

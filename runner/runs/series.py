@@ -74,7 +74,7 @@ class MetricTable:
         self.n_lines = 0
         self.bad_lines = 0
         self.bad: list[BadLine] = []
-        self.version = 0
+        self.version = getattr(self, "version", -1) + 1  # never repeats, across resets too
 
     # ---- reading side -------------------------------------------------------------------
     @property

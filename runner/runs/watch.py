@@ -35,6 +35,9 @@ def run_path_for(changed: Path, roots: Iterable[Path]) -> Path | None:
     return changed
 
 
+WATCH_STEP_MS = 20  # how often the notifier checks for events while collecting a batch
+
+
 def watch_changes(
     roots: Iterable[str | Path],
     stop_event: threading.Event,
@@ -85,6 +88,7 @@ def _watch(
         *present,
         stop_event=stop_event,
         debounce=debounce_ms,
+        step=WATCH_STEP_MS,
         rust_timeout=RUST_TIMEOUT_MS,
         yield_on_timeout=True,  # every RUST_TIMEOUT_MS: look for roots appearing or vanishing
         force_polling=polling,
