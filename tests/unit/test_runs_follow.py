@@ -203,6 +203,46 @@ def test_series_merge_nulls_strings_and_out_of_order_steps():
     assert t.n_lines == 4 and len(t) == 3
 
 
+@pytest.mark.parametrize("seed", range(40))
+def test_step_merging_matches_a_plain_model_under_any_batching(seed):
+    """Random step sequences (runs of consecutive steps, repeats, gaps, going back, lines without a
+    step) cut into random batches: the table equals a dict merged line by line, later lines winning."""
+    import random
+
+    rng = random.Random(seed)
+    recs, step = [], rng.choice([0, 0, 1, 7])
+    for i in range(rng.randint(1, 120)):
+        roll = rng.random()
+        if roll < 0.6:
+            step += 1
+        elif roll < 0.7:
+            step += rng.randint(2, 5)  # a gap
+        elif roll < 0.8:
+            step -= rng.randint(0, 4)  # logged again (eval row, resume)
+        rec = {"a": float(i), rng.choice(["b", "c"]): i}
+        if rng.random() < 0.05:
+            recs.append(rec)  # no step: takes the next free one
+            continue
+        recs.append({"step": step, **rec})
+    table = MetricTable()
+    i = 0
+    while i < len(recs):
+        n = rng.randint(1, 30)
+        table.ingest(recs[i : i + n], 1.0)
+        i += n
+    model: dict[int, dict] = {}
+    top = -1
+    for rec in recs:
+        s = rec.get("step", top + 1)
+        model.setdefault(s, {}).update({k: v for k, v in rec.items() if k != "step"})
+        top = max(top, s)
+    for key in ("a", "b", "c"):
+        want = sorted((s, float(v[key])) for s, v in model.items() if key in v)
+        got = table.column(key)
+        assert list(zip(*got, strict=True)) == want, (seed, key)
+    assert sorted(table.steps) == sorted(model) and table.n_lines == len(recs)
+
+
 def test_smoothing_debiased_and_nan_tolerant():
     assert ema([2.0, 2.0, 2.0], 0.9) == pytest.approx([2.0, 2.0, 2.0])  # debiased: no pull to 0
     out = ema([1.0, float("nan"), 3.0], 0.5)
