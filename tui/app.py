@@ -20,6 +20,7 @@ from tui.commands import RunCommands
 from tui.control import PendingRuns
 from tui.follow import Focus, Follower, Hook, clock_from_env
 from tui.messages import RunLoaded, RunsRefreshed
+from tui.prefetch import QuickScanChild
 from tui.screens.help import HelpScreen
 from tui.screens.runs import RunsScreen
 
@@ -239,19 +240,28 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     return parser.parse_args(list(argv))
 
 
-def run_app(argv: Sequence[str]) -> int:
-    """Entry point for ``tinkertop [FOLDER ...]``."""
+def app_roots(argv: Sequence[str]) -> list[Path]:
+    """The folders the app watches: the arguments, or the default workspace."""
     from runner.paths import default_roots
 
+    return list(parse_args(argv).folders) or default_roots()
+
+
+def run_app(argv: Sequence[str], prefetch: QuickScanChild | None = None) -> int:
+    """Entry point for ``tinkertop [FOLDER ...]``; ``prefetch``: a quick scan already under way."""
     args = parse_args(argv)
-    roots = list(args.folders) or default_roots()
+    roots = app_roots(argv)
     missing = [str(r) for r in roots if not r.exists()]
     if missing and len(missing) == len(roots) and args.folders:
         print(f"tinkertop: no such folder: {', '.join(missing)}")
         return 2
-    # the tails are read before the app starts: nothing competes with them for the GIL
-    from runner.runs.quick import quick_scan
+    # the tails are read before the app starts (in a forked child while Textual was imported, or
+    # here): nothing competes with them for the GIL
+    initial = prefetch.result() if prefetch is not None and prefetch.roots == roots else None
+    if initial is None:
+        from runner.runs.quick import quick_scan
 
-    app = TinkertopApp(roots, initial=quick_scan(roots))
+        initial = quick_scan(roots)
+    app = TinkertopApp(roots, initial=initial)
     app.run()
     return app.return_code or 0

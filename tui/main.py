@@ -7,29 +7,49 @@ app on it; anything else (``ls``, ``show``, ``backend``, ``launch`` ...) is the 
 
 from __future__ import annotations
 
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 APP_FLAGS = {"-h", "--help"}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
-    from runner import cli
+    # a path (with a separator) is never a command: the app opens without building the CLI parser
+    if args and os.sep not in args[0]:
+        from runner import cli
 
-    parser = cli.build_parser()
-    if args and args[0] in cli.HEADLESS_COMMANDS:
-        return cli.main(args)
-    if args and args[0] in APP_FLAGS:
-        parser.print_help()
-        return 0
-    if args and args[0] == "demo":
-        from tui.demo import run_demo
+        parser = cli.build_parser()
+        if args[0] in cli.HEADLESS_COMMANDS:
+            return cli.main(args)
+        if args[0] in APP_FLAGS:
+            parser.print_help()
+            return 0
+        if args[0] == "demo":
+            from tui.demo import run_demo
 
-        return run_demo(args[1:])
+            return run_demo(args[1:])
+    return _open_app(args)
+
+
+def _open_app(args: list[str]) -> int:
+    """The app: the quick scan of the runs starts in a child before Textual is imported here."""
+    prefetch = None
+    if not any(a.startswith("-") for a in args):
+        from tui.prefetch import QuickScanChild
+
+        prefetch = QuickScanChild(_roots(args))
     from tui.app import run_app
 
-    return run_app(args)
+    return run_app(args, prefetch)
+
+
+def _roots(args: list[str]) -> list[Path]:
+    from runner.paths import default_roots
+
+    return [Path(a) for a in args] or default_roots()
 
 
 if __name__ == "__main__":

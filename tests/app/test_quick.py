@@ -46,3 +46,31 @@ def test_quick_reads_only_the_tail(tmp_path: Path) -> None:
     assert summary.spark[-1] == pytest.approx(0.499) and len(summary.spark) == TAIL_LINES - 1
     assert TAIL_LINES - 1 >= 12  # the list's sparkline is 12 steps wide
     assert summary.note == "quick look: last lines only"
+
+
+def test_forked_quick_scan_returns_what_the_app_would_read_itself(tmp_path: Path) -> None:
+    """The start-up overlap: a real forked child scans; its summaries equal an in-process scan."""
+    import os
+
+    from tui.prefetch import QuickScanChild
+
+    run = tmp_path / "runs" / "r1"
+    run.mkdir(parents=True)
+    (run / "metrics.jsonl").write_text(
+        "".join(json.dumps({"step": i, "env/all/reward/total": i / 10}) + "\n" for i in range(30))
+        + "{not json}\n"
+        + '{"step": 30, "env/all/reward/total": NaN}\n'
+    )
+    child = QuickScanChild([tmp_path / "runs"])
+    if (os.cpu_count() or 1) < 2:
+        assert child.result() is None  # nothing to overlap on one core: the app scans itself
+        return
+    pid = child.pid
+    assert pid > 0 and pid != os.getpid()
+    got = child.result()
+    want = quick_scan([tmp_path / "runs"])
+    assert got is not None and [repr(s) for s in got] == [repr(s) for s in want]
+    assert got[0].bad_lines == 1 and got[0].step == 30
+    assert child.result() is None  # collected once
+    with pytest.raises(ChildProcessError):  # and the child was reaped
+        os.waitpid(pid, os.WNOHANG)
