@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import random
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -205,16 +206,21 @@ def run_env(backend_env: dict[str, str]) -> dict[str, str]:
     return env
 
 
-def start_demo(workspace: Path | None = None) -> list[StartedRun]:
-    """Backend up, base model ready, data written, every demo run launched; returns them."""
+def start_demo(workspace: Path | None = None, say: Callable[[str], None] | None = None) -> list[StartedRun]:
+    """Backend up, base model ready, data written, every demo run launched; returns them.
+
+    ``say`` gets a line at each stage (the terminal shows progress while the app is not open yet)."""
     from runner.backend import control, tinymodel
 
+    say = say or (lambda _line: None)
     workspace = workspace or DEFAULT_WORKSPACE
     workspace.mkdir(parents=True, exist_ok=True)
     model = tinymodel.ensure_base_model()
-    control.ensure_running(model=model)
+    info = control.ensure_running(model=model)
+    say(f"backend up at {info.url}, serving {model.name}")
     write_sft_data(sft_data_path(workspace))
     specs = demo_specs(workspace, str(model), tinymodel.RENDERER_NAME)
+    say(f"validating and launching {len(specs)} runs through the runner (tinkertop launch --local) ...")
     return launch_all(specs, workspace, run_env({}))
 
 

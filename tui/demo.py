@@ -42,7 +42,7 @@ def run_demo(argv: Sequence[str]) -> int:
         "tinkertop demo: preparing the backend and the tiny model (the first time builds the tiny model: a minute or two) ..."
     )
     try:
-        started = demo.start_demo(workspace)
+        started = demo.start_demo(workspace, say=lambda line: print(f"tinkertop demo: {line}", flush=True))
     except Exception as exc:  # a clear message beats a traceback for a demo
         print(f"tinkertop demo: could not start: {exc}", file=sys.stderr)
         return 1
