@@ -13,6 +13,8 @@ from __future__ import annotations
 import json
 import os
 import random
+import subprocess
+import sys
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -132,9 +134,6 @@ def launch_all(runs: list[DemoRun], workspace: Path, env: dict[str, str]) -> lis
     One launcher subprocess (``python -m runner.demo launch``) does it, so each recipe module is
     imported once and none of it enters this process, which goes on to run the app. ``env`` is what
     the launcher, the supervisors and the jobs inherit. Nothing starts if any run fails validation."""
-    import subprocess
-    import sys
-
     workspace.mkdir(parents=True, exist_ok=True)
     cwd = workspace.resolve().parent
     done = subprocess.run(
@@ -176,8 +175,6 @@ def launch_here(runs: list[DemoRun], cwd: Path) -> list[StartedRun]:
 
 def _launcher_main(argv: list[str]) -> int:
     """``python -m runner.demo launch``: DemoRun rows (JSON) on stdin, StartedRun rows on stdout."""
-    import sys
-
     if argv != ["launch"]:
         print("usage: python -m runner.demo launch  (JSON list of demo runs on stdin)", file=sys.stderr)
         return 2
@@ -191,11 +188,10 @@ def _launcher_main(argv: list[str]) -> int:
     return 0
 
 
-def run_env(backend_env: dict[str, str]) -> dict[str, str]:
+def run_env() -> dict[str, str]:
     """The environment of a demo run: offline, no W&B, one thread (the supervisor adds the backend's
     URL and key for a ``--local`` run)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("WANDB_")}
-    env.update(backend_env)
     env.update(
         HF_HUB_OFFLINE="1",
         WANDB_MODE="disabled",
@@ -221,7 +217,7 @@ def start_demo(workspace: Path | None = None, say: Callable[[str], None] | None 
     write_sft_data(sft_data_path(workspace))
     specs = demo_specs(workspace, str(model), tinymodel.RENDERER_NAME)
     say(f"validating and launching {len(specs)} runs through the runner (tinkertop launch --local) ...")
-    return launch_all(specs, workspace, run_env({}))
+    return launch_all(specs, workspace, run_env())
 
 
 def _record_path() -> Path:
@@ -284,6 +280,4 @@ def _rewrite(rows: list[StartedRun]) -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
     sys.exit(_launcher_main(sys.argv[1:]))

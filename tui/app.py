@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import gc
 import threading
 import time
@@ -16,6 +15,7 @@ from textual.dom import DOMNode
 from textual.worker import get_current_worker
 
 from runner.runs.model import RunSummary
+from tui.args import parse_args, roots_of
 from tui.commands import RunCommands
 from tui.control import PendingRuns
 from tui.follow import Focus, Follower, Hook, clock_from_env
@@ -234,23 +234,10 @@ class TinkertopApp(App[int]):
         self.first_paint.set()
 
 
-def parse_args(argv: Sequence[str]) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="tinkertop", description="Watch tinker-cookbook runs.")
-    parser.add_argument("folders", nargs="*", type=Path, help="folders to watch (default ./results/logs)")
-    return parser.parse_args(list(argv))
-
-
-def app_roots(argv: Sequence[str]) -> list[Path]:
-    """The folders the app watches: the arguments, or the default workspace."""
-    from runner.paths import default_roots
-
-    return list(parse_args(argv).folders) or default_roots()
-
-
 def run_app(argv: Sequence[str], prefetch: QuickScanChild | None = None) -> int:
     """Entry point for ``tinkertop [FOLDER ...]``; ``prefetch``: a quick scan already under way."""
     args = parse_args(argv)
-    roots = app_roots(argv)
+    roots = roots_of(args)
     missing = [str(r) for r in roots if not r.exists()]
     if missing and len(missing) == len(roots) and args.folders:
         print(f"tinkertop: no such folder: {', '.join(missing)}")

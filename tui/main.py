@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 
 APP_FLAGS = {"-h", "--help"}
 
@@ -36,20 +35,13 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _open_app(args: list[str]) -> int:
     """The app: the quick scan of the runs starts in a child before Textual is imported here."""
-    prefetch = None
-    if not any(a.startswith("-") for a in args):
-        from tui.prefetch import QuickScanChild
+    from tui.args import parse_args, roots_of
+    from tui.prefetch import QuickScanChild
 
-        prefetch = QuickScanChild(_roots(args))
+    prefetch = QuickScanChild(roots_of(parse_args(args)))
     from tui.app import run_app
 
     return run_app(args, prefetch)
-
-
-def _roots(args: list[str]) -> list[Path]:
-    from runner.paths import default_roots
-
-    return [Path(a) for a in args] or default_roots()
 
 
 if __name__ == "__main__":

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,8 @@ class LaunchResult:
     ids: list[str] = field(default_factory=list)
 
 
-def launch_cli(
-    args: list[str], cwd: str | Path = ".", timeout: float = 600, env: Mapping[str, str] | None = None
-) -> LaunchResult:
-    """``tinkertop launch <args> --json`` (add ``--dry-run`` to only validate and resolve).
-
-    ``env`` (default: this process's) is also what the supervisor and the job inherit."""
+def launch_cli(args: list[str], cwd: str | Path = ".", timeout: float = 600) -> LaunchResult:
+    """``tinkertop launch <args> --json`` (add ``--dry-run`` to only validate and resolve)."""
     done = subprocess.run(
         [sys.executable, "-m", "runner.cli", "launch", *args, "--json"],
         cwd=cwd,
@@ -34,7 +29,6 @@ def launch_cli(
         text=True,
         stdin=subprocess.DEVNULL,
         timeout=timeout,
-        env=None if env is None else dict(env),
     )
     if done.returncode != 0:
         return LaunchResult(False, done.returncode, done.stderr.strip().removeprefix("tinkertop: "))

@@ -29,7 +29,6 @@ class ConsoleScrubber:
         patterns.append(creds._KEY_RE.pattern.encode())
         self._exact = re.compile(b"|".join(patterns))
         self._named = re.compile(creds._NAMED_RE.pattern.encode())
-        self.masked = 0
 
     def scan(self) -> int:
         """Mask secrets in bytes appended since the last scan; returns how many were masked now."""
@@ -56,5 +55,4 @@ class ConsoleScrubber:
                 self.offset = start + len(data)
         finally:
             os.close(fd)
-        self.masked += count
         return count

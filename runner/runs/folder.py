@@ -114,7 +114,7 @@ class RunFolder:
         self._ckpt_tail = JsonlTail(self.files.checkpoints) if self.files.checkpoints else None
         self.checkpoints: list[dict[str, Any]] = []
         self.checkpoint_bad: list[BadLine] = []
-        self._data_cache: tuple[tuple, _SummaryData] | None = None
+        self._data_cache: tuple[tuple[int, int], dict | None, _SummaryData] | None = None
         self._ckpt_version = 0
         self.resets: list[str] = []
         self.partial = False  # only the end of metrics.jsonl was read (peek)
@@ -262,17 +262,17 @@ class RunFolder:
     def _data(self) -> _SummaryData:
         """What the summary takes from the metrics, checkpoints and config: recomputed only when one
         of them changed (the timer re-summarises every run often, for statuses and ages)."""
-        key = (self.table.version, self._ckpt_version, self.config)
+        versions, config = (self.table.version, self._ckpt_version), self.config
         cached = self._data_cache
-        if cached is not None and cached[0][:2] == key[:2] and cached[0][2] is key[2]:
-            return cached[1]
+        if cached is not None and cached[0] == versions and cached[1] is config:  # a re-read: a new dict
+            return cached[2]
         info = self.kind_info()
         latest = self.table.latest()
         head = kinds.headline_key(info.kind, self.table.numeric_keys())
         _, spark = self.table.column(head) if head else ([], [])
         step_s = status.median_step_seconds(self.table.column("time/total")[1], self.table.seen_times)
         data = _SummaryData(info, latest, head, spark[-SPARK_LEN:], self.table.last_step, step_s)
-        self._data_cache = (key, data)
+        self._data_cache = (versions, config, data)
         return data
 
     def summary(self) -> RunSummary:

@@ -18,6 +18,7 @@ from runner.runs.discover import RUN_FILES
 
 RUN_SIDE_FILES = RUN_FILES | {"config.json", "timing_spans.jsonl", "trace_events.jsonl", "code.diff"}
 RUST_TIMEOUT_MS = 500
+WATCH_STEP_MS = 20  # how often the notifier checks for events while collecting a batch
 MISSING_CHECK_S = 0.5
 
 
@@ -33,9 +34,6 @@ def run_path_for(changed: Path, roots: Iterable[Path]) -> Path | None:
     if changed.name in RUN_SIDE_FILES:
         return changed.parent
     return changed
-
-
-WATCH_STEP_MS = 20  # how often the notifier checks for events while collecting a batch
 
 
 def watch_changes(

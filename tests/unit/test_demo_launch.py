@@ -57,7 +57,7 @@ def test_launch_through_the_runner_and_stop(tmp_path: Path, monkeypatch: pytest.
         )
         for n in ("a", "b")
     ]
-    started = demo.launch_all(runs, workspace, demo.run_env({}))
+    started = demo.launch_all(runs, workspace, demo.run_env())
     assert [r.name for r in started] == ["a", "b"]
     assert [r.run_id for r in demo.read_record()] == [r.run_id for r in started]
     for run in started:
@@ -84,7 +84,7 @@ def test_a_typo_in_one_run_names_it_and_starts_none(tmp_path: Path, monkeypatch:
     good = demo.DemoRun("good", job, ("steps=100000", f"log_path={workspace / 'good'}"), "", local=False)
     bad = demo.DemoRun("bad", job, ("stepz=3", f"log_path={workspace / 'bad'}"), "", local=False)
     with pytest.raises(demo.DemoError, match="bad: .*stepz"):
-        demo.launch_all([good, bad], workspace, demo.run_env({}))
+        demo.launch_all([good, bad], workspace, demo.run_env())
     assert demo.read_record() == []
     # validated before anything starts: no folder, no runner record, for either run
     assert not (workspace / "good").exists() and not (workspace / "bad").exists()
