@@ -97,7 +97,7 @@ def rss_mb(pid: int) -> float:
 
 
 def launch(runs: Path, hook: Path) -> tuple[float, int]:
-    exe = ROOT / ".venv" / "bin" / "tinkertop"
+    exe = Path(sys.executable).parent / "tinkertop"
     cmd = f"exec env -u COLUMNS -u LINES TINKERTOP_HOOK_FILE={hook} {exe} {runs}"
     t0 = time.time()
     tmux("new-session", "-d", "-s", SESSION, "-x", str(TMUX_W), "-y", str(TMUX_H), cmd)

@@ -29,6 +29,10 @@ def _show(data: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print(json.dumps(data, indent=2, sort_keys=True))
         return
+    if data.get("starting"):
+        print(f"backend: starting  pid {data.get('pid')}  {data.get('url')}  (not ready yet)")
+        print(f"log:     {data.get('log_path')}")
+        return
     if not data.get("running"):
         print("backend: not running")
         return
@@ -69,7 +73,9 @@ def _status(args: argparse.Namespace) -> int:
 
     info = control.status()
     if info is None:
-        _show({"running": False}, args.json)
-        return 3
+        starting = control.recorded()  # alive and recorded, not answering yet
+        shown = dict(starting.public(), starting=True) if starting else {}
+        _show(dict(shown, running=False), args.json)
+        return 4 if starting else 3
     _show(dict(control.details(info), running=True), args.json)
     return 0

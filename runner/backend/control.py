@@ -23,11 +23,16 @@ from typing import Any
 from runner.backend.state import BackendInfo, backend_dir, clear_info, read_info
 
 START_TIMEOUT = 180.0
+SERVER_MODULE = "runner.backend.server"
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 class BackendError(RuntimeError):
     """The backend could not be started or reached."""
+
+
+class OtherModel(BackendError):
+    """A backend runs, on another model than the one asked for."""
 
 
 def log_path() -> Path:
@@ -48,6 +53,25 @@ def _pid_alive(pid: int) -> bool:
     return True
 
 
+def _is_server(pid: int) -> bool:
+    """``pid`` is alive and is a backend server (not a reused pid); True where /proc is missing."""
+    if pid <= 0 or not _pid_alive(pid):
+        return False
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except FileNotFoundError:
+        return not Path("/proc/self").exists()
+    except OSError:
+        return True
+    return SERVER_MODULE.encode() in argv
+
+
+def recorded() -> BackendInfo | None:
+    """The server the state file names, if that process is alive, ready or still starting."""
+    info = read_info()
+    return info if info is not None and _is_server(info.pid) else None
+
+
 def request(info: BackendInfo, path: str, timeout: float = 3.0) -> dict[str, Any]:
     """GET ``/api/v1/<path>`` with the key; raises OSError/ValueError when unreachable."""
     req = urllib.request.Request(f"{info.url}/api/v1/{path}", headers={"X-API-Key": info.key})
@@ -58,8 +82,8 @@ def request(info: BackendInfo, path: str, timeout: float = 3.0) -> dict[str, Any
 
 def status() -> BackendInfo | None:
     """The running server if its pid is alive and its health endpoint answers our key."""
-    info = read_info()
-    if info is None or not _pid_alive(info.pid):
+    info = recorded()
+    if info is None or not info.port:
         return None
     try:
         ok = request(info, "healthz").get("status") == "ok"
@@ -90,7 +114,7 @@ def _start_lock() -> Iterator[None]:
 
 def _spawn(model: Path | None) -> subprocess.Popen[bytes]:
     log = log_path()
-    argv = [sys.executable, "-m", "runner.backend.server", "--log-path", str(log)]
+    argv = [sys.executable, "-m", SERVER_MODULE, "--log-path", str(log)]
     if model is not None:
         argv += ["--model", str(model)]
     env = dict(os.environ)
@@ -108,55 +132,66 @@ def _spawn(model: Path | None) -> subprocess.Popen[bytes]:
         )
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], timeout: float) -> BackendInfo:
+def _wait_ready(pid: int, timeout: float, proc: subprocess.Popen[bytes] | None = None) -> BackendInfo:
+    """The server ``pid`` once it answers ready; BackendError if it exits or the time runs out (it is
+    recorded in the state file by then, so ``status``/``stop``/``start`` still find it)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if proc.poll() is not None:
+        if (proc.poll() is not None) if proc is not None else not _is_server(pid):
+            code = proc.returncode if proc is not None else "?"
             tail = log_path().read_text(errors="replace")[-2000:]
-            raise BackendError(f"backend exited with code {proc.returncode}; log {log_path()}:\n{tail}")
+            raise BackendError(f"backend exited with code {code}; log {log_path()}:\n{tail}")
         info = read_info()
-        if info is not None and info.pid == proc.pid:
+        if info is not None and info.pid == pid and info.port:
             with contextlib.suppress(OSError, ValueError):
                 if request(info, "local/status").get("ready"):
                     return info
         time.sleep(0.2)
-    raise BackendError(f"backend did not become ready within {timeout:.0f}s; see {log_path()}")
+    raise BackendError(
+        f"backend (pid {pid}) did not become ready within {timeout:.0f}s; it may still be starting: "
+        f"`tinkertop backend status` shows it, `tinkertop backend stop` stops it; log {log_path()}"
+    )
+
+
+def _same_model(info: BackendInfo, model: Path | None) -> bool:
+    return model is None or not info.model_path or Path(info.model_path) == Path(model).resolve()
 
 
 def start(wait: bool = True, model: Path | None = None, timeout: float = START_TIMEOUT) -> BackendInfo:
-    """Start a detached server; with ``wait``, return once its model is loaded."""
+    """The backend, started detached if none runs; a live one (ready or still starting) is reused.
+
+    With ``wait``, return once its model is loaded. OtherModel if the live one serves another model."""
     with _start_lock():
-        running = status()
-        if running is not None:
-            raise BackendError(f"a backend is already running (pid {running.pid}, {running.url})")
-        clear_info()
-        proc = _spawn(model)
-        if not wait:
-            return BackendInfo("", 0, proc.pid, "", str(model or ""), time.time(), str(log_path()))
-        return _wait_ready(proc, timeout)
+        known = recorded()
+        if known is None:
+            clear_info()
+            proc = _spawn(model)
+            if not wait:
+                return BackendInfo("", 0, proc.pid, "", str(model or ""), time.time(), str(log_path()))
+            info = _wait_ready(proc.pid, timeout, proc)
+        else:
+            info = _wait_ready(known.pid, timeout) if wait else known
+    if not _same_model(info, model):
+        raise OtherModel(
+            f"a backend is already running on {info.model_path} (pid {info.pid}); stop it first "
+            "(tinkertop backend stop)"
+        )
+    return info
 
 
 def ensure_running(model: Path | None = None, timeout: float = START_TIMEOUT) -> BackendInfo:
     """Reuse a healthy server (serving ``model`` when given) or start one."""
-    with _start_lock():
-        running = status()
-        if running is not None and (model is None or Path(running.model_path) == Path(model).resolve()):
-            return running
-    if running is not None:
-        stop()
     try:
         return start(wait=True, model=model, timeout=timeout)
-    except BackendError:
-        again = status()
-        if again is not None:
-            return again
-        raise
+    except OtherModel:
+        stop()
+    return start(wait=True, model=model, timeout=timeout)
 
 
 def stop(grace: float = 10.0) -> bool:
-    """SIGTERM the recorded server, SIGKILL after ``grace``; True if one was running."""
-    info = read_info()
-    if info is None or not _pid_alive(info.pid):
+    """SIGTERM the recorded server (ready or still starting), SIGKILL after ``grace``; True if one ran."""
+    info = recorded()
+    if info is None:
         clear_info()
         return False
     with contextlib.suppress(ProcessLookupError):

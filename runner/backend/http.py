@@ -33,10 +33,7 @@ async def read_body(request: Request) -> bytes:
 async def parse(request: Request, model: type[M]) -> M:
     """The JSON body validated as the SDK's own request type; 400/422 with a message otherwise."""
     body = await read_body(request)
-    try:
-        data = json.loads(body or b"{}")
-    except ValueError as exc:
-        raise HTTPException(400, f"malformed JSON body: {exc}") from exc
+    data = _json(body)
     if not isinstance(data, dict):
         raise HTTPException(400, "the JSON body must be an object")
     data.pop("type", None)
@@ -45,6 +42,16 @@ async def parse(request: Request, model: type[M]) -> M:
     except pydantic.ValidationError as exc:
         msgs = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()[:5])
         raise HTTPException(422, f"invalid {model.__name__}: {msgs}") from exc
+
+
+def _json(body: bytes) -> Any:
+    """Parse a JSON body; a nesting deeper than the parser's recursion limit is a 400, never a 500."""
+    try:
+        return json.loads(body or b"{}")
+    except RecursionError as exc:
+        raise HTTPException(400, "malformed JSON body: nested too deeply") from exc
+    except ValueError as exc:
+        raise HTTPException(400, f"malformed JSON body: {exc}") from exc
 
 
 class Guard:

@@ -112,7 +112,9 @@ def build(ctx: Context) -> APIRouter:
             raise HTTPException(415, f"forward_backward takes a protobuf body ({PROTO})")
         try:
             body = wire.decode_body(await read_body(request), request.headers.get("content-encoding"))
-            job, _seq = wire.parse_forward_backward(body)
+            job, _seq = wire.parse_forward_backward(body, _limits(eng))
+        except wire.TooLarge as exc:
+            raise HTTPException(413, str(exc)) from exc
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from exc
         _known(eng, job.model_id)
@@ -213,6 +215,14 @@ def _check_base(eng: Engine, name: str | None) -> str:
         return eng.check_base_model(name)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc
+
+
+def _limits(eng: Engine) -> wire.Limits:
+    """Bounds for a forward_backward body: the model's context and vocabulary once it is loaded."""
+    if eng.base is None:
+        return wire.Limits()
+    # the trainer gives the precise context error; this bound only keeps allocations small
+    return wire.Limits(max(wire.MAX_TOKENS, eng.base.max_context), vocab_size=eng.base.vocab_size)
 
 
 def _known(eng: Engine, model_id: str) -> trainer.TrainingModel:

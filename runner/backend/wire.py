@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -11,17 +12,47 @@ from tinker.proto.response_conv import _tensor_data_from_proto
 from runner.backend.sampling import SampleResult
 from runner.backend.trainer import DatumIn, FwdBwdJob, FwdBwdResult
 
-MAX_DECOMPRESSED = 512 * 1024 * 1024
+MAX_DECOMPRESSED = 64 * 1024 * 1024  # the same ceiling as a plain body (http.MAX_BODY)
+MAX_TOKENS = 65_536  # per datum, when the model's context is not known yet
+MAX_BATCH_TOKENS = 1 << 20  # every datum of one request together
+_CHUNK = 1 << 20
+_ITEMSIZE = {pb.DTYPE_FLOAT32: 4, pb.DTYPE_INT64: 8, pb.DTYPE_INT32: 4, pb.DTYPE_BFLOAT16: 2}
 
 
-def decode_body(body: bytes, encoding: str | None) -> bytes:
+class TooLarge(ValueError):
+    """A body that would decompress past the limit (413)."""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What a forward_backward body may ask for: tokens per datum, and the token id range."""
+
+    max_tokens: int = MAX_TOKENS
+    vocab_size: int | None = None
+
+
+def decode_body(body: bytes, encoding: str | None, limit: int = MAX_DECOMPRESSED) -> bytes:
+    """The body, decompressed in chunks and refused (TooLarge) as soon as it passes ``limit``."""
     if encoding and encoding.lower() == "zstd":
-        import zstandard
-
-        return zstandard.ZstdDecompressor().decompress(body, max_output_size=MAX_DECOMPRESSED)
+        return _unzstd(body, limit)
     if encoding and encoding.lower() not in ("identity", ""):
         raise ValueError(f"unsupported Content-Encoding {encoding!r}")
     return body
+
+
+def _unzstd(body: bytes, limit: int) -> bytes:
+    import zstandard
+
+    out = bytearray()
+    try:
+        with zstandard.ZstdDecompressor().stream_reader(body, read_across_frames=True) as reader:
+            while chunk := reader.read(_CHUNK):
+                out += chunk
+                if len(out) > limit:
+                    raise TooLarge(f"zstd body decompresses past the {limit}-byte limit")
+    except zstandard.ZstdError as exc:
+        raise ValueError(f"malformed zstd body: {exc}") from exc
+    return bytes(out)
 
 
 def _config(msg: pb.ForwardBackwardRequest) -> dict[str, Any]:
@@ -31,8 +62,11 @@ def _config(msg: pb.ForwardBackwardRequest) -> dict[str, Any]:
     return cfg
 
 
-def parse_forward_backward(body: bytes) -> tuple[FwdBwdJob, int]:
-    """A protobuf ``ForwardBackwardRequest`` -> (job, seq_id); ValueError if malformed."""
+def parse_forward_backward(body: bytes, limits: Limits | None = None) -> tuple[FwdBwdJob, int]:
+    """A protobuf ``ForwardBackwardRequest`` -> (job, seq_id); ValueError if malformed or out of bounds.
+
+    Every size is checked against ``limits`` before anything is allocated for it."""
+    limits = limits or Limits()
     msg = pb.ForwardBackwardRequest()
     try:
         msg.ParseFromString(body)
@@ -40,14 +74,13 @@ def parse_forward_backward(body: bytes) -> tuple[FwdBwdJob, int]:
         raise ValueError(f"malformed protobuf ForwardBackwardRequest: {exc}") from exc
     if not msg.model_id:
         raise ValueError("forward_backward request has no model_id")
-    data = []
+    data, total = [], 0
     for i, datum in enumerate(msg.data):
-        tokens: list[int] = []
-        for chunk in datum.model_input:
-            if chunk.WhichOneof("chunk") != "encoded_text":
-                raise ValueError(f"datum {i}: only text chunks are supported by this backend")
-            tokens.extend(np.frombuffer(chunk.encoded_text.tokens, dtype=np.int32).tolist())
-        inputs = {name: _tensor_data_from_proto(t).to_numpy() for name, t in datum.loss_fn_inputs.items()}
+        tokens = _tokens(i, datum, limits)
+        total += len(tokens)
+        if total > MAX_BATCH_TOKENS:
+            raise ValueError(f"the request holds more than {MAX_BATCH_TOKENS} tokens")
+        inputs = {name: _tensor(i, name, t, limits) for name, t in datum.loss_fn_inputs.items()}
         data.append(DatumIn(tokens=tokens, inputs=inputs))
     job = FwdBwdJob(
         model_id=msg.model_id,
@@ -57,6 +90,60 @@ def parse_forward_backward(body: bytes) -> tuple[FwdBwdJob, int]:
         data=data,
     )
     return job, int(msg.seq_id)
+
+
+def _tokens(i: int, datum: Any, limits: Limits) -> list[int]:
+    """The datum's token ids, bounded in count and range before they become a list."""
+    arrays = []
+    for chunk in datum.model_input:
+        if chunk.WhichOneof("chunk") != "encoded_text":
+            raise ValueError(f"datum {i}: only text chunks are supported by this backend")
+        raw = chunk.encoded_text.tokens
+        if len(raw) % 4:
+            raise ValueError(f"datum {i}: encoded_text.tokens is not a whole number of int32 values")
+        arrays.append(np.frombuffer(raw, dtype=np.int32))
+    count = sum(a.size for a in arrays)
+    if count > limits.max_tokens:
+        raise ValueError(f"datum {i}: {count} tokens, more than the {limits.max_tokens} allowed")
+    ids = np.concatenate(arrays) if arrays else np.zeros(0, np.int32)
+    top = limits.vocab_size if limits.vocab_size is not None else int(np.iinfo(np.int32).max) + 1
+    bad = ids[(ids < 0) | (ids >= top)]
+    if bad.size:
+        raise ValueError(f"datum {i}: token id {int(bad[0])} outside the vocabulary (0..{top - 1})")
+    return list(ids.tolist())
+
+
+def _tensor(i: int, name: str, t: Any, limits: Limits) -> np.ndarray:
+    """One ``loss_fn_inputs`` tensor as numpy, after checking its shape against its bytes and limits."""
+    where = f"datum {i}: loss_fn_inputs[{name!r}]"
+    itemsize = _ITEMSIZE.get(t.dtype)
+    if itemsize is None:
+        raise ValueError(f"{where}: unsupported dtype {t.dtype}")
+    shape = list(t.shape)
+    if any(d < 0 for d in shape) or len(shape) > 4:
+        raise ValueError(f"{where}: bad shape {shape}")
+    count = int(np.prod(shape, dtype=object)) if shape else 0
+    if count > limits.max_tokens:
+        raise ValueError(f"{where}: shape {shape} holds {count} values, more than {limits.max_tokens}")
+    if t.HasField("sparse_csr"):
+        _check_sparse(where, t, shape, itemsize, count)
+    elif shape and len(t.dense) != count * itemsize:
+        raise ValueError(f"{where}: {len(t.dense)} bytes do not fill shape {shape}")
+    try:
+        return np.asarray(_tensor_data_from_proto(t).to_numpy())
+    except (ValueError, RuntimeError, TypeError, AssertionError, IndexError) as exc:
+        raise ValueError(f"{where}: {exc}") from exc
+
+
+def _check_sparse(where: str, t: Any, shape: list[int], itemsize: int, count: int) -> None:
+    csr = t.sparse_csr
+    if len(shape) != 2:
+        raise ValueError(f"{where}: a sparse tensor must be 2-D, not shape {shape}")
+    values = len(csr.values) // itemsize
+    if len(csr.values) % itemsize or len(csr.col_indices) != values * 8 or values > count:
+        raise ValueError(f"{where}: sparse values and column indices do not match")
+    if len(csr.crow_indices) != (shape[0] + 1) * 8:
+        raise ValueError(f"{where}: sparse row index does not match shape {shape}")
 
 
 def _batched(arrays: list[np.ndarray]) -> pb.BatchedTensor:

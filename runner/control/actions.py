@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shlex
 import shutil
 import signal
@@ -25,6 +26,9 @@ class Outcome:
 
 
 def _resolve(ref: str) -> tuple[str, dict]:
+    problem = store.ref_problem(ref)
+    if problem:
+        raise ActionError(problem)
     run_id = store.resolve(ref)
     state = store.read_state(run_id) if run_id else None
     if not run_id or state is None:
@@ -151,21 +155,56 @@ def clone_command(ref: str) -> str:
         parts.append("--local")
     if spec.get("smoke"):
         parts.append("--smoke")
-    parts += ["--name", f"{spec.get('name', 'run')}-clone"]
+    base = str(spec.get("name", "run"))[: store.MAX_NAME - len("-clone")]
+    parts += ["--name", f"{base}-clone"]
     return shlex.join(parts)
 
 
 def rm(ref: str, confirm: str | None) -> Outcome:
-    """Delete a run's folder and record, only when ``confirm`` is exactly its name; never a live run."""
+    """Delete a run's folder and record, only when ``confirm`` is exactly its name; never a live run,
+    never a folder that holds a live run or sits inside one, never through a symlink."""
     run_id, state = _resolve(ref)
     name = state.get("name") or run_id
     status = records.effective_status(state)
-    if status in records.LIVE or (status == "lost" and records.job_alive(state)):
+    if _is_live(state):
         raise ActionError(f"{name} is {status}: stop it before deleting")
     if confirm != name:
         raise ActionError(f"deleting {name} needs the confirmation --yes-delete {name}")
-    folder = Path(state.get("log_path") or "")
-    if folder.is_dir():
-        shutil.rmtree(folder)
-    shutil.rmtree(store.record_dir(run_id), ignore_errors=True)
+    if not state.get("log_path"):
+        raise ActionError(f"{name}: its record names no folder; nothing deleted")
+    folder = Path(state["log_path"])
+    if folder.is_symlink():
+        raise ActionError(
+            f"{name}: {folder} is a symlink to {os.readlink(folder)}; refusing to follow it, nothing "
+            "deleted (remove the link yourself if you mean to)"
+        )
+    with queue.locked():  # no queued run starts in the folder while it is checked and deleted
+        _refuse_live_overlap(run_id, name, folder)
+        if folder.is_dir():
+            shutil.rmtree(folder)
+        shutil.rmtree(store.record_dir(run_id), ignore_errors=True)
     return Outcome(run_id, "deleted", f"deleted {folder} and its record")
+
+
+def _is_live(state: dict) -> bool:
+    status = records.effective_status(state)
+    return status in store.LIVE_OR_QUEUED or (status == "lost" and records.job_alive(state))
+
+
+def _overlaps(a: str, b: str) -> bool:
+    """One folder is the other or inside it (both real paths)."""
+    return os.path.commonpath([a, b]) in (a, b)
+
+
+def _refuse_live_overlap(run_id: str, name: str, folder: Path) -> None:
+    """ActionError naming a live (or queued) run whose folder is, holds, or sits inside ``folder``."""
+    real = store.real_folder(folder)
+    for other in store.iter_states():
+        path = other.get("log_path")
+        if other.get("run_id") == run_id or not path or not _is_live(other):
+            continue
+        if _overlaps(real, store.real_folder(path)):
+            raise ActionError(
+                f"{name}: refusing to delete {folder}: the live run {other.get('name')} "
+                f"({records.effective_status(other)}, {path}) shares it; stop that run first"
+            )

@@ -23,7 +23,11 @@ def register(subparsers: Any) -> None:
     clone = subparsers.add_parser("clone", help="print a run's launch command, to edit and run")
     clone.add_argument("run")
     clone.set_defaults(func=cmd_clone)
-    rm = subparsers.add_parser("rm", help="delete a run's folder and record (confirmation names the run)")
+    rm = subparsers.add_parser(
+        "rm",
+        help="delete a run's folder and record (confirmation names the run); refuses live or queued runs, "
+        "folders holding or inside a live run's folder, and a folder replaced by a symlink",
+    )
     rm.add_argument("run")
     rm.add_argument("--yes-delete", metavar="NAME", help="confirm by typing the run's name")
     rm.set_defaults(func=cmd_rm)
@@ -39,7 +43,11 @@ def register(subparsers: Any) -> None:
 
 def _launch_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
     d = (lambda v: v) if defaults else (lambda v: None)
-    p.add_argument("--name", help="run name (default <recipe>-<time>; a suffix keeps names unique)")
+    p.add_argument(
+        "--name",
+        help="run name: one folder name, at most 128 characters (default <recipe>-<time>; a suffix keeps "
+        "names unique)",
+    )
     p.add_argument(
         "--local", action="store_true", default=d(False), help="run on the embedded local backend (no key)"
     )

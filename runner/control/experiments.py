@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -99,4 +100,14 @@ def fill_metrics(path: Path, status: str, exit_code: int | None, log_path: Path,
     lines.append(f"- last step: {step if step is not None else 'none logged'}")
     lines += [f"- `{key}`: {_fmt(value)}" for key, value in values.items()]
     head = text.split(METRICS_MARK, 1)[0]
-    path.write_text(redact(head + "\n".join(lines) + "\n"))
+    _write_atomic(path, redact(head + "\n".join(lines) + "\n"))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Replace ``path`` in one step (temp file beside it + ``os.replace``): readers never see half."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_text(text)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)

@@ -183,8 +183,9 @@ def _prepare(req: LaunchRequest) -> tuple[Target, Any, list[str], list[str]]:
         target = resolve_target(req.recipe, req.cwd)
     except UnknownRecipe as exc:
         raise LaunchError(str(exc)) from exc
-    if req.name is not None and (not req.name or "/" in req.name or req.name.startswith(".")):
-        raise LaunchError(f"--name {req.name!r}: a run name is one folder name (no '/', not hidden)")
+    problem = store.name_problem(req.name, "--name") if req.name is not None else None
+    if problem:
+        raise LaunchError(problem)
     user = parse_overrides(list(req.overrides))
     if req.smoke and target.entry:
         user = [*target.entry.smoke, *user]
@@ -227,6 +228,9 @@ def _place(base, combo, explicit_log, cwd, taken, n) -> tuple[str, str, str]:
     logs_root = (Path(cwd) / paths.DEFAULT_LOGS).resolve()
     if explicit_log:
         folder = (Path(cwd) / explicit_log).resolve()
+        problem = store.name_problem(folder.name, "log_path folder")
+        if problem:
+            raise LaunchError(problem)
         if folder.exists():
             raise LaunchError(f"log_path {folder} already exists: resume it (tinkertop resume) or rm it")
         folder.parent.mkdir(parents=True, exist_ok=True)

@@ -31,8 +31,37 @@ ALLOWED: dict[str | None, tuple[str, ...]] = {
 }
 
 
+MAX_NAME = 128  # a run name; its record dir adds "-<8 hex>", far below the usual 255-byte limit
+LIVE_OR_QUEUED = ("queued", "starting", "running")
+
+
 class IllegalTransition(RuntimeError):
     pass
+
+
+def name_problem(name: str, what: str = "run name") -> str | None:
+    """Why ``name`` cannot be a run name (one folder name, at most MAX_NAME characters), or None."""
+    shown = name if len(name) <= 40 else f"{name[:37]}..."
+    if len(name) > MAX_NAME:
+        return f"{what} {shown!r} is too long ({len(name)} characters; at most {MAX_NAME})"
+    if not name.strip() or name != name.strip():
+        return f"{what} {shown!r}: empty, or with spaces at either end"
+    if "/" in name or "\\" in name or any(not ch.isprintable() for ch in name):
+        return f"{what} {shown!r}: one folder name, no '/', '\\' or control characters"
+    if name[0] in ".-":
+        return f"{what} {shown!r}: may not start with '.' or '-'"
+    return None
+
+
+def ref_problem(ref: str) -> str | None:
+    """Why ``ref`` (a run name, id, or folder path) cannot name a run, or None."""
+    if "\0" in ref:
+        return f"run {ref!r}: contains a NUL byte"
+    longest = max((len(part) for part in ref.split(os.sep)), default=0)
+    if longest > MAX_NAME + 9:  # a run id is the name plus "-<8 hex>"
+        shown = f"{ref[:37]}..." if len(ref) > 40 else ref
+        return f"run {shown!r}: name too long ({longest} characters; at most {MAX_NAME})"
+    return None
 
 
 def now_iso() -> str:
@@ -139,12 +168,17 @@ def iter_states() -> Iterator[dict[str, Any]]:
 
 
 def resolve(ref: str) -> str | None:
-    """Run id for a run name, id, or folder path (None if unknown)."""
-    if record_dir(ref).is_dir() and (record_dir(ref) / "state.json").exists():
-        return ref
-    if os.sep in ref or os.path.isdir(ref):
-        run_id = run_id_for(ref)
-        if state_path(run_id).exists():
-            return run_id
+    """Run id for a run name, id, or folder path (None if unknown or not a possible name)."""
+    if ref_problem(ref):
+        return None
+    try:
+        if os.sep not in ref and (record_dir(ref) / "state.json").exists():
+            return ref
+        if os.sep in ref or os.path.isdir(ref):
+            run_id = run_id_for(ref)
+            if state_path(run_id).exists():
+                return run_id
+    except (OSError, ValueError):
+        return None
     matches = [s["run_id"] for s in iter_states() if s.get("name") == ref]
     return matches[-1] if matches else None

@@ -155,12 +155,13 @@ class Supervisor:
             status = "failed"
         ended = store.now_iso()
         sig = -rc if rc is not None and rc < 0 else None
-        self.update(status=status, exit_code=rc, signal=sig, ended_at=ended, error=error, killed=self.killed)
-        self.console(f"{status} (exit code {rc})" + (f": {error}" if error else ""))
+        # the experiment record is complete before the final status says so (readers wait on the status)
         record = self.spec.get("experiment_record")
         if record:
             log_path = Path(self.spec["log_path"])
             experiments.fill_metrics(Path(record), status, rc, log_path, ended)
+        self.console(f"{status} (exit code {rc})" + (f": {error}" if error else ""))
+        self.update(status=status, exit_code=rc, signal=sig, ended_at=ended, error=error, killed=self.killed)
         return status
 
     def run(self) -> int:

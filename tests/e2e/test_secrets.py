@@ -20,11 +20,11 @@ import pytest
 
 from runner.control import actions, store
 from runner.control.testing import SELFTEST_JOB, wait_status
+from tests.shared_data import cli_exe
 
 pytestmark = pytest.mark.e2e
 
-REPO = Path(__file__).resolve().parents[2]
-EXE = REPO / ".venv" / "bin" / "tinkertop"
+EXE = cli_exe()
 ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
 
 

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from tests.shared_data import SHARED
+from tests.shared_data import SHARED, cli_exe
 
 pytestmark = pytest.mark.e2e
 
 REPO = Path(__file__).resolve().parents[2]
 FORMATS = SHARED / "formats"
-EXE = REPO / ".venv" / "bin" / "tinkertop"
+EXE = cli_exe()
 # newest first under the default sort (updated): dpo_local, rl_arith, sl_conversations
 RUNS = {"sl_conversations": 1_780_000_000, "rl_arith": 1_780_000_100, "dpo_local": 1_780_000_200}
 

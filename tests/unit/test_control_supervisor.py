@@ -40,6 +40,21 @@ def test_run_finishes_with_exit_code_and_record(work: Path) -> None:
     assert records.status_for(work / "results" / "logs" / "ok")["status"] == "finished"
 
 
+def test_experiment_record_is_complete_when_the_status_says_finished(work: Path) -> None:
+    """Read the record at the first moment the status is final: it must already hold the outcome.
+    (A long metrics file gives the supervisor's summary real work to do, so an order that wrote the
+    status first would show the unfilled record here.)"""
+    run_id = launch_job(work, "steps=40000", "step_seconds=0", name="order")
+    record = wait_for(lambda: next((work / "notes" / "experiments").glob("*-order.md"), None))
+    final = wait_for(
+        lambda: (store.read_state(run_id) or {}).get("status") in store.TERMINAL and record.read_text(),
+        timeout=300,
+        interval=0.002,
+        what="a final status",
+    )
+    assert "finished (exit code 0)" in final and "last step: 39999" in final, final
+
+
 def test_failed_run_keeps_exit_code_and_last_lines(work: Path) -> None:
     run_id = launch_job(work, "steps=5", "fail_at=2", name="boom")
     assert wait_status(run_id, "finished", "failed") == "failed"

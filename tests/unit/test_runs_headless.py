@@ -145,7 +145,7 @@ def test_missing_path_is_exit_2(tmp_path, capsys):
 
 @needs_formats
 def test_real_console_script_ls_json():
-    script = REPO / ".venv" / "bin" / "tinkertop"
+    script = Path(sys.executable).parent / "tinkertop"
     if not script.exists():
         pytest.skip("console script not installed")
     proc = subprocess.run(

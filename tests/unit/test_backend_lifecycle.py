@@ -1,0 +1,108 @@
+"""An interrupted ``backend start`` never leaves a server no state file knows: the server records itself
+as soon as it listens, ``status`` shows it, ``stop`` stops it, and the next ``start`` reuses it.
+Real server processes in a private home; processes are counted by their command line."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from runner.backend import control, state
+from runner.control.testing import wait_for
+from tests.e2e.conftest import tiny_model_path
+from tests.shared_data import REPO
+
+MARKER = "runner.backend.server"
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
+    yield tmp_path / "home"
+    for pid in servers(tmp_path / "home"):  # never leave a server behind, whatever failed
+        os.kill(pid, signal.SIGKILL)
+
+
+def servers(home: Path) -> list[int]:
+    """Pids of backend server processes whose log goes into ``home`` (ours, not another test's)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if entry.name.isdigit() and MARKER.encode() in argv and str(home).encode() in b" ".join(argv):
+            stat = (entry / "stat").read_text()
+            if stat.rsplit(")", 1)[1].split()[0] != "Z":
+                found.append(int(entry.name))
+    return found
+
+
+def cli(home: Path, *args: str, **kw: object) -> subprocess.CompletedProcess[str]:
+    env = dict(os.environ, TINKERTOP_HOME=str(home), PYTHONPATH=str(REPO))
+    cmd = [sys.executable, "-m", "runner.cli", "backend", *args]
+    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, **kw)  # type: ignore[call-overload]
+
+
+def recorded_pid(home: Path) -> int | None:
+    info = state.read_info()
+    return info.pid if info and info.port and info.pid in servers(home) else None
+
+
+def test_a_timed_out_start_leaves_a_recorded_server_that_start_reuses_and_stop_stops(home: Path) -> None:
+    model = tiny_model_path()
+    with pytest.raises(control.BackendError, match="did not become ready"):
+        control.start(wait=True, model=model, timeout=0)
+    pid = wait_for(lambda: recorded_pid(home), timeout=120, what="the server's own record")
+    shown = cli(home, "status", "--json")
+    assert f'"pid": {pid}' in shown.stdout and state.read_info().key not in shown.stdout  # type: ignore[union-attr]
+    info = control.start(wait=True, model=model)
+    assert info.pid == pid and servers(home) == [pid]
+    assert control.ensure_running(model) == info and servers(home) == [pid]
+    assert control.stop() is True
+    wait_for(lambda: not servers(home), timeout=60, what="the server to exit")
+    assert control.status() is None and state.read_info() is None
+
+
+def test_a_killed_launcher_leaves_a_server_that_status_and_stop_find(home: Path) -> None:
+    model = tiny_model_path()
+    env = dict(os.environ, TINKERTOP_HOME=str(home), PYTHONPATH=str(REPO))
+    launcher = subprocess.Popen(
+        [sys.executable, "-m", "runner.cli", "backend", "start", "--model", str(model)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_for(lambda: servers(home), timeout=120, what="the server process")
+    launcher.send_signal(signal.SIGKILL)
+    launcher.wait(timeout=30)
+    pid = wait_for(lambda: recorded_pid(home), timeout=120, what="the server's own record")
+    again = cli(home, "start", "--json")  # reuses the one that is starting; makes no second one
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f'"pid": {pid}' in again.stdout and servers(home) == [pid]
+    stopped = cli(home, "stop")
+    assert stopped.returncode == 0 and "backend stopped" in stopped.stdout
+    wait_for(lambda: not servers(home), timeout=60, what="the server to exit")
+    assert cli(home, "status").returncode == 3
+
+
+def test_a_second_server_process_refuses_to_run_beside_the_first(home: Path) -> None:
+    model = tiny_model_path()
+    first = control.start(wait=True, model=model)
+    log = home / "second.log"
+    second = subprocess.run(
+        [sys.executable, "-m", MARKER, "--model", str(model), "--log-path", str(log)],
+        env=dict(os.environ, PYTHONPATH=str(REPO)),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert second.returncode != 0 and f"pid {first.pid}" in second.stderr
+    assert servers(home) == [first.pid] and control.status() == first
+    control.stop()
