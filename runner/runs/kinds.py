@@ -91,16 +91,62 @@ def _rl_mode(ks: set[str], config: Mapping[str, Any] | None) -> str:
 
 
 def headline_key(kind: str, keys: Iterable[str]) -> str | None:
-    """The metric a run list shows for this kind, with fallbacks for non-standard keys."""
+    """The metric a run list shows for this kind: the kind's known keys first, then the best-ranked
+    key of another trainer's spelling (see :func:`_rank`), None when nothing fits."""
     ks = list(keys)
     present = set(ks)
     for cand in HEADLINES.get(kind, HEADLINES["unknown"]):
         if cand in present:
             return cand
-    for suffix in ("reward/total", "reward", "accuracy", "correct", "nll", "loss"):
-        for k in ks:
-            if k.endswith(suffix) and not k.startswith("time/"):
-                return k
+    loss_first = kind in ("sl", "dpo")
+    ranked = [(rank, i, k) for i, k in enumerate(ks) if (rank := _rank(k, loss_first)) is not None]
+    return min(ranked)[2] if ranked else None
+
+
+_HELD_OUT = ("test/", "eval/", "val/", "validation/", "final/")
+_SPREAD = {"std", "stddev", "var", "min", "max", "count", "sum", "chosen", "rejected", "num", "time"}
+_OVERALL = {"", "total", "mean", "avg", "average"}
+_REWARD_WORDS = _OVERALL | {"reward", "rewards", "episode", "train"}
+_SUCCESS = ("pass@1", "pass_at_1", "pass_rate", "accuracy", "acc", "correct", "success_rate", "solve_rate")
+
+
+def _rank(key: str, loss_first: bool) -> tuple[int, int, int] | None:
+    """How good a headline ``key`` is (lower is better), None when it is not one.
+
+    Families: an overall reward (``reward``, ``reward/mean``, ``train/reward``, ``mean_reward``...),
+    a success rate (``reward/pass@1``, ``eval/pass_at_1``, ``accuracy``...), any other reward or score
+    (``rewards/format/mean``, ``critic/score/mean``), then a loss (``nll``, ``loss``); SL and DPO runs
+    put the loss first. Spreads (``std``, ``min``, ``max``, ``count``...), timings and DPO's
+    chosen/rejected rewards never lead. Ties: training keys before held-out ones, then shorter.
+    """
+    held_out = key.startswith(_HELD_OUT)
+    parts = key.split("/")
+    words = {w for part in parts for w in part.replace(":", "_").split("_")}
+    if words & _SPREAD:
+        return None
+    family = _family(parts, words)
+    if family is None:
+        return None
+    if loss_first:
+        family = (family + 1) % 4  # loss (3) becomes 0
+    return family, int(held_out), len(parts)
+
+
+def _family(parts: list[str], words: set[str]) -> int | None:
+    """0 overall reward, 1 success rate, 2 other reward or score, 3 loss (see :func:`_rank`)."""
+    for i, part in enumerate(parts):
+        stat = parts[i + 1] if i + 1 < len(parts) else ""
+        if part in ("reward", "rewards") and stat in _OVERALL:
+            return 0
+        part_words = set(part.split("_"))
+        if len(part_words) > 1 and part_words & {"reward", "rewards"} and part_words <= _REWARD_WORDS:
+            return 0
+    if parts[-1].endswith(_SUCCESS):
+        return 1
+    if words & {"reward", "rewards", "score"}:
+        return 2
+    if parts[-1].endswith(("nll", "loss")):
+        return 3
     return None
 
 

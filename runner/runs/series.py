@@ -5,8 +5,15 @@ time each step was first seen (``array('d')``, epoch seconds), and per numeric k
 ``array('d')`` column plus a presence ``bytearray`` (so a real NaN stays apart from "not logged").
 Strings, booleans, null and nested values live in a sparse ``{row: value}`` map per key. No dict per
 line is kept. Lines are merged by ``step``, later lines winning (async eval rows share a step; a
-resume re-logs steps). A line without ``step`` gets the next free step (the row index in a file
-that has no steps at all).
+resume re-logs steps, even back to 0). A line without ``step`` takes another trainer's counter
+(:data:`COUNTERS`: ``global_step``, ``progress/batch``, ``_step``...) when it has one, else the next
+free step (the row index in a file that has no steps at all).
+
+A fallback counter is not trusted like ``step``: when it drops back to its first value or to 0/1, the
+trainer restarted it (a new process logging into the same file), and the new segment is offset to
+continue after the highest step so far (x keeps increasing, nothing is merged into the first segment);
+``notes`` then says "<counter> counter restarted at line N". A smaller drop is a resume from a
+checkpoint and merges like ``step`` (later lines win).
 
 Chart data: ``column(key) -> (steps, values)`` and ``column_times(key) -> (seen_times, values)``,
 only rows where ``key`` holds a number; ordered by step.
@@ -27,11 +34,13 @@ from runner.runs.model import BadLine, Scalar
 
 NAN = math.nan
 MAX_BAD_KEPT = 200
+COUNTER_LIMIT = 2**53  # a counter beyond this is not a step (the int64 step column, a float chart axis)
+COUNTERS = ("global_step", "train/global_step", "trainer/global_step", "progress/batch", "_step", "iteration")
 
 
-def step_of(record: dict[str, Any]) -> int | None:
-    """The record's integer ``step``, or None when absent or not an integer."""
-    s = record.get("step")
+def step_of(record: dict[str, Any], key: str = "step") -> int | None:
+    """The record's integer ``step`` (or ``key``), or None when absent or not an integer."""
+    s = record.get(key)
     if type(s) is int:
         return s
     if type(s) is float and s.is_integer():
@@ -74,6 +83,11 @@ class MetricTable:
         self._float_keys: set[str] = set()
         self._max_step = -1
         self._sorted = True
+        self._counter: str | None = None  # the fallback counter in use, its first and last values
+        self._counter_first: int | None = None
+        self._counter_last: int | None = None
+        self._offset = 0  # added to the counter: its restarts continue after the highest step
+        self.notes: list[str] = []  # "global_step counter restarted at line 9"
         self.n_lines = 0
         self.bad_lines = 0
         self.bad: list[BadLine] = []
@@ -209,12 +223,15 @@ class MetricTable:
             self.bad.extend(bad[:room])
         self.version += 1
 
-    def ingest(self, records: Iterable[dict[str, Any]], seen_time: float) -> int:
-        """Merge records (parsed lines, in file order); returns the number of rows added."""
+    def ingest(
+        self, records: Iterable[dict[str, Any]], seen_time: float, lines: Sequence[int] | None = None
+    ) -> int:
+        """Merge records (parsed lines, in file order; ``lines``: their line numbers in the file, for
+        notes, else counted from the records); returns the number of rows added."""
         recs = records if isinstance(records, list) else list(records)
         with self._lock:
             before = len(self._steps)
-            fresh, fresh_steps, later = self._route(recs)
+            fresh, fresh_steps, later = self._route(recs, lines)
             if fresh:
                 self._append_rows(fresh, fresh_steps, seen_time)
             for row, rec in later:
@@ -225,7 +242,7 @@ class MetricTable:
             return len(self._steps) - before
 
     def _route(
-        self, recs: list[dict[str, Any]]
+        self, recs: list[dict[str, Any]], lines: Sequence[int] | None = None
     ) -> tuple[list[dict[str, Any]], list[int], list[tuple[int, dict[str, Any]]]]:
         """Split records into those opening a new row (bulk-appended, in order) and those merging
         into a row that exists or is opened earlier in the batch (applied after, in file order)."""
@@ -250,12 +267,13 @@ class MetricTable:
         later: list[tuple[int, dict[str, Any]]] = []
         row_of, top, n0 = self._row_of, self._max_step, len(self._steps)
         base = self._base
-        for rec in recs:
+        for i, rec in enumerate(recs):
             s = rec.get("step")
             if type(s) is not int:
                 s = step_of(rec)
                 if s is None:
-                    s = top + 1
+                    line = lines[i] if lines is not None else self.n_lines + i + 1
+                    s = self._counter_step(rec, top, line)
             n_now = n0 + len(fresh)
             if row_of is None:  # dense: row r holds step base + r
                 if n_now == 0:
@@ -283,6 +301,22 @@ class MetricTable:
                 later.append((row, rec))
         self._max_step = top
         return fresh, fresh_steps, later
+
+    def _counter_step(self, rec: dict[str, Any], top: int, line: int) -> int:
+        """The step of a line without ``step``: its fallback counter (offset past a restart, see the
+        module docstring), else the next free step."""
+        key = self._counter or next((k for k in COUNTERS if step_of(rec, k) is not None), None)
+        value = step_of(rec, key) if key else None
+        if key is None or value is None or not -COUNTER_LIMIT < value + self._offset < COUNTER_LIMIT:
+            return top + 1
+        self._counter, first, last = key, self._counter_first, self._counter_last
+        if first is None:
+            self._counter_first = value
+        elif last is not None and value < last and (value <= 1 or value == first):
+            self._offset = top + 1 - value
+            self.notes.append(f"{key} counter restarted at line {line}")
+        self._counter_last = value
+        return value + self._offset
 
     def _rows_by_step(self, n_rows: int | None = None) -> dict[int, int]:
         """The step -> row dict, built from the dense layout the first time it is needed."""

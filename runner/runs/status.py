@@ -1,11 +1,22 @@
 """Run status from the files alone, or from the supervisor's record when there is one.
 
+New files prove nothing (a finished run copied or synced from elsewhere has fresh mtimes), so from the
+files, in this order:
+
 - ``finished``: the last checkpoint record is ``name == "final"``, or the console tail has
   ``Training completed successfully`` / ``DPO training completed successfully`` after the last
   ``Command line invocation`` (a resumed run starts over);
 - ``failed``: a traceback or an error line at the end of the console log, and no final;
-- ``running``: some file changed within the stale window; ``stale``: nothing changed for longer than
-  ``max(5 min, K x median step time)``; ``unknown``: nothing to go on.
+- ``running``: the files grew while we watched (:class:`GrowthWatch`: sizes up between two reads of
+  the run, the first read being a baseline) within the stale window, or a local process holds them
+  (:func:`held_by_process`: a file open for writing, or the run's path in its command line);
+- ``finished`` again: progress reached 100% (``progress/done_frac`` >= 1, or the step reached the
+  configured total) and nothing is writing;
+- ``stale``: seen growing, then nothing for longer than ``max(5 min, K x median step time)``;
+- ``unknown``: never seen growing, no process, not done (a copied folder, a run elsewhere).
+
+The process check runs only when the cheaper rules have not decided; one scan of ``/proc`` serves
+every run for ``HOLDERS_TTL_S`` seconds.
 
 Hook: if the module ``runner.control.records`` exists and has ``status_for(run_path) -> dict |
 None``, its answer (``{"status": ..., "exit_code": ...}``) wins. It is imported lazily; its absence or
@@ -15,10 +26,13 @@ its errors are tolerated.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 import statistics
+import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -65,20 +79,58 @@ def console_verdict(tail: Sequence[str]) -> str | None:
 def infer_status(
     checkpoints: Sequence[dict[str, Any]],
     console_tail: Sequence[str],
-    last_change: float | None,
+    last_growth: float | None,
     step_seconds: float | None = None,
     now: float | None = None,
+    *,
+    held: Callable[[], bool] | None = None,
+    progress: float | None = None,
 ) -> str:
-    """Status from the files (see the module docstring)."""
+    """Status from the files (see the module docstring). ``last_growth``: when the files were last
+    seen growing (None: never); ``held``: asked only when needed, whether a local process holds the
+    run; ``progress``: the fraction done, if known."""
     if checkpoints and checkpoints[-1].get("name") == "final":
         return "finished"
     verdict = console_verdict(console_tail)
     if verdict:
         return verdict
-    if last_change is None:
-        return "unknown"
     now = time.time() if now is None else now
-    return "running" if now - last_change <= stale_after(step_seconds) else "stale"
+    if last_growth is not None and now - last_growth <= stale_after(step_seconds):
+        return "running"
+    if held is not None and held():
+        return "running"
+    if progress is not None and progress >= 1.0:
+        return "finished"
+    return "unknown" if last_growth is None else "stale"
+
+
+class GrowthWatch:
+    """When a run's files were last seen growing. The first look is a baseline (files that were
+    already there, however new, are not growth); a file that shrank (truncated, replaced) gives a new
+    baseline; a file that appears counts."""
+
+    def __init__(self) -> None:
+        self._sizes: tuple[int, ...] | None = None
+        self.last_growth: float | None = None
+
+    def observe(self, sizes: Sequence[int], now: float | None = None) -> bool:
+        """Note the files' sizes now; True when one of them grew since the previous look."""
+        before, self._sizes = self._sizes, tuple(sizes)
+        grew = before is not None and any(b > a for a, b in zip(before, self._sizes, strict=False))
+        if grew:
+            self.last_growth = time.time() if now is None else now
+        return grew
+
+
+def file_sizes(paths: Iterable[Path | None]) -> tuple[int, ...]:
+    """Sizes of ``paths`` in bytes, -1 for a file that is absent (so its creation counts as growth)."""
+    out = []
+    for path in paths:
+        try:
+            out.append(path.stat().st_size if path is not None else -1)
+        except OSError:
+            out.append(-1)
+    return tuple(out)
 
 
 def supervisor_status(run_path: str | Path) -> dict | None:
@@ -105,3 +157,112 @@ def exit_code_of(record: dict | None) -> int | None:
     """The job's exit code in a supervisor record, if it has ended."""
     code = record.get("exit_code") if record else None
     return code if isinstance(code, int) and not isinstance(code, bool) else None
+
+
+# ---- local processes holding a run ---------------------------------------------------------------
+
+HOLDERS_TTL_S = 2.0
+MAX_FDS = 4096  # per process, lowest first (a log handler opens early): bounds a scan of fd-heavy servers
+PROC = Path("/proc")
+
+
+@dataclass(frozen=True)
+class _Holders:
+    """One look at every readable process: its open files and the paths its command line names."""
+
+    taken: float  # time.monotonic()
+    open_files: dict[str, list[tuple[int, str]]]  # real path -> [(pid, fd)]
+    named: frozenset[str]  # normalised absolute paths in command lines (``key=PATH`` too)
+
+
+_holders: _Holders | None = None
+_holders_lock = threading.Lock()
+
+
+def held_by_process(run_path: Path, files: Iterable[Path | None]) -> bool:
+    """True when a local process other than this one has one of ``files`` open for writing, or names
+    ``run_path`` in its command line (``log_path=...``). Readers (``tail -f``, an editor) do not count."""
+    holders = _current_holders()
+    if {os.path.abspath(run_path), os.path.realpath(run_path)} & holders.named:
+        return True
+    for path in files:
+        if path is None:
+            continue
+        for pid, fd in holders.open_files.get(os.path.realpath(path), ()):
+            if _open_for_writing(pid, fd):
+                return True
+    return False
+
+
+def forget_holders() -> None:
+    """Drop the cached look at the processes (the next check scans ``/proc`` again)."""
+    global _holders
+    with _holders_lock:
+        _holders = None
+
+
+def _current_holders() -> _Holders:
+    global _holders
+    with _holders_lock:
+        if _holders is None or time.monotonic() - _holders.taken > HOLDERS_TTL_S:
+            _holders = _scan_processes()
+        return _holders
+
+
+def _scan_processes() -> _Holders:
+    """Every process's open regular files and named paths (the unreadable ones are skipped)."""
+    taken, me = time.monotonic(), str(os.getpid())
+    open_files: dict[str, list[tuple[int, str]]] = {}
+    named: set[str] = set()
+    try:
+        pids = [p for p in os.listdir(PROC) if p.isdigit() and p != me]
+    except OSError:  # no /proc (not Linux): no process is ever seen holding a run
+        return _Holders(taken, open_files, frozenset())
+    for pid in pids:
+        base = PROC / pid
+        named.update(_named_paths(base))
+        try:
+            fds = os.listdir(base / "fd")
+        except OSError:
+            continue
+        if len(fds) > MAX_FDS:
+            fds = sorted(fds, key=int)[:MAX_FDS]
+        for fd in fds:
+            try:
+                target = os.readlink(base / "fd" / fd)
+            except OSError:
+                continue
+            if target.startswith("/") and not target.startswith(("/dev/", "/proc/")):
+                open_files.setdefault(target, []).append((int(pid), fd))
+    return _Holders(taken, open_files, frozenset(named))
+
+
+def _named_paths(base: Path) -> list[str]:
+    """The path-like arguments of one process, absolute and normalised; none for tinkertop itself
+    (``tinkertop show RUN`` reads a run, it does not run it)."""
+    try:
+        argv = (base / "cmdline").read_bytes().decode("utf-8", "replace").split("\0")
+    except OSError:
+        return []
+    if any(os.path.basename(a).startswith("tinkertop") for a in argv[:2]):
+        return []
+    values = [a.split("=", 1)[1] if "=" in a else a for a in argv[1:]]
+    values = [v for v in values if v and not v.startswith("-")]
+    cwd = ""
+    if any(not os.path.isabs(v) for v in values):
+        try:
+            cwd = os.readlink(base / "cwd")
+        except OSError:
+            values = [v for v in values if os.path.isabs(v)]
+    return [os.path.normpath(os.path.join(cwd, v)) for v in values]
+
+
+def _open_for_writing(pid: int, fd: str) -> bool:
+    try:
+        info = (PROC / str(pid) / "fdinfo" / fd).read_text()
+    except OSError:
+        return False
+    for line in info.splitlines():
+        if line.startswith("flags:"):
+            return bool(int(line.split()[1], 8) & (os.O_WRONLY | os.O_RDWR))
+    return False
