@@ -17,6 +17,7 @@ COMMAND_MODULES = (
     "runner.runs.cli",
     "runner.backend.cli",
     "runner.control.cli",
+    "runner.alerts.cli",
 )
 
 HEADLESS_COMMANDS: set[str] = set()

@@ -1,0 +1,78 @@
+"""Every run's alerts, kept up to date: the one place the app (and ``tinkertop ls``) judges runs.
+
+``AlertBoard(workspace).judge(store, summaries)`` evaluates the runs behind ``summaries`` (incremental
+per run, see :mod:`runner.alerts.engine`), writes each run's worst unacknowledged alert into its
+summary (``alert_flag``, ``alert_severity``) and keeps ``alerts`` (run path -> alerts, newest first),
+replaced by a new dict whenever anything in it changed, so a reader holding the old one never sees
+it change under it. Settings come from ``tinkertop.toml`` in the workspace; a broken file leaves the
+defaults in force and says why in ``settings_error``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from runner.alerts.acks import AckStore
+from runner.alerts.engine import AlertEngine
+from runner.alerts.model import Alert, worst
+from runner.alerts.settings import Settings, SettingsError, load_settings
+from runner.runs.model import RunSummary
+
+
+class AlertBoard:
+    """Alerts of the runs of one workspace. Thread-safe."""
+
+    def __init__(self, workspace: Path) -> None:
+        self.workspace = Path(workspace)
+        self.settings_error = ""
+        try:
+            settings = load_settings(self.workspace)
+        except SettingsError as exc:
+            settings, self.settings_error = Settings(), str(exc)
+        self.acks = AckStore(self.workspace)
+        self.engine = AlertEngine(settings, self.acks)
+        self.alerts: dict[str, list[Alert]] = {}
+        self._lock = threading.Lock()
+
+    def judge(self, store: Any, summaries: Iterable[RunSummary], now: float | None = None) -> None:
+        """Judge the runs behind ``summaries`` (a :class:`RunStore`'s) and annotate the summaries."""
+        with self._lock:
+            alerts = self.alerts  # copied on the first change: readers of the old dict see no change
+            for summary in summaries:
+                run = store.get(summary.path) if summary.status != "deleted" else None
+                if run is None:
+                    self.engine.forget(summary.path)
+                    found = None
+                else:
+                    try:
+                        found = self.engine.evaluate(run, now, summary)
+                    except Exception as exc:  # noqa: BLE001 - one run's rules never take down the others
+                        note = f"alert rules failed: {exc!r}"
+                        summary.note = f"{summary.note}; {note}" if summary.note else note
+                        found = []
+                    annotate(summary, found)
+                if alerts.get(summary.path) != found:
+                    if alerts is self.alerts:
+                        alerts = dict(alerts)
+                    if found is None:
+                        del alerts[summary.path]
+                    else:
+                        alerts[summary.path] = found
+            self.alerts = alerts
+
+    def acknowledge(self, alert: Alert) -> dict[str, list[Alert]]:
+        """Acknowledge ``alert`` on disk and return the alerts with it (and its run) marked."""
+        self.acks.acknowledge(alert)
+        with self._lock:
+            self.alerts = {path: [self.acks.mark(a) for a in found] for path, found in self.alerts.items()}
+            return self.alerts
+
+
+def annotate(summary: RunSummary, alerts: list[Alert]) -> None:
+    """Write the worst unacknowledged alert of ``alerts`` into ``summary`` (or clear it)."""
+    top = worst([a for a in alerts if not a.acked])
+    summary.alert_flag = top.flag if top else ""
+    summary.alert_severity = top.severity if top else ""

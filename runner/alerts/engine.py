@@ -1,0 +1,228 @@
+"""The alert engine: per-run incremental state, judged again only where the run changed.
+
+``AlertEngine(settings).evaluate(run)`` returns every episode of every rule on that run, newest
+first. Metric rules see only the points added since the last call (a table reset, or a metric whose
+points changed under us, starts that metric over); file rules (status, console, disk) are cheap and
+judged each call, with their episodes kept here so an ongoing condition stays one alert.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from runner.alerts import filerules, rules, rules_more
+from runner.alerts.acks import AckStore
+from runner.alerts.episodes import Episode, Tracker
+from runner.alerts.model import Alert, severity_of, worst
+from runner.alerts.series import Points, read_column
+from runner.alerts.series import nonfinite_keys as read_nonfinite
+from runner.alerts.settings import Settings
+
+RULES: tuple[rules.Rule, ...] = (
+    rules.NonFinite(),
+    rules.KlSampleTrain(),
+    rules.KlBase(),
+    rules.NoSignal(),
+    rules.RewardPinned(),
+    rules_more.EntropyCollapse(),
+    rules_more.EntropyBlowup(),
+    rules_more.LengthCap(),
+    rules_more.LengthShift(),
+    rules_more.Spike(),
+    rules_more.RolloutErrors(),
+    rules_more.TrainEval(),
+    rules_more.Slow(),
+)
+FILE_RULES = ("crashed", "lost", "stalled", "console_warning", "disk")
+
+__all__ = ["RULES", "AlertEngine", "worst"]
+
+
+@dataclass
+class _RunState:
+    version: int = -1
+    rows: int = 0
+    selection: tuple[int, list[tuple[rules.Rule, list[str]]]] = (-1, [])  # (number of keys, rule -> metrics)
+    nf_rows: int = 0  # rows already scanned for non-finite values
+    alerts: dict[tuple, tuple[tuple, Alert]] = field(
+        default_factory=dict
+    )  # (rule, metric, id(episode)) -> ...
+    trackers: dict[tuple[str, str], Tracker] = field(default_factory=dict)
+    series_alerts: list[Alert] = field(default_factory=list)
+    file_onsets: dict[tuple[str, str], tuple[int | None, int]] = field(default_factory=dict)
+
+
+class AlertEngine:
+    """Rules over runs, incremental per run. Thread-safe (one lock; evaluation is short)."""
+
+    def __init__(self, settings: Settings | None = None, acks: AckStore | None = None) -> None:
+        self.settings = settings or Settings()
+        self.acks = acks
+        self._state: dict[str, _RunState] = {}
+        self._lock = threading.Lock()
+
+    def evaluate(self, run: Any, now: float | None = None, summary: Any = None) -> list[Alert]:
+        """Every alert episode of ``run`` (a :class:`RunFolder`), newest first. ``summary``: the run's
+        :class:`RunSummary` when the caller has it already (saves recomputing it)."""
+        # the run's lock first (the order a caller holding it would take), so the table is one consistent read
+        with getattr(run, "lock", contextlib.nullcontext()), self._lock:
+            state = self._state.setdefault(str(run.path), _RunState())
+            table = run.table
+            if table.version != state.version:
+                if len(table) < state.rows:
+                    state.trackers.clear()  # the table was reset: start over
+                    state.selection, state.nf_rows = (-1, []), 0
+                self._judge_series(run, state)
+                state.version, state.rows = table.version, len(table)
+            alerts = state.series_alerts + self._file_alerts(run, state, now, summary)
+        if self.acks is not None:
+            alerts = [self.acks.mark(a) for a in alerts]
+        return sorted(alerts, key=_newest_first)
+
+    def acknowledge(self, alert: Alert) -> None:
+        """Hide ``alert`` until its rule fires again worse (kept on disk by the engine's :class:`AckStore`)."""
+        if self.acks is None:
+            raise ValueError("this AlertEngine has no AckStore: AlertEngine(settings, AckStore(workspace))")
+        self.acks.acknowledge(alert)
+
+    def forget(self, run_path: str) -> None:
+        """Drop a run's state (it was deleted)."""
+        with self._lock:
+            self._state.pop(str(run_path), None)
+
+    # ---- metric rules ----------------------------------------------------------------------
+    def _judge_series(self, run: Any, state: _RunState) -> None:
+        table, s = run.table, self.settings
+        cache: dict[str, Points] = {}
+
+        def points(key: str) -> Points:
+            if key not in cache:
+                cache[key] = read_column(table, key)
+            return cache[key]
+
+        ctx = rules.Ctx(s, points, table.numeric_keys(), _config(run))
+        if state.selection[0] != len(ctx.keys):  # keys only ever get added (a reset clears the state)
+            chosen = [
+                (r, [k for k in r.metrics(ctx) if s.enabled(r.name, k)]) for r in RULES if s.enabled(r.name)
+            ]
+            state.selection = (len(ctx.keys), chosen)
+        out: list[Alert] = []
+        for rule, keys in state.selection[1]:
+            if rule.name == "non_finite":
+                keys = self._nonfinite_candidates(table, state, keys)
+            for key in keys:
+                tracker = state.trackers.get((rule.name, key))
+                pts = points(key)
+                if tracker is None or not tracker.consistent(pts.steps):
+                    rearm = int(s.get(rule.name, "rearm", key, 10))
+                    tracker = state.trackers[(rule.name, key)] = Tracker(rearm, rule.direction)
+                if len(pts) > tracker.seen:
+                    tracker.feed(pts.steps, pts.values, rule.judge(ctx, key, pts, tracker.seen), len(pts))
+        memo: dict[tuple, tuple[tuple, Alert]] = {}
+        for (rule_name, key), tracker in state.trackers.items():
+            rule = _RULE_BY_NAME[rule_name]
+            for ep in tracker.episodes:
+                sig = (ep.first_step, ep.last_step, ep.level, ep.value, ep.threshold, ep.active, ep.note)
+                ident = (rule_name, key, id(ep))
+                hit = state.alerts.get(ident)
+                alert = hit[1] if hit and hit[0] == sig else self._to_alert(str(run.path), rule, key, ep)
+                memo[ident] = (sig, alert)
+                out.append(alert)
+        state.series_alerts, state.alerts = out, memo
+
+    @staticmethod
+    def _nonfinite_candidates(table: Any, state: _RunState, keys: list[str]) -> list[str]:
+        """The keys the non-finite rule must read: those with a NaN/Inf in the new rows, and those it
+        already follows (their episodes need the clean points too to end)."""
+        fresh = read_nonfinite(table, state.nf_rows)
+        state.nf_rows = len(table)
+        if fresh is None:
+            return keys
+        followed = {k for (r, k) in state.trackers if r == "non_finite"}
+        wanted = followed | set(fresh)
+        return [k for k in keys if k in wanted]
+
+    def _to_alert(self, path: str, rule: rules.Rule, key: str, ep: Episode) -> Alert:
+        message, flag = rule.describe(key, ep, self.settings)
+        thr = None if ep.threshold != ep.threshold else ep.threshold
+        return Alert(path, rule.name, severity_of(ep.level), key, ep.first_step, ep.last_step, ep.value, thr,
+                     rule.window, message, flag, ep.active, rule.direction)  # fmt: skip
+
+    # ---- file rules ------------------------------------------------------------------------
+    def _file_alerts(self, run: Any, state: _RunState, now: float | None, summary: Any) -> list[Alert]:
+        summary = summary or run.summary()
+        facts = filerules.RunFacts(
+            path=str(run.path),
+            status=summary.status,
+            status_source=summary.status_source,
+            exit_code=summary.exit_code,
+            last_step=summary.step,
+            console_tail=run.console_tail(),
+            metrics_mtime=_mtime(run),
+            step_seconds=filerules.median_interval(
+                run.table.seen_times, read_column(run.table, "time/total").values
+            )
+            if summary.status == "running"
+            else None,
+        )
+        fresh = filerules.file_alerts(facts, self.settings, now)
+        seen: set[tuple[str, str]] = set()
+        out = []
+        for a in fresh:
+            k = (a.rule, a.metric)
+            seen.add(k)
+            onset, level = state.file_onsets.get(k, (a.first_step, 0))
+            state.file_onsets[k] = (onset, max(level, a.level))
+            sev = severity_of(max(level, a.level))
+            out.append(dataclasses.replace(a, first_step=onset, severity=sev))
+        for k in [k for k in state.file_onsets if k not in seen]:
+            del state.file_onsets[k]  # recovered: the next occurrence is a new episode
+        return out
+
+
+_RULE_BY_NAME = {r.name: r for r in RULES}
+
+
+def _newest_first(a: Alert) -> tuple[int, int]:
+    return (-(a.first_step if a.first_step is not None else -1), -a.level)
+
+
+def _config(run: Any) -> dict | None:
+    try:
+        cfg = run.config
+    except Exception:
+        return None
+    return cfg if isinstance(cfg, dict) else None
+
+
+def _mtime(run: Any) -> float | None:
+    path = getattr(run.files, "metrics", None)
+    try:
+        return path.stat().st_mtime if path is not None else None
+    except OSError:
+        return None
+
+
+def explain(settings: Settings) -> list[str]:
+    """Every rule with its thresholds (after settings), one line each, plus the overrides."""
+    lines = [f"settings: {settings.source}"]
+    titles = {r.name: r.title for r in RULES}
+    titles.update(
+        crashed="crashed: non-zero exit, or a traceback at the end of the console log",
+        lost="supervisor lost: the run's supervisor and process are gone",
+        stalled="stalled: no new metrics line for max(min_minutes, factor x median step) while running",
+        console_warning="a warning that repeats in the console log (retries, rate limits, heartbeats)",
+        disk="the log folder's filesystem nearly full (free fraction)",
+    )
+    for name, params in settings.rules.items():
+        state = "on " if settings.enabled(name) else "off"
+        knobs = ", ".join(f"{k}={v:g}" for k, v in params.items() if k != "enabled")
+        lines.append(f"{state} {name:16} {titles.get(name, '')}" + (f"  [{knobs}]" if knobs else ""))
+    for ov in settings.overrides:
+        knobs = ", ".join(f"{k}={v}" for k, v in ov.values.items())
+        lines.append(f"override {ov.metric}" + (f" (rule {ov.rule})" if ov.rule else "") + f": {knobs}")
+    return lines

@@ -1,0 +1,311 @@
+"""More metric rules: entropy, response length, loss and grad-norm spikes, rollout errors, train vs eval,
+step time. See :mod:`runner.alerts.rules` for the shape of a rule."""
+
+from __future__ import annotations
+
+import fnmatch
+import re
+from typing import Any
+
+import numpy as np
+
+from runner.alerts.episodes import Episode, Judgement
+from runner.alerts.rules import Ctx, Rule, _judgement, _log_z, fmt, is_train, short
+from runner.alerts.series import (
+    Points,
+    align,
+    majority,
+    rolling_count,
+    rolling_max,
+    rolling_median,
+    trailing_median_mad,
+)
+from runner.alerts.settings import Settings
+
+LENGTH_KEYS = ("env/all/ac_tokens_per_turn", "ac_tokens_per_turn")
+CAP_GLOBS = ("*stop/max_tokens*", "*hit_length_limit*", "*clipped_ratio*", "*max_tokens_reached*")
+SPIKE_GLOBS = ("train_mean_nll", "*loss*", "*grad_norm*", "*grad_l2*")
+CAP_RE = re.compile("|".join(fnmatch.translate(g) for g in CAP_GLOBS))
+SPIKE_RE = re.compile("|".join(fnmatch.translate(g) for g in SPIKE_GLOBS))
+
+
+def _baseline(x: np.ndarray, n: int) -> float:
+    head = x[:n]
+    head = head[np.isfinite(head)]
+    return float(np.median(head)) if len(head) else float("nan")
+
+
+class EntropyCollapse(Rule):
+    name, title = (
+        "entropy_collapse",
+        "entropy below 0.25x (warn) / 0.1x (crit) its median over the first 10 steps",
+    )
+    direction, window = -1, "median of the last 3 points vs the median of the first 10"
+
+    def metrics(self, ctx: Ctx) -> list[str]:
+        return [k for k in ctx.keys if is_train(k) and k.endswith("optim/entropy")]
+
+    def judge(self, ctx: Ctx, key: str, pts: Points, lo: int) -> Judgement:
+        x, n0 = pts.values, int(self.p(ctx, "baseline", key))
+        idx = np.arange(max(lo, n0), len(pts))
+        base = _baseline(x, n0)
+        if not len(idx) or not base > 0:
+            return Judgement.none()
+        recent = rolling_median(x, int(self.p(ctx, "recent", key)), idx)
+        ratio = recent / base
+        level = np.where(
+            ratio < self.p(ctx, "crit", key), 3, np.where(ratio < self.p(ctx, "warn", key), 2, 0)
+        )
+        return _judgement(idx, level, recent, np.full(len(idx), base))
+
+    def describe(self, key: str, ep: Episode, s: Settings) -> tuple[str, str]:
+        ratio = ep.threshold / ep.value if ep.value > 0 else float("inf")
+        return (f"{key} collapsed to {fmt(ep.value)}, {ratio:.0f}x below its first-steps median "
+                f"{fmt(ep.threshold)}, from step {ep.first_step}: the policy stopped exploring.",
+                f"entropy /{ratio:.0f}")  # fmt: skip
+
+
+class EntropyBlowup(Rule):
+    name, title = "entropy_blowup", "entropy above 2x its median over the first 10 steps and rising"
+    window = "median of the last 3 points vs the first 10; rising over 10 steps"
+
+    def metrics(self, ctx: Ctx) -> list[str]:
+        return [k for k in ctx.keys if is_train(k) and k.endswith("optim/entropy")]
+
+    def judge(self, ctx: Ctx, key: str, pts: Points, lo: int) -> Judgement:
+        x, n0 = pts.values, int(self.p(ctx, "baseline", key))
+        idx = np.arange(max(lo, n0), len(pts))
+        base = _baseline(x, n0)
+        if not len(idx) or not base > 0:
+            return Judgement.none()
+        r, k, warn = (
+            int(self.p(ctx, "recent", key)),
+            int(self.p(ctx, "rising", key)),
+            self.p(ctx, "warn", key),
+        )
+        cand = majority(x, r, idx, lambda v: v > warn * base)
+        recent = rolling_median(x, r, idx, cand)
+        rising = recent > rolling_median(x, r, np.maximum(idx - k, 0), cand)
+        hit = (recent > warn * base) & rising
+        return _judgement(idx, np.where(hit, 2, 0), recent, np.full(len(idx), base))
+
+    def describe(self, key: str, ep: Episode, s: Settings) -> tuple[str, str]:
+        ratio = ep.value / ep.threshold
+        return (f"{key} blew up to {fmt(ep.value)}, {ratio:.1f}x its first-steps median {fmt(ep.threshold)}, "
+                f"from step {ep.first_step}: sampling is degenerating (learning rate too high?).",
+                f"entropy x{ratio:.0f}")  # fmt: skip
+
+
+def _max_tokens(config: dict | None) -> float | None:
+    """The first ``max_tokens`` in the run's config (searched depth-first)."""
+    stack: list[Any] = [config] if isinstance(config, dict) else []
+    while stack:
+        node = stack.pop(0)
+        if isinstance(node, dict):
+            v = node.get("max_tokens")
+            if isinstance(v, int | float) and not isinstance(v, bool) and v > 0:
+                return float(v)
+            stack.extend(node.values())
+    return None
+
+
+class LengthCap(Rule):
+    name, title = (
+        "length_cap",
+        "responses at the length cap (truncated fraction > 0.2, or tokens at max_tokens)",
+    )
+    window = "last 2 steps"
+
+    def metrics(self, ctx: Ctx) -> list[str]:
+        caps = [k for k in ctx.keys if is_train(k) and CAP_RE.match(k)]
+        return caps + [k for k in LENGTH_KEYS if k in ctx.keys]
+
+    def judge(self, ctx: Ctx, key: str, pts: Points, lo: int) -> Judgement:
+        x, idx = pts.values, np.arange(lo, len(pts))
+        k = int(self.p(ctx, "steps", key))
+        if key not in LENGTH_KEYS:
+            thr = self.p(ctx, "warn", key)
+            hit = rolling_count(x, k, idx, lambda v: v > thr) >= k
+            j = _judgement(idx, np.where(hit, 2, 0), x[idx], thr)
+            j.onset = j.idx - k + 1
+            return j
+        cap = _max_tokens(ctx.config)
+        if (
+            cap is None
+        ):  # no config: a mean length exactly at a round power of two is a cap every response hit
+            cap_arr = np.where((x >= 512) & (np.log2(np.where(x > 0, x, 1)) % 1 == 0), x, np.inf)
+        else:
+            cap_arr = np.full(len(x), cap)
+        at_cap = x >= self.p(ctx, "cap_frac", key) * cap_arr
+        hit = rolling_count(at_cap.astype(float), k, idx, lambda v: v > 0) >= k
+        j = _judgement(idx, np.where(hit, 2, 0), x[idx], cap_arr[idx])
+        j.onset = j.idx - k + 1
+        return j
+
+    def describe(self, key: str, ep: Episode, s: Settings) -> tuple[str, str]:
+        if key in LENGTH_KEYS:
+            return (f"{key} is {fmt(ep.value)}, at the {fmt(ep.threshold)}-token cap, from step {ep.first_step}: "
+                    "responses are cut off before they end.", f"cap {fmt(ep.threshold)}")  # fmt: skip
+        return (f"{key} is {fmt(ep.value)} (above {fmt(ep.threshold)}) from step {ep.first_step}: "
+                "many responses hit the length limit.", f"trunc {ep.value:.0%}")  # fmt: skip
+
+
+class LengthShift(Rule):
+    name, title = "length_shift", "response length above 2x or below 0.5x its first steps while reward rises"
+    window = "median of the last 5 points vs the median of the first 10"
+
+    def metrics(self, ctx: Ctx) -> list[str]:
+        return [k for k in LENGTH_KEYS if k in ctx.keys][:1] if ctx.reward_key() else []
+
+    def judge(self, ctx: Ctx, key: str, pts: Points, lo: int) -> Judgement:
+        x, n0, r = pts.values, int(self.p(ctx, "baseline", key)), int(self.p(ctx, "recent", key))
+        idx = np.arange(max(lo, n0 + r - 1), len(pts))
+        base = _baseline(x, n0)
+        if not len(idx) or not base > 0:
+            return Judgement.none()
+        up, down = self.p(ctx, "up", key), self.p(ctx, "down", key)
+        cand = majority(x, r, idx, lambda v: (v > up * base) | (v < down * base))
+        ratio = rolling_median(x, r, idx, cand) / base
+        cand &= (ratio > up) | (ratio < down)
+        reward = align(ctx.points(ctx.reward_key()), pts.steps)
+        r_base = _baseline(reward, 3)  # the reward at the very start: rising means above it
+        rising = rolling_median(reward, r, idx, cand) > r_base + 0.05 * max(abs(r_base), 0.1)
+        bad = rising & ((ratio > up) | (ratio < down))
+        return _judgement(idx, np.where(bad, 2, 0), ratio * base, np.full(len(idx), base))
+
+    def describe(self, key: str, ep: Episode, s: Settings) -> tuple[str, str]:
+        ratio = ep.value / ep.threshold
+        how = f"exploded {ratio:.1f}x" if ratio > 1 else f"collapsed {1 / ratio:.1f}x"
+        return (
+            f"{key} {how} (to {fmt(ep.value)} from {fmt(ep.threshold)}) from step {ep.first_step} while "
+            "reward rises: a likely reward shortcut.",
+            f"len x{ratio:.1f}" if ratio > 1 else f"len /{1 / ratio:.0f}",
+        )
+
+
+class Spike(Rule):
+    name, title = "spike", "loss / grad-norm spike: robust MAD z on log values (z > 6 warn, z > 8 crit)"
+    window = "trailing 100 points, log values"
+
+    def metrics(self, ctx: Ctx) -> list[str]:
+        return [k for k in ctx.keys if is_train(k) and SPIKE_RE.match(k)]
+
+    def judge(self, ctx: Ctx, key: str, pts: Points, lo: int) -> Judgement:
+        x, idx = pts.values, np.arange(lo, len(pts))
+        finite = x[np.isfinite(x)]
+        if len(finite) and finite.min() <= 0:
+            return Judgement.none()  # a signed loss (policy gradient): no log scale, no spike rule
+        w, warm = int(self.p(ctx, "window", key)), int(self.p(ctx, "warmup", key))
+        z = _log_z(x, idx, w, warm, self.p(ctx, "mad_floor", key))
+        crit, prev = (
+            self.p(ctx, "crit", key),
+            _log_z(x, np.maximum(idx - 1, 0), w, warm, self.p(ctx, "mad_floor", key)),
+        )
+        level = np.where((z > crit) & (prev > crit), 3, np.where(z > self.p(ctx, "warn", key), 2, 0))
+        running_max = np.concatenate([[np.inf], np.fmax.accumulate(x)[:-1]])[idx]
+        level = np.where((idx >= warm) & (x[idx] > self.p(ctx, "factor", key) * running_max), 3, level)
+        med, _ = trailing_median_mad(x, idx, w)
+        return _judgement(idx, level, x[idx], med)
+
+    def describe(self, key: str, ep: Episode, s: Settings) -> tuple[str, str]:
+        ratio = ep.value / ep.threshold if ep.threshold else float("inf")
+        return (f"{key} spiked to {fmt(ep.value)} at step {ep.first_step}, {ratio:.1f}x its trailing median "
+                f"{fmt(ep.threshold)} (robust z on log values).", f"{short(key)} x{ratio:.2g}")  # fmt: skip
+
+
+class RolloutErrors(Rule):
+    name, title = "rollout_errors", "rollout errors (rollout_errors/*) above 0 in 2 of the last 3 steps"
+    window = "last 3 steps"
+
+    def metrics(self, ctx: Ctx) -> list[str]:
+        return [k for k in ctx.keys if k.startswith("rollout_errors/")]
+
+    def judge(self, ctx: Ctx, key: str, pts: Points, lo: int) -> Judgement:
+        x, idx = pts.values, np.arange(lo, len(pts))
+        n = rolling_count(x, int(self.p(ctx, "steps", key)), idx, lambda v: v > 0)
+        return _judgement(idx, np.where((n >= self.p(ctx, "min_bad", key)) & (x[idx] > 0), 2, 0), x[idx], 0.0)
+
+    def describe(self, key: str, ep: Episode, s: Settings) -> tuple[str, str]:
+        return (f"{key} is {fmt(ep.value)} (above {fmt(ep.threshold)}) from step {ep.first_step}: rollouts are "
+                "failing.", f"errors {fmt(ep.value)}")  # fmt: skip
+
+
+class TrainEval(Rule):
+    name, title = "train_eval", "train reward rising while the eval score falls over the last 3 evals"
+    window = "last 3 evals"
+
+    def metrics(self, ctx: Ctx) -> list[str]:
+        if not ctx.reward_key():
+            return []
+        evals = [
+            k for k in ctx.keys if not is_train(k) and (k.endswith("reward/total") or k.endswith("pass_at_1"))
+        ]
+        return evals[:1]
+
+    def judge(self, ctx: Ctx, key: str, pts: Points, lo: int) -> Judgement:
+        x, n = pts.values, int(self.p(ctx, "evals", key))
+        idx = np.arange(max(lo, n - 1), len(pts))
+        if not len(idx):
+            return Judgement.none()
+        train = ctx.points(ctx.reward_key())
+        falling = np.ones(len(idx), dtype=bool)
+        for back in range(1, n):
+            falling &= x[idx - back + 1] < x[idx - back]
+        now = _mean_before(train, pts.steps[idx])
+        then = _mean_before(train, pts.steps[idx - n + 1])
+        drop = (x[idx - n + 1] - x[idx]) / np.maximum(np.abs(x[idx - n + 1]), 1e-9)
+        bad = (
+            falling
+            & (drop >= self.p(ctx, "min_drop", key))
+            & (now > then + 0.01 * np.maximum(np.abs(then), 0.1))
+        )
+        return _judgement(idx, np.where(bad, 2, 0), x[idx], x[idx - n + 1])
+
+    def describe(self, key: str, ep: Episode, s: Settings) -> tuple[str, str]:
+        return (
+            f"{key} fell to {fmt(ep.value)} (from {fmt(ep.threshold)}) by step {ep.first_step} while the "
+            "train reward rose: the policy may be exploiting the reward.",
+            "eval falls",
+        )
+
+
+def _mean_before(train: Points, steps: np.ndarray, k: int = 5) -> np.ndarray:
+    """Mean of the finite values among the ``k`` train points at or before each step."""
+    end = np.searchsorted(train.steps, steps, side="right")
+    ok = np.isfinite(train.values)
+    sums = np.concatenate([[0.0], np.cumsum(np.where(ok, train.values, 0.0))])
+    counts = np.concatenate([[0], np.cumsum(ok)])
+    start = np.maximum(end - k, 0)
+    n = counts[end] - counts[start]
+    with np.errstate(all="ignore"):
+        return np.where(n > 0, (sums[end] - sums[start]) / np.maximum(n, 1), np.nan)
+
+
+class Slow(Rule):
+    name, title = "slow", "step time (time/total) well above its running median"
+    window = "median of the last 10 steps vs the trailing 100"
+
+    def metrics(self, ctx: Ctx) -> list[str]:
+        return [k for k in ("time/total",) if k in ctx.keys]
+
+    def judge(self, ctx: Ctx, key: str, pts: Points, lo: int) -> Judgement:
+        x, warm, r = pts.values, int(self.p(ctx, "warmup", key)), int(self.p(ctx, "recent", key))
+        idx = np.arange(max(lo, warm), len(pts))
+        if not len(idx):
+            return Judgement.none()
+        info = self.p(ctx, "info", key)
+        window = int(self.p(ctx, "window", key))
+        med = trailing_median_mad(x, np.maximum(idx - r + 1, 0), window, block=20, with_mad=False)[0]
+        recent = rolling_median(
+            x, r, idx, rolling_max(x, r, idx) > info * med
+        )  # the median passes only if the max does
+        ratio = recent / med
+        level = np.where(
+            ratio > self.p(ctx, "warn", key), 2, np.where(ratio > self.p(ctx, "info", key), 1, 0)
+        )
+        return _judgement(idx, level, recent, med)
+
+    def describe(self, key: str, ep: Episode, s: Settings) -> tuple[str, str]:
+        ratio = ep.value / ep.threshold if ep.threshold else float("inf")
+        return (f"steps got slower: {key} median {fmt(ep.value)} s, {ratio:.1f}x the earlier {fmt(ep.threshold)} s, "
+                f"from step {ep.first_step}.", f"slow x{ratio:.1f}")  # fmt: skip
