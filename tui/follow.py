@@ -17,7 +17,9 @@ from typing import TYPE_CHECKING
 from runner.runs.model import RunSummary
 
 if TYPE_CHECKING:
+    from runner.runs.series import MetricTable
     from runner.runs.store import RunStore
+from tui.format import flatten_config
 from tui.messages import RunSnapshot, Series
 
 
@@ -37,6 +39,11 @@ class Follower:
         self._lock = threading.Lock()
         self._store: RunStore | None = None  # created in the worker by full()
         self.focus: Focus | None = None
+        # run path -> flattened config (dotted key -> value text), for the list filter; built in the
+        # worker, swapped whole (the UI only reads it and never sees a dict being filled)
+        self.configs: dict[str, dict[str, str]] = {}
+        self._config_src: dict[str, object] = {}  # run path -> the config dict flattened last
+        self._last_steps: tuple[str, int, dict[str, int]] | None = None  # (path, table version, steps)
 
     def quick(self) -> list[RunSummary]:
         """Summaries from each file's tail only: fast, for the first paint."""
@@ -51,13 +58,32 @@ class Follower:
         with self._lock:
             store = RunStore(self.roots)
             self._store = store
-            return list(store.scan())
+            summaries = list(store.scan())
+            self._index_configs(store, summaries, {})
+            return summaries
 
     def refresh(self, changed: set[Path]) -> list[RunSummary]:
         """Re-read the run folders in ``changed`` (new bytes only) and return all summaries."""
         with self._lock:
             assert self._store is not None
-            return list(self._store.refresh(changed))
+            summaries = list(self._store.refresh(changed))
+            self._index_configs(self._store, summaries, self.configs)
+            return summaries
+
+    def _index_configs(self, store: RunStore, summaries: list[RunSummary], known: dict) -> None:
+        """Flatten the config of each run in ``summaries`` (read runs only: config.json is cached)."""
+        configs = dict(known)
+        for summary in summaries:
+            folder = store.get(summary.path) if summary.status != "deleted" else None
+            if folder is None:
+                configs.pop(summary.path, None)
+                self._config_src.pop(summary.path, None)
+                continue
+            config = folder.config  # the same dict until config.json changes
+            if self._config_src.get(summary.path) is not config or summary.path not in configs:
+                configs[summary.path] = flatten_config(config)
+                self._config_src[summary.path] = config
+        self.configs = configs
 
     def resummarise(self) -> list[RunSummary]:
         """Every known run's summary again without re-reading files: supervisor statuses (their
@@ -82,7 +108,28 @@ class Follower:
                 return None
             detail = folder.detail()
             series = {key: _series(folder, key) for key in focus.keys}
-        return RunSnapshot(path=focus.path, detail=detail, series=series)
+            steps = self._steps_of(focus.path, folder.table)
+        return RunSnapshot(path=focus.path, detail=detail, series=series, last_steps=steps)
+
+    def _steps_of(self, path: str, table: MetricTable) -> dict[str, int]:
+        """Each key's latest step, recomputed only when the run's table changed."""
+        cached = self._last_steps
+        if cached is None or cached[:2] != (path, table.version):
+            cached = (path, table.version, last_steps(table))
+            self._last_steps = cached
+        return cached[2]
+
+
+def last_steps(table: MetricTable) -> dict[str, int]:
+    """The step of every key's latest value (numeric or not)."""
+    out: dict[str, int] = {}
+    for key in table.keys():
+        steps, _ = table.column(key)
+        other = table.non_numeric(key)
+        candidates = steps[-1:] + ([max(other)] if other else [])
+        if candidates:
+            out[key] = max(candidates)
+    return out
 
 
 def _series(folder: object, key: str) -> Series:

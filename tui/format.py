@@ -81,3 +81,97 @@ def status_text(summary: RunSummary) -> str:
     if summary.status == "failed" and summary.exit_code is not None:
         return f"failed {summary.exit_code}"
     return summary.status
+
+
+def middle_cut(text: str, width: int) -> str:
+    """Fit ``text`` in ``width`` cells by cutting its middle: ``abc…xyz`` (both ends tell runs apart)."""
+    if len(text) <= width:
+        return text
+    if width <= 1:
+        return "…"[:width]
+    tail = (width - 1) // 2
+    return text[: width - 1 - tail] + "…" + (text[-tail:] if tail else "")
+
+
+def display_names(paths: list[str]) -> dict[str, str]:
+    """A label per run path: its folder name, with as many parent folders as it takes to tell apart
+    runs whose folder names are the same (``a/seed1`` and ``b/seed1``)."""
+    parts = {p: [x for x in p.replace("\\", "/").split("/") if x] or [p] for p in paths}
+    depth = dict.fromkeys(paths, 1)
+    while True:
+        labels = {p: "/".join(parts[p][-depth[p] :]) for p in paths}
+        seen: dict[str, list[str]] = {}
+        for p, label in labels.items():
+            seen.setdefault(label, []).append(p)
+        clashes = [p for group in seen.values() if len(group) > 1 for p in group if depth[p] < len(parts[p])]
+        if not clashes:
+            return labels
+        for p in clashes:
+            depth[p] += 1
+
+
+# --- the runs list filter ------------------------------------------------------------------------
+def flatten_config(config: object, prefix: str = "") -> dict[str, str]:
+    """``{"dotted.key": "value text"}`` of every leaf of a config (lists by index: ``evals.0.name``)."""
+    if isinstance(config, dict):
+        items = [(str(k), v) for k, v in config.items()]
+    elif isinstance(config, list):
+        items = [(str(i), v) for i, v in enumerate(config)]
+    else:
+        return {prefix: _leaf(config)} if prefix else {}
+    out: dict[str, str] = {}
+    for key, value in items:
+        out.update(flatten_config(value, f"{prefix}.{key}" if prefix else key))
+    return out
+
+
+def _leaf(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def run_matches(summary: RunSummary, config: dict[str, str] | None, text: str) -> bool:
+    """Every word of ``text`` matches the run (case-insensitive). A word is either ``key=value``: a
+    config entry whose dotted key or last key part is ``key`` and whose value equals ``value`` as text
+    or as a number (``learning_rate=1e-4`` finds 0.0001), or ``kind=``/``status=``/``name=`` the
+    run's own; or text found in the run's path, kind, status or a config value."""
+    config = config or {}
+    words = text.lower().split()
+    hay = None
+    for word in words:
+        key, eq, value = word.partition("=")
+        if eq and key:
+            column = {"kind": summary.kind, "status": summary.status, "name": summary.name}.get(key)
+            if not (column is not None and column.lower() == value or _config_has(config, key, value)):
+                return False
+            continue
+        if hay is None:
+            hay = "\n".join([summary.path, summary.kind, summary.status, *config.values()]).lower()
+        if word not in hay:
+            return False
+    return True
+
+
+def _config_has(config: dict[str, str], key: str, value: str) -> bool:
+    for dotted, have in config.items():
+        name = dotted.lower()
+        if (name == key or name.rsplit(".", 1)[-1] == key) and _same_value(have, value):
+            return True
+    return False
+
+
+def _same_value(have: str, want: str) -> bool:
+    if have.lower() == want:
+        return True
+    a, b = _as_number(have), _as_number(want)
+    return a is not None and b is not None and (a == b or math.isclose(a, b, rel_tol=1e-9))
+
+
+def _as_number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -101,3 +102,23 @@ async def test_run_without_metrics(tmp_path: Path) -> None:
         await wait_until(pilot, lambda: "no metrics in this run yet" in screen_text(app), what="empty chart")
         await pilot.press("l")
         await wait_until(pilot, lambda: "INFO" in screen_text(app), what="console log")
+
+
+async def test_latest_tab_shows_the_step_of_older_values(tmp_path: Path) -> None:
+    run = copy_run("rl_arith", tmp_path)  # test/* keys are logged every 2 steps: last at 4 of 0..5
+    metrics = run / "metrics.jsonl"
+    app = TinkertopApp([tmp_path])
+    async with app.run_test(size=(120, 40)) as pilot:
+        view, _chart = await _open(pilot, app)
+        await pilot.press("m")
+        table = view.query_one(LatestTable)
+        test_key, train_key = "test/env/all/ac_tokens_per_turn", "env/all/reward/total"
+        await wait_until(pilot, lambda: table.get_cell(test_key, "step") == "4 (last 5)", what="older step")
+        assert table.get_cell(train_key, "step") == ""  # from the last step: no mark
+        assert "4 (last 5)" in screen_text(app)
+        # step 6 logs the reward only: every other value is now from an older step
+        with metrics.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps({"step": 6, train_key: 0.5}) + "\n")
+        await wait_until(pilot, lambda: table.get_cell(test_key, "step") == "4 (last 6)", what="step 6")
+        assert table.get_cell(train_key, "step") == "" and table.get_cell(train_key, "value") == "0.5"
+        assert table.get_cell("optim/entropy", "step") == "5 (last 6)"

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rich.markup import escape
 from textual import on
+from textual.actions import SkipAction
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
+from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Input, SelectionList, Static, TabbedContent, TabPane
+from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from runner.runs.model import RunDetail
 from tui.format import number, progress, status_text
@@ -20,6 +24,9 @@ from tui.widgets.metric_chart import EMA_WEIGHTS, WINDOWS, MetricChart
 from tui.widgets.metric_picker import MetricPicker
 from tui.widgets.run_info import RunInfoBar
 from tui.widgets.run_panes import CheckpointTable, LatestTable, TextPane, config_text, problems_text
+
+if TYPE_CHECKING:
+    from runner.alerts.model import Alert
 
 TABS = ("charts", "latest", "config", "checkpoints", "console", "problems")
 # the widget that takes focus when a tab is shown (a hidden focused widget would pull the tab back)
@@ -47,7 +54,8 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         Binding("p", "show_tab('checkpoints')", "Checkpoints", show=False, id="run.tab_checkpoints"),
         Binding("l", "show_tab('console')", "Console", show=False, id="run.tab_console"),
         Binding("b", "show_tab('problems')", "Bad lines", show=False, id="run.tab_problems"),
-        Binding("slash", "search", "Search metrics", id="run.search"),
+        # priority: handled as the key arrives, so the keys typed right after it go to the search box
+        Binding("slash", "search", "Search metrics", priority=True, id="run.search"),
         Binding("S", "cycle_ema", "EMA", id="chart.ema"),
         Binding("greater_than_sign", "ema(0.01)", "EMA weight +0.01", show=False, id="chart.ema_up"),
         Binding("less_than_sign", "ema(-0.01)", "EMA weight -0.01", show=False, id="chart.ema_down"),
@@ -60,73 +68,97 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         *control_bindings("run"),
     ]
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, alert: Alert | None = None) -> None:
+        """``alert``: opened from an alert, whose metric is charted first."""
         super().__init__(id="run-view")
         self.path = path
+        self.alert = alert
         self.detail: RunDetail | None = None
         self.keys: list[str] = []
+        self._pending: RunSnapshot | None = None  # arrived before the widgets were mounted
+        # held by reference: a live refresh never queries the tree (it may be mounting or going away)
+        self.picker = MetricPicker(id="picker")
+        self.chart = MetricChart(id="chart")
+        self.latest = LatestTable(id="latest-table")
+        self.config_pane = TextPane(id="config-text")
+        self.checkpoints = CheckpointTable(id="checkpoint-table")
+        self.console = TextPane(id="console-text", classes="follow")
+        self.problems = TextPane(id="problems-text")
+        self.title_bar = Static("", id="run-title")
+        self.chart_status = Static("", id="chart-status")
 
     def compose(self) -> ComposeResult:
         # until the first read arrives (a queued or starting run may have no files yet)
         name = escape(Path(self.path).name)
-        yield Static(f"[b]{name}[/b] · waiting for its files in {escape(self.path)}…", id="run-title")
+        self.title_bar.update(f"[b]{name}[/b] · waiting for its files in {escape(self.path)}…")
+        yield self.title_bar
         yield RunInfoBar(self.path, id="run-info")
         with TabbedContent(initial="charts", id="run-tabs"):
             with TabPane("Charts", id="charts"):
                 with Horizontal():
-                    yield MetricPicker(id="picker")
+                    yield self.picker
                     with Vertical(id="chart-box"):
-                        yield MetricChart(id="chart")
-                        yield Static("", id="chart-status")
+                        yield self.chart
+                        yield self.chart_status
             with TabPane("Latest", id="latest"):
-                yield LatestTable(id="latest-table")
+                yield self.latest
             with TabPane("Config", id="config"):
-                yield TextPane(id="config-text")
+                yield self.config_pane
             with TabPane("Checkpoints", id="checkpoints"):
-                yield CheckpointTable(id="checkpoint-table")
+                yield self.checkpoints
             with TabPane("Console", id="console"):
-                yield TextPane(id="console-text", classes="follow")
+                yield self.console
             with TabPane("Bad lines", id="problems"):
-                yield TextPane(id="problems-text")
+                yield self.problems
         yield Footer()
 
     def on_mount(self) -> None:
         self._status()
-        self.query_one("#metric-list").focus()
+        self.picker.listing.focus()
+        if self._pending is not None:
+            self.apply(self._pending)
 
     # --- data -----------------------------------------------------------------
     def apply(self, snap: RunSnapshot) -> None:
         """New data for this run; view state (keys, zoom, scroll, cursor) is kept."""
         if snap.path != self.path:
             return
+        if not self.is_mounted:  # pushed, not mounted yet: shown by on_mount
+            self._pending = snap
+            return
+        self._pending = None
         detail = snap.detail
         first = self.detail is None
         self.detail = detail
         if first:
-            self.keys = self._default_keys(detail)
-            self.query_one(MetricPicker).set_keys(detail.metric_keys, self.keys)
+            alerted = self.alert.metric if self.alert is not None else None
+            self.keys = [alerted] if alerted in detail.metric_keys else self._default_keys(detail)
+            self.picker.set_keys(detail.metric_keys, self.keys)
             if self.keys and any(k not in snap.series for k in self.keys):
                 self.app.focus_run(self.path, self.keys)  # type: ignore[attr-defined]
         else:
-            self.query_one(MetricPicker).set_keys(detail.metric_keys)
+            self.picker.set_keys(detail.metric_keys)
         self._title(detail)
-        chart = self.query_one(MetricChart)
+        chart = self.chart
         if chart.has_keys != bool(detail.metric_keys):
             chart.has_keys = bool(detail.metric_keys)
             chart.replot()
         if all(k in snap.series for k in self.keys):
             chart.set_data(snap.series, self.keys)
-        self.query_one(LatestTable).show(detail.summary.latest)
-        self.query_one("#config-text", TextPane).show(config_text(detail.config, detail.config_error))
-        self.query_one(CheckpointTable).show(detail.checkpoints)
-        self.query_one("#console-text", TextPane).show("\n".join(detail.console_tail) or "no logs.log")
-        self.query_one("#problems-text", TextPane).show(problems_text(detail.bad, detail.summary.bad_lines))
-        n_bad = detail.summary.bad_lines
-        label = f"Bad lines ({n_bad})" if n_bad else "Bad lines"
-        tab = self.query_one(TabbedContent).get_tab("problems")
-        if str(tab.label) != label:
-            tab.label = label
+        self.latest.show(detail.summary.latest, snap.last_steps, detail.summary.step)
+        self.config_pane.show(config_text(detail.config, detail.config_error))
+        self.checkpoints.show(detail.checkpoints)
+        self.console.show("\n".join(detail.console_tail) or "no logs.log")
+        self.problems.show(problems_text(detail.bad, detail.summary.bad_lines))
+        self._problems_label(detail.summary.bad_lines)
         self._status()
+
+    def _problems_label(self, n_bad: int) -> None:
+        label = f"Bad lines ({n_bad})" if n_bad else "Bad lines"
+        with suppress(NoMatches):  # the tabs are being torn down
+            tab = self.query_one(TabbedContent).get_tab("problems")
+            if str(tab.label) != label:
+                tab.label = label
 
     @staticmethod
     def _default_keys(detail: RunDetail) -> list[str]:
@@ -146,19 +178,17 @@ class RunViewScreen(RunControlMixin, Screen[None]):
             parts.append(f"[$warning]⚠ {s.bad_lines} bad lines[/]")
         if s.note:
             parts.append(escape(s.note))
-        self.query_one("#run-title", Static).update(" · ".join(parts))
+        self.title_bar.update(" · ".join(parts))
 
     def _status(self) -> None:
-        chart = self.query_one(MetricChart)
         keys = ", ".join(self.keys) or "none"
-        text = f"{keys}\n{chart.view.describe()}"
-        self.query_one("#chart-status", Static).update(text)
+        self.chart_status.update(f"{keys}\n{self.chart.view.describe()}")
 
     @on(MetricPicker.Changed)
     def _keys_changed(self, event: MetricPicker.Changed) -> None:
         self.keys = event.keys
         self._status()
-        chart = self.query_one(MetricChart)
+        chart = self.chart
         if all(k in chart.series for k in self.keys):
             chart.set_data(chart.series, self.keys)
         self.app.focus_run(self.path, self.keys)  # type: ignore[attr-defined]
@@ -166,7 +196,7 @@ class RunViewScreen(RunControlMixin, Screen[None]):
     # --- actions --------------------------------------------------------------
     def action_back(self) -> None:
         if isinstance(self.focused, Input):
-            self.query_one(SelectionList).focus()
+            self.picker.listing.focus()
             return
         self.app.close_run()  # type: ignore[attr-defined]
 
@@ -190,42 +220,46 @@ class RunViewScreen(RunControlMixin, Screen[None]):
                 self.query_one(TAB_FOCUS[pane]).focus()
 
     def action_search(self) -> None:
-        self.action_show_tab("charts")
-        self.query_one("#metric-search", Input).focus()
+        """Focus the search box at once: keys typed right after "/" (a fast typist) land in it instead
+        of running the screen's one-letter bindings (``e`` clone, ``n`` new run...)."""
+        if isinstance(self.focused, Input):
+            raise SkipAction()  # a "/" typed in the box (metric keys have them)
+        self.query_one(TabbedContent).active = "charts"
+        self.set_focus(self.picker.search)
 
     def _redraw(self) -> None:
-        self.query_one(MetricChart).replot()
+        self.chart.replot()
         self._status()
 
     def action_cycle_ema(self) -> None:
         """Next preset weight above the current one, after the last: off."""
-        view = self.query_one(MetricChart).view
+        view = self.chart.view
         view.ema = next((w for w in EMA_WEIGHTS if w > view.ema), 0.0)
         self._redraw()
 
     def action_ema(self, delta: float) -> None:
-        view = self.query_one(MetricChart).view
+        view = self.chart.view
         view.ema = round(min(0.99, max(0.0, view.ema + delta)), 2)
         self._redraw()
 
     def action_cycle_window(self) -> None:
-        view = self.query_one(MetricChart).view
+        view = self.chart.view
         view.window = (
             WINDOWS[(WINDOWS.index(view.window) + 1) % len(WINDOWS)] if view.window in WINDOWS else 0
         )
         self._redraw()
 
     def action_toggle_x(self) -> None:
-        view = self.query_one(MetricChart).view
+        view = self.chart.view
         view.x_time = not view.x_time
         self._redraw()
 
     def action_toggle_log(self) -> None:
-        view = self.query_one(MetricChart).view
+        view = self.chart.view
         view.log_y = not view.log_y
         self._redraw()
 
     def action_zoom(self, factor: float) -> None:
-        view = self.query_one(MetricChart).view
+        view = self.chart.view
         view.zoom = 1.0 if factor == 0 else min(1.0, max(1 / 256, view.zoom * factor))
         self._redraw()

@@ -4,18 +4,25 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from rich.markup import escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
+from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
 from runner.runs.model import RunSummary
+from tui.format import display_names, run_matches
 from tui.screens.run_control import RunControlMixin, control_bindings
 from tui.widgets.run_table import SORTS, RunTable
 
 AGE_REFRESH_S = 5.0
+# After the user moves the cursor the row order holds (values still update in place, new runs are
+# added at the end) until this long without a move, or until the sort or the filter changes: a re-sort
+# never moves another run under a cursor that is on its way somewhere.
+HOLD_S = 5.0
 
 EMPTY_TEXT = """[b]No runs yet.[/b]
 
@@ -58,10 +65,17 @@ class RunsScreen(RunControlMixin, Screen[None]):
         self.sort = "updated"
         self.filter_text = ""
         self.scanned = False
+        self.hold_s = HOLD_S
+        self.held: list[str] | None = None  # the row order while it holds
+        self._release: Timer | None = None
+        self.labels: dict[str, str] = {}  # run path -> name shown (parents added when names clash)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-title")
-        yield Input(placeholder="filter runs by name (esc clears)", id="runs-filter")
+        yield Input(
+            placeholder="filter: words in path, kind, status or config; key=value (esc clears)",
+            id="runs-filter",
+        )
         with Vertical(id="runs-body"):
             yield RunTable(id="run-table")
             yield Static("Scanning…", id="runs-empty")
@@ -75,20 +89,31 @@ class RunsScreen(RunControlMixin, Screen[None]):
 
     def update_runs(self, summaries: list[RunSummary]) -> None:
         """New summaries from the worker (the whole set)."""
+        if {s.path for s in summaries} != {s.path for s in self.summaries} or not self.labels:
+            self.labels = display_names([s.path for s in summaries])
         self.summaries = summaries
         self.scanned = True
         if self.is_mounted:
             self.render_runs()
 
     def shown_runs(self) -> list[RunSummary]:
-        needle = self.filter_text.lower()
-        rows = [s for s in self.summaries if needle in s.name.lower()]
-        return sorted(rows, key=SORTS[self.sort])  # type: ignore[arg-type]
+        """The runs that match the filter, sorted; while the order holds, in the held order."""
+        configs = self.app.follower.configs  # type: ignore[attr-defined]
+        text = self.filter_text
+        rows = [s for s in self.summaries if run_matches(s, configs.get(s.path), text)]
+        rows.sort(key=SORTS[self.sort])  # type: ignore[arg-type]
+        if self.held is None:
+            return rows
+        place = {path: i for i, path in enumerate(self.held)}
+        kept = sorted((s for s in rows if s.path in place), key=lambda s: place[s.path])
+        new = [s for s in rows if s.path not in place]  # added at the end while the order holds
+        self.held += [s.path for s in new]
+        return kept + new
 
     def render_runs(self) -> None:
         rows = self.shown_runs()
         table = self.query_one(RunTable)
-        table.show(rows, self.app.now())  # type: ignore[attr-defined]
+        table.show(rows, self.app.now(), self.labels)  # type: ignore[attr-defined]
         empty = self.query_one("#runs-empty", Static)
         have_any = bool(self.summaries)
         table.display = have_any
@@ -108,8 +133,32 @@ class RunsScreen(RunControlMixin, Screen[None]):
     def _title(self, shown: int) -> None:
         total = len(self.summaries)
         count = f"{shown} of {total} runs" if shown != total else f"{total} runs"
-        filt = f" · filter: {self.filter_text!r}" if self.filter_text else ""
-        self.query_one("#runs-title", Static).update(f"[b]tinkertop[/b] · {count} · sort: {self.sort}{filt}")
+        filt = f" · filter: {escape(repr(self.filter_text))}" if self.filter_text else ""
+        held = " (order held while you move)" if self.held is not None else ""
+        text = f"[b]tinkertop[/b] · {count} · sort: {self.sort}{held}{filt}"
+        self.query_one("#runs-title", Static).update(text)
+
+    # --- the order holds while the user moves --------------------------------------------------
+    @on(RunTable.Navigated)
+    def _navigated(self) -> None:
+        if self.held is None:
+            self.held = self.query_one(RunTable).order
+            self._title(len(self.held))
+        if self._release is not None:
+            self._release.stop()
+        self._release = self.set_timer(self.hold_s, self.release_order)
+
+    def release_order(self) -> None:
+        """Sort again (the cursor stays on its run)."""
+        if self.held is not None:
+            self._drop_hold()
+            self.render_runs()
+
+    def _drop_hold(self) -> None:
+        if self._release is not None:
+            self._release.stop()
+            self._release = None
+        self.held = None
 
     def action_open_run(self) -> None:
         path = self.query_one(RunTable).selected_path()
@@ -124,6 +173,7 @@ class RunsScreen(RunControlMixin, Screen[None]):
 
     def set_sort(self, key: str) -> None:
         self.sort = key
+        self._drop_hold()
         self.render_runs()
 
     def action_filter(self) -> None:
@@ -140,6 +190,7 @@ class RunsScreen(RunControlMixin, Screen[None]):
     @on(Input.Changed, "#runs-filter")
     def _filter_changed(self, event: Input.Changed) -> None:
         self.filter_text = event.value
+        self._drop_hold()
         self.render_runs()
 
     @on(Input.Submitted, "#runs-filter")

@@ -14,24 +14,33 @@ from tui.format import number
 
 
 class LatestTable(DataTable[str]):
-    """The latest value of every metric."""
+    """The latest value of every metric, with its step when that is not the run's last step (an eval
+    logged every few steps, a key no longer logged)."""
 
     def on_mount(self) -> None:
         self.cursor_type = "row"
         self.add_column("Metric", key="key", width=52)
-        self.add_column("Latest", key="value", width=60)
+        self.add_column("Latest", key="value", width=44)
+        self.add_column("From step", key="step", width=14)
 
-    def show(self, latest: Mapping[str, object]) -> None:
-        """Update values in place; new keys are added (sorted on the first fill)."""
+    def show(
+        self, latest: Mapping[str, object], steps: Mapping[str, int] | None = None, last: int | None = None
+    ) -> None:
+        """Update values in place; new keys are added (sorted on the first fill). ``steps``: the step of
+        each value; ``last``: the run's last step (a value from it shows no step)."""
+        steps = steps or {}
         keys = sorted(latest) if not self.row_count else list(latest)
         for key in keys:
-            value = latest[key]
-            text = number(value)
+            text = number(latest[key])
+            step = steps.get(key)
+            at = "" if step is None or step == last else f"{step} (last {last})"
             if key in self.rows:
                 if self.get_cell(key, "value") != text:
                     self.update_cell(key, "value", text)
+                if self.get_cell(key, "step") != at:
+                    self.update_cell(key, "step", at)
             else:
-                self.add_row(key, text, key=key)
+                self.add_row(key, text, at, key=key)
 
 
 class CheckpointTable(DataTable[str]):

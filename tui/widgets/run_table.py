@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 from rich.style import Style
 from rich.text import Text
 from textual.color import Color
+from textual.coordinate import Coordinate
+from textual.message import Message
 from textual.widgets import DataTable
 
 from runner.runs.model import RunSummary
-from tui.format import ago, number, progress, short_key, spark, status_text
+from tui.format import ago, middle_cut, number, progress, short_key, spark, status_text
 
 COLUMNS = (
     ("name", "Run", 20),
@@ -26,6 +28,7 @@ COLUMNS = (
 )
 
 UPDATED = [c[0] for c in COLUMNS].index("updated")
+NAME_WIDTH = COLUMNS[0][2]
 
 # status -> theme variable
 STATUS_VARS = {
@@ -69,11 +72,25 @@ def flags(summary: RunSummary) -> str:
 class RunTable(DataTable[Text | str]):
     """Runs as rows keyed by folder path."""
 
+    class Navigated(Message):
+        """The user moved the cursor to another row (keys or mouse; not a re-sort)."""
+
     def __init__(self, **kwargs: object) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
         self._order: list[str] = []
         self._cache: dict[str, list[Text | str]] = {}
-        self._source: dict[str, RunSummary] = {}
+        self._source: dict[str, tuple[RunSummary, str]] = {}
+        self._placing = False  # show() is moving the cursor: not the user
+
+    @property
+    def order(self) -> list[str]:
+        """The run paths in the order shown."""
+        return list(self._order)
+
+    def watch_cursor_coordinate(self, old_coordinate: Coordinate, new_coordinate: Coordinate) -> None:
+        super().watch_cursor_coordinate(old_coordinate, new_coordinate)
+        if not self._placing and old_coordinate.row != new_coordinate.row:
+            self.post_message(self.Navigated())
 
     def on_mount(self) -> None:
         for key, label, width in COLUMNS:
@@ -85,17 +102,25 @@ class RunTable(DataTable[Text | str]):
             return None
         return self._order[self.cursor_row]
 
-    def show(self, rows: list[RunSummary], now: float) -> None:
+    def show(self, rows: list[RunSummary], now: float, labels: Mapping[str, str] | None = None) -> None:
         """Show ``rows`` in this order; keeps the cursor on the same run and the scroll offset.
 
-        Only rows whose summary changed (or whose "ago" text moved) are re-rendered.
+        ``labels``: the name shown per run path (default: the folder name). Only rows whose summary
+        or label changed (or whose "ago" text moved) are re-rendered.
         """
+        self._placing = True
+        try:
+            self._show(rows, now, labels or {})
+        finally:
+            self._placing = False
+
+    def _show(self, rows: list[RunSummary], now: float, labels: Mapping[str, str]) -> None:
         keep = self.selected_path()
         order = [s.path for s in rows]
         if order == self._order:
             for s in rows:
                 old = self._cache.get(s.path)
-                cells = self._row(s, now)
+                cells = self._row(s, now, labels.get(s.path, s.name))
                 if old is not cells:
                     before: list[Text | str | None] = list(old) if old else [None] * len(COLUMNS)
                     for (col, _, _), value, was in zip(COLUMNS, cells, before, strict=True):
@@ -105,27 +130,29 @@ class RunTable(DataTable[Text | str]):
         scroll = self.scroll_offset
         self.clear()
         for s in rows:
-            self.add_row(*self._row(s, now), key=s.path)
+            self.add_row(*self._row(s, now, labels.get(s.path, s.name)), key=s.path)
         self._order = order
         if keep in order:
             self.move_cursor(row=order.index(keep), animate=False, scroll=False)
         self.scroll_to(scroll.x, scroll.y, animate=False, immediate=True)
 
-    def _row(self, s: RunSummary, now: float) -> list[Text | str]:
-        """The cells of one run, from the cache when neither the summary nor its age text changed."""
+    def _row(self, s: RunSummary, now: float, label: str) -> list[Text | str]:
+        """The cells of one run, from the cache when neither the summary, its label nor its age text
+        changed."""
         cached = self._cache.get(s.path)
         age = ago(s.last_change, now)
         source = self._source.get(s.path)
-        if cached is not None and (source is s or source == s) and cached[UPDATED] == age:
+        fresh = source is not None and source[1] == label and (source[0] is s or source[0] == s)
+        if cached is not None and fresh and cached[UPDATED] == age:
             return cached
-        cells = self._cells(s, now)
+        cells = self._cells(s, now, label)
         self._cache[s.path] = cells
-        self._source[s.path] = s
+        self._source[s.path] = (s, label)
         return cells
 
-    def _cells(self, s: RunSummary, now: float) -> list[Text | str]:
+    def _cells(self, s: RunSummary, now: float, label: str) -> list[Text | str]:
         return [
-            _clip(s.name, 20),
+            middle_cut(label, NAME_WIDTH),
             s.kind,
             Text(status_text(s), style=self._style(STATUS_VARS.get(s.status, "foreground-muted"))),
             "-" if s.step is None else str(s.step),
@@ -142,8 +169,3 @@ class RunTable(DataTable[Text | str]):
         if not value:
             return Style()
         return Style(color=Color.parse(value).rich_color)
-
-
-def _clip(text: str, width: int) -> str:
-    """Keep the end of long names (the distinguishing part)."""
-    return text if len(text) <= width else "…" + text[-(width - 1) :]
