@@ -3,6 +3,8 @@
 JSON output: one object per line for ``ls --json``, one object for ``show --json``. Non-finite
 floats are written as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (the tokens
 metrics.jsonl itself uses), so the output is strict JSON and nothing is silently turned into null.
+U+2028 and U+2029 are written escaped (``\\u2028``, ``\\u2029``) so readers that split lines on them
+(``str.splitlines``, JavaScript) still see one object per line.
 A path that does not exist is an error on stderr with exit code 2.
 """
 
@@ -56,7 +58,8 @@ def _emit(lines: list[str]) -> None:
 
 
 def _dump(obj: Any) -> str:
-    return json.dumps(jsonable(obj), allow_nan=False, ensure_ascii=False)
+    text = json.dumps(jsonable(obj), allow_nan=False, ensure_ascii=False)
+    return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")  # only inside strings
 
 
 def _missing(paths: list[str]) -> int:

@@ -8,23 +8,30 @@
 - A **foreign run** is a loose ``*.log`` console log recognised by its content (verl, a tinker
   console log); listed with kind ``foreign``.
 
-Unreadable folders and files are skipped, never fatal.
+Unreadable folders and files are skipped, never fatal. Only regular files are opened (non-blocking,
+at most ``SNIFF_BYTES`` / ``CONFIG_SNIFF_BYTES`` read): a FIFO or a device never hangs a scan. A run
+file name that is not a regular file (a FIFO ``metrics.jsonl``, a directory named so) still marks a
+run folder, so the reader can report it on that run's row.
+
+``files_for(path)`` says where a found run's files are; ``run_name(path)`` its display name.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+
+from runner.runs.jsonl import parse_line, read_head
 
 RUN_FILES = frozenset({"metrics.jsonl", "checkpoints.jsonl", "logs.log"})
 COOKBOOK_CONFIG_KEYS = frozenset({"log_path", "model_name", "learning_rate", "dataset_builder"})
 SKIP_DIRS = frozenset({"wandb", "__pycache__", "node_modules", "site-packages", ".git", ".venv"})
 MAX_DEPTH = 8
 SNIFF_BYTES = 64 * 1024
+CONFIG_SNIFF_BYTES = 4 * 1024 * 1024
 _VERL_RE = re.compile(r"\bverl\b|step:\d+ - [\w/]+:")
 _TINKER_RE = re.compile(r"tinker_cookbook|tinker\.lib|\btinker\b|\bTinker\b")
 
@@ -61,8 +68,7 @@ def is_run_dir(names: set[str], folder: Path) -> bool:
 
 def _cookbook_config(path: Path) -> bool:
     try:
-        with path.open("rb") as fh:
-            obj = json.loads(fh.read(4 * 1024 * 1024))
+        obj = parse_line(read_head(path, CONFIG_SNIFF_BYTES))
     except ValueError:
         return True  # a broken config.json is still a run to report
     except OSError:
@@ -78,7 +84,7 @@ def _walk(folder: Path, depth: int) -> Iterable[Found]:
         return
     files = {e.name for e in entries if _is_file(e)}
     dirs = sorted(e.name for e in entries if _is_dir(e))
-    run = is_run_dir(files, folder)
+    run = bool({e.name for e in entries} & RUN_FILES) or is_run_dir(files, folder)
     if run:
         yield Found(folder)
     else:
@@ -121,8 +127,7 @@ def _loose_file(path: Path) -> Found | None:
 def sniff_framework(path: Path) -> str | None:
     """Which framework wrote this console log (``verl``, ``tinker console``), or None."""
     try:
-        with path.open("rb") as fh:
-            text = fh.read(SNIFF_BYTES).decode("utf-8", errors="replace")
+        text = read_head(path, SNIFF_BYTES).decode("utf-8", errors="replace")
     except OSError:
         return None
     if _VERL_RE.search(text):
@@ -130,3 +135,44 @@ def sniff_framework(path: Path) -> str | None:
     if _TINKER_RE.search(text):
         return "tinker console log"
     return None
+
+
+ACTIVITY_FILES = ("timing_spans.jsonl", "trace_events.jsonl", "code.diff")
+
+
+@dataclass
+class RunFiles:
+    """Where one run's files are (a file that does not exist yet is still listed)."""
+
+    root: Path  # the run's identity: a folder, or the loose metrics/log file
+    metrics: Path | None = None
+    checkpoints: Path | None = None
+    config: Path | None = None
+    console: Path | None = None
+    activity: list[Path] = field(default_factory=list)
+    foreign: str = ""  # framework name for a foreign run
+
+
+def files_for(path: Path, foreign: str = "") -> RunFiles:
+    """The file layout of a run given its path (folder, loose metrics file or foreign log)."""
+    if path.is_dir():
+        return RunFiles(
+            root=path,
+            metrics=path / "metrics.jsonl",
+            checkpoints=path / "checkpoints.jsonl",
+            config=path / "config.json",
+            console=path / "logs.log",
+            activity=[path] + [path / n for n in ACTIVITY_FILES],
+        )
+    if path.name.endswith(".log"):
+        return RunFiles(root=path, console=path, foreign=foreign or "console log")
+    ckpt = path.with_name(path.name.replace("metrics", "checkpoints"))
+    return RunFiles(root=path, metrics=path, checkpoints=ckpt if ckpt != path else None)
+
+
+def run_name(path: Path) -> str:
+    """Display name: the folder name, or a loose file's stem without ``metrics``."""
+    if path.is_dir() or not path.suffix:
+        return path.name
+    stem = path.name.removesuffix(".jsonl").removesuffix(".log")
+    return stem.removesuffix("metrics").rstrip("_-.") or stem

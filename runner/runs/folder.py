@@ -7,96 +7,81 @@ results), or a foreign console log (another framework; kind ``foreign``).
 ``refresh()`` reads only what changed (new metric and checkpoint lines by offset, config.json again
 when its mtime moves, the console tail again when logs.log moves) and says whether anything did.
 Chart data: ``folder.table.column(key)`` / ``folder.table.column_times(key)``.
+
+A run is read in isolation: a file that cannot be read (not a regular file, over its cap, an
+unexpected error while reading it) becomes a note on this run's row naming the file and the reason
+(``RunSummary.note``), never an exception out of ``refresh``, ``summary`` or ``detail``.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import threading
 import time
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from runner.runs import kinds, status
+from runner.runs.discover import files_for, run_name
 from runner.runs.foreign import FOREIGN_TAILS
-from runner.runs.jsonl import JsonlTail, LineError, parse_line, parse_object
+from runner.runs.jsonl import (
+    CONFIG_MAX_BYTES,
+    JsonlTail,
+    LineError,
+    describe_error,
+    parse_line,
+    parse_record,
+    read_capped,
+    read_tail,
+)
 from runner.runs.model import BadLine, RunDetail, RunSummary, Scalar
 from runner.runs.series import MetricTable
 
 CONSOLE_LINES = 200
+CONSOLE_MAX_BYTES = 1024 * 1024  # the console tail never reads more than this from the end
 SPARK_LEN = 64
 PEEK_BYTES = 256 * 1024
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
-ACTIVITY_FILES = ("timing_spans.jsonl", "trace_events.jsonl", "code.diff")
 
 
-@dataclass
-class RunFiles:
-    """Where one run's files are (a file that does not exist yet is still listed)."""
-
-    root: Path  # the run's identity: a folder, or the loose metrics/log file
-    metrics: Path | None = None
-    checkpoints: Path | None = None
-    config: Path | None = None
-    console: Path | None = None
-    activity: list[Path] = field(default_factory=list)
-    foreign: str = ""  # framework name for a foreign run
+def read_console_tail(path: Path, n: int = CONSOLE_LINES, max_bytes: int = CONSOLE_MAX_BYTES) -> list[str]:
+    """The last ``n`` lines of a text file, ANSI codes removed; at most ``max_bytes`` read from the end
+    (of a longer last line, only its end). Unreadable: []."""
+    return console_tail_or_error(path, n, max_bytes)[0]
 
 
-def files_for(path: Path, foreign: str = "") -> RunFiles:
-    """The file layout of a run given its path (folder, loose metrics file or foreign log)."""
-    if path.is_dir():
-        return RunFiles(
-            root=path,
-            metrics=path / "metrics.jsonl",
-            checkpoints=path / "checkpoints.jsonl",
-            config=path / "config.json",
-            console=path / "logs.log",
-            activity=[path] + [path / n for n in ACTIVITY_FILES],
-        )
-    if path.name.endswith(".log"):
-        return RunFiles(root=path, console=path, foreign=foreign or "console log")
-    ckpt = path.with_name(path.name.replace("metrics", "checkpoints"))
-    return RunFiles(root=path, metrics=path, checkpoints=ckpt if ckpt != path else None)
-
-
-def run_name(path: Path) -> str:
-    """Display name: the folder name, or a loose file's stem without ``metrics``."""
-    if path.is_dir() or not path.suffix:
-        return path.name
-    stem = path.name.removesuffix(".jsonl").removesuffix(".log")
-    return stem.removesuffix("metrics").rstrip("_-.") or stem
-
-
-def read_console_tail(path: Path, n: int = CONSOLE_LINES, block: int = 64 * 1024) -> list[str]:
-    """The last ``n`` lines of a text file, read from the end, ANSI codes removed."""
+def console_tail_or_error(
+    path: Path, n: int = CONSOLE_LINES, max_bytes: int = CONSOLE_MAX_BYTES
+) -> tuple[list[str], str | None]:
+    """As :func:`read_console_tail`, and why an existing file was not read (a FIFO, a device...)."""
     try:
-        with path.open("rb") as fh:
-            end = fh.seek(0, os.SEEK_END)
-            pos, data = end, b""
-            while pos > 0 and data.count(b"\n") <= n:
-                step = min(block, pos)
-                pos -= step
-                fh.seek(pos)
-                data = fh.read(step) + data
-    except OSError:
-        return []
-    text = ANSI_RE.sub("", data.decode("utf-8", errors="replace"))
-    lines = text.splitlines()
-    if pos > 0 and lines:
+        data, whole = read_tail(path, n, max_bytes)
+    except FileNotFoundError:
+        return [], None
+    except OSError as exc:
+        return [], f"{path.name}: {describe_error(exc)}"
+    lines = ANSI_RE.sub("", data.decode("utf-8", errors="replace")).splitlines()
+    if not whole and len(lines) > 1:
         lines = lines[1:]  # first one is cut
-    return [line.rstrip("\r") for line in lines[-n:]]
+    return [line.rstrip("\r") for line in lines[-n:]], None
 
 
-def parse_object_or_none(raw: bytes) -> dict[str, Any] | None:
+def parse_record_or_none(raw: bytes) -> dict[str, Any] | None:
     if not raw.strip():
         return None
     try:
-        return parse_object(raw)
+        return parse_record(raw)[0]
     except LineError:
         return None
+
+
+def failure(file: str, exc: BaseException) -> str:
+    """``<file>: read failed (<Type>: <message>)``, the message cut short."""
+    text = str(exc)
+    text = text if len(text) <= 200 else text[:200] + "..."
+    return f"{file}: read failed ({type(exc).__name__}: {text})"
 
 
 class RunFolder:
@@ -121,8 +106,10 @@ class RunFolder:
         self._peeked = False  # the table holds what peek() read, not what the follower did
         self._supervisor: dict | None = None  # last record from runner.control.records
         self._mtimes: dict[Path, float] = {}
+        self._growth = status.GrowthWatch()  # running only when seen growing (or held by a process)
         self._config_cache: tuple[float, dict | None, str | None] | None = None
-        self._console_cache: tuple[tuple[int, float], list[str]] | None = None
+        self._console_cache: tuple[tuple[int, float], list[str], str | None] | None = None
+        self.errors: dict[str, str] = {}  # reader -> "<file>: <reason>", while that file cannot be read
 
     # ---- reading files ----------------------------------------------------------------------
     def peek(self, max_bytes: int = PEEK_BYTES) -> RunFolder:
@@ -130,32 +117,52 @@ class RunFolder:
         ``refresh()`` starts over and reads the file in full)."""
         with self.lock:
             self._refresh_mtimes()
-            self._read_checkpoints()
+            self._guarded("checkpoints", self._read_checkpoints)
             path = self.files.metrics
             if path is None or self.table.n_lines:
                 return self
-            try:
-                with path.open("rb") as fh:
-                    size = fh.seek(0, os.SEEK_END)
-                    fh.seek(max(0, size - max_bytes))
-                    data = fh.read(max_bytes)
-            except OSError:
-                return self
-            if size > max_bytes:
-                data = data[data.find(b"\n") + 1 :]
-            records = [parse_object_or_none(raw) for raw in data.split(b"\n")]
-            self.table.ingest([r for r in records if r is not None], time.time())
-            self.partial = size > max_bytes
-            self._peeked = True
+            self._guarded("metrics", lambda: self._peek_metrics(path, max_bytes))
             return self
+
+    def _peek_metrics(self, path: Path, max_bytes: int) -> bool:
+        try:
+            data, whole = read_tail(path, max_bytes, max_bytes)
+        except FileNotFoundError:
+            return False
+        except OSError as exc:
+            return self._file_error("metrics", f"{path.name}: {describe_error(exc)}")
+        if not whole:
+            data = data[data.find(b"\n") + 1 :]
+        records = [parse_record_or_none(raw) for raw in data.split(b"\n")]
+        self.table.ingest([r for r in records if r is not None], time.time())
+        self.partial = not whole
+        self._peeked = True
+        return True
 
     def refresh(self) -> bool:
         """Read what changed since the last call. True when anything did."""
         with self.lock:
             changed = self._refresh_mtimes()
-            changed |= self._read_metrics()
-            changed |= self._read_checkpoints()
+            changed |= self._guarded("metrics", self._read_metrics)
+            changed |= self._guarded("checkpoints", self._read_checkpoints)
+            self._growth.observe(status.file_sizes(self._written_files()))
             return changed
+
+    def _guarded(self, reader: str, read: Callable[[], bool]) -> bool:
+        """Run one file's reader; an unexpected error becomes this run's note, never an exception."""
+        path = {"metrics": self.files.metrics, "checkpoints": self.files.checkpoints}.get(reader)
+        try:
+            return read()
+        except Exception as exc:  # isolation: one bad file never takes down the other runs
+            return self._file_error(reader, failure(path.name if path else reader, exc))
+
+    def _file_error(self, reader: str, error: str | None) -> bool:
+        """Record (or clear) a reader's error; True when that changed."""
+        if error is None:
+            return self.errors.pop(reader, None) is not None
+        changed = self.errors.get(reader) != error
+        self.errors[reader] = error
+        return changed
 
     def _refresh_mtimes(self) -> bool:
         paths = [self.files.metrics, self.files.checkpoints, self.files.config, self.files.console]
@@ -176,15 +183,16 @@ class RunFolder:
             self._peeked = self.partial = False
             self.table.reset()
         batch = self._metrics.read_new()
+        error_changed = self._file_error("metrics", batch.error)
         if batch.reset:
             self.resets = self.resets[-4:] + [
                 f"{self._metrics.path.name} {batch.reset}: read again from the start"
             ]
             self.table.reset()
-        changed = bool(batch.records or batch.bad or batch.reset)
+        changed = bool(batch.records or batch.bad or batch.reset or error_changed)
         while True:
             if batch.records:
-                self.table.ingest([r for _, r in batch.records], time.time())
+                self.table.ingest([r for _, r in batch.records], time.time(), [n for n, _ in batch.records])
             if batch.bad:
                 self.table.add_bad(batch.bad)
             if not batch.more:
@@ -195,11 +203,12 @@ class RunFolder:
         if self._ckpt_tail is None:
             return False
         batch = self._ckpt_tail.read_new()
+        error_changed = self._file_error("checkpoints", batch.error)
         if batch.reset:
             self.checkpoints, self.checkpoint_bad = [], []
         self.checkpoints.extend(r for _, r in batch.records)
         self.checkpoint_bad.extend(batch.bad)
-        changed = bool(batch.records or batch.bad or batch.reset)
+        changed = bool(batch.records or batch.bad or batch.reset or error_changed)
         self._ckpt_version += changed
         return changed
 
@@ -217,8 +226,10 @@ class RunFolder:
             return None, None
         try:
             mtime = path.stat().st_mtime
-        except OSError:
+        except FileNotFoundError:
             return None, None
+        except OSError as exc:
+            return None, f"{path.name}: {describe_error(exc)}"
         if self._config_cache is None or self._config_cache[0] != mtime:
             self._config_cache = (mtime, *self._parse_config(path))
         return self._config_cache[1], self._config_cache[2]
@@ -226,11 +237,13 @@ class RunFolder:
     @staticmethod
     def _parse_config(path: Path) -> tuple[dict | None, str | None]:
         try:
-            obj = parse_line(path.read_bytes())
+            obj = parse_line(read_capped(path, CONFIG_MAX_BYTES))
         except OSError as exc:
-            return None, f"{path.name}: {exc.strerror or exc}"
+            return None, f"{path.name}: {describe_error(exc)}"
         except ValueError as exc:
             return None, f"{path.name}: not valid JSON ({exc})"
+        except Exception as exc:  # isolation, as in _guarded
+            return None, failure(path.name, exc)
         if not isinstance(obj, dict):
             return None, f"{path.name}: not a JSON object"
         return obj, None
@@ -246,7 +259,7 @@ class RunFolder:
             return []
         key = (st.st_size, st.st_mtime)
         if self._console_cache is None or self._console_cache[0] != key:
-            self._console_cache = (key, read_console_tail(path, CONSOLE_LINES))
+            self._console_cache = (key, *console_tail_or_error(path, CONSOLE_LINES))
         return self._console_cache[1][-n:]
 
     # ---- summaries --------------------------------------------------------------------------
@@ -278,10 +291,27 @@ class RunFolder:
     def summary(self) -> RunSummary:
         """The run-list row for this run (no file reads beyond config.json and the console tail)."""
         with self.lock:
+            try:
+                return self._summary()
+            except Exception as exc:  # isolation: a flagged row instead of an exception
+                return self.failed_summary(exc)
+
+    def failed_summary(self, exc: Exception) -> RunSummary:
+        """A flagged row for a run whose summary could not be built (the reason in its note)."""
+        notes = [failure("summary", exc), *self.errors.values()]
+        return RunSummary(
+            path=str(self.path), name=self.name, kind="unknown", status="unknown", step=None,
+            progress=None, headline_key=None, headline_value=None, spark=[], last_change=self.last_change,
+            n_lines=self.table.n_lines, bad_lines=self.table.bad_lines + len(self.checkpoint_bad),
+            latest={}, note="; ".join(notes),
+        )  # fmt: skip
+
+    def _summary(self) -> RunSummary:
+        with self.lock:
             data = self._data()
             info, latest, step = data.info, data.latest, data.step
-            st, source, extra = self._status(data.step_seconds)
             progress = kinds.progress_of(latest, step, self.config)
+            st, source, extra = self._status(data.step_seconds, progress)
             if st == "finished" and progress is not None:
                 progress = 1.0
             return RunSummary(
@@ -304,7 +334,10 @@ class RunFolder:
                 exit_code=status.exit_code_of(self._supervisor),
             )
 
-    def _status(self, step_seconds: float | None) -> tuple[str, str, str]:
+    def _written_files(self) -> list[Path | None]:
+        return [self.files.metrics, self.files.checkpoints, self.files.console]
+
+    def _status(self, step_seconds: float | None, progress: float | None = None) -> tuple[str, str, str]:
         record = status.supervisor_status(self.path)
         if record:
             self._supervisor = record
@@ -312,7 +345,14 @@ class RunFolder:
             extra = "; ".join(x for x in (None if code is None else f"exit {code}", error) if x)
             return str(record["status"]), "supervisor", extra
         self._supervisor = None
-        st = status.infer_status(self.checkpoints, self.console_tail(), self.last_change, step_seconds)
+        st = status.infer_status(
+            self.checkpoints,
+            self.console_tail(),
+            self._growth.last_growth,
+            step_seconds,
+            held=lambda: status.held_by_process(self.path, self._written_files()),
+            progress=progress,
+        )
         return st, "files", ""
 
     def _note(self, extra: str) -> str:
@@ -321,14 +361,19 @@ class RunFolder:
             parts.append("quick look: last lines only")
         if self.files.foreign:
             parts.append(f"foreign: {self.files.foreign}")
-        elif self.files.metrics and not self.files.metrics.exists():
+        elif self.files.metrics and "metrics" not in self.errors and not self.files.metrics.exists():
             parts.append(f"no {self.files.metrics.name}")
+        parts.extend(self.errors.values())
+        console_error = self._console_cache[2] if self._console_cache else None
+        if console_error:
+            parts.append(console_error)
         bad = self.table.bad_lines + len(self.checkpoint_bad)
         if bad:
             parts.append(f"{bad} bad line{'s' if bad != 1 else ''}")
         if self.config_error:
             parts.append(self.config_error)
         parts.extend(self.resets[-1:])
+        parts.extend(self.table.notes[-2:])
         if extra:
             parts.append(extra)
         return "; ".join(parts)
@@ -341,6 +386,15 @@ class RunFolder:
 
     def detail(self) -> RunDetail:
         """Everything about this run for the detail view and ``tinkertop show``."""
+        with self.lock:
+            try:
+                return self._detail()
+            except Exception as exc:  # isolation: the summary says what failed
+                summary = self.summary()
+                summary.note = "; ".join(x for x in (summary.note, failure("detail", exc)) if x)
+                return RunDetail(summary, None, None, [], [], [], [])
+
+    def _detail(self) -> RunDetail:
         with self.lock:
             return RunDetail(
                 summary=self.summary(),

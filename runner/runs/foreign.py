@@ -3,7 +3,8 @@
 verl prints one line per step: ``step:101 - actor/pg_loss:0.123 - critic/score/mean:0.94 - ...``
 (possibly after a Ray prefix and ANSI colours). :class:`VerlTail` follows such a log by offset like
 :class:`runner.runs.jsonl.JsonlTail` (truncation and replacement included) and yields one record per
-step line; other lines are skipped, not counted as bad.
+step line; other lines are skipped, not counted as bad. A step beyond +-2**53 makes its line bad; a
+value too large for a float is dropped, with a bad line saying so.
 """
 
 from __future__ import annotations
@@ -11,10 +12,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from runner.runs.jsonl import JsonlTail, TailBatch
+from runner.runs.jsonl import JsonlTail, LineError, TailBatch, check_step, drop_huge
 
 ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-VERL_STEP_RE = re.compile(r"\bstep:(\d+) - (.*)$")
+VERL_STEP_RE = re.compile(r"\bstep:(\d{1,18}) - (.*)$")  # a longer number is no step line
 
 
 def _value(text: str) -> Any:
@@ -50,7 +51,18 @@ class VerlTail(JsonlTail):
                 continue
             record = parse_verl_line(raw.decode("utf-8", errors="replace"))
             if record is not None:
-                batch.records.append((line_no, record))
+                self._add_checked(batch, line_no, record)
+
+    def _add_checked(self, batch: TailBatch, line_no: int, record: dict[str, Any]) -> None:
+        try:
+            check_step(record)
+        except LineError as exc:
+            self._add_bad(batch, line_no, str(exc))
+            return
+        batch.records.append((line_no, record))
+        note = drop_huge(record)
+        if note:
+            self._add_bad(batch, line_no, note)
 
     def _try_unterminated(self, rest: bytes, batch: TailBatch) -> None:
         return  # a console line counts once its newline is there

@@ -16,6 +16,9 @@ import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
+
+from runner.runs.jsonl import open_regular
 
 URL_RE = re.compile(
     rb"(?:Logging to:|View run at)\s+(https?://[^\s\"'<>\[\]]*wandb[^\s\"'<>\[\]]*/runs/[A-Za-z0-9_-]+)"
@@ -51,29 +54,33 @@ def last_url(path: Path) -> str | None:
     """The last W&B run URL logged in ``path`` (new bytes only since the previous call)."""
     key = str(path)
     try:
-        size = path.stat().st_size
+        fd, st = open_regular(path)  # never a blocking open of a FIFO, never a device
     except OSError:
         return None
+    with os.fdopen(fd, "rb") as fh:
+        return _scan(fh, key, st.st_size)
+
+
+def _scan(fh: BinaryIO, key: str, size: int) -> str | None:
     with _lock:
         offset, found = _scanned.get(key, (0, None))
     if size < offset:  # truncated or replaced: start over
         offset, found = 0, None
     try:
-        with path.open("rb") as fh:
-            fh.seek(offset)
-            while offset < size:
-                data = fh.read(min(CHUNK, size - offset))
-                if not data:
+        fh.seek(offset)
+        while offset < size:
+            data = fh.read(min(CHUNK, size - offset))
+            if not data:
+                break
+            cut = data.rfind(b"\n") + 1  # a half-written last line waits for its end
+            if not cut:
+                if offset + len(data) >= size:
                     break
-                cut = data.rfind(b"\n") + 1  # a half-written last line waits for its end
-                if not cut:
-                    if offset + len(data) >= size:
-                        break
-                    cut = len(data)  # a line longer than CHUNK: scan it as is
-                for match in URL_RE.finditer(data[:cut]):
-                    found = match.group(1).decode("utf-8", "replace")
-                offset += cut
-                fh.seek(offset)
+                cut = len(data)  # a line longer than CHUNK: scan it as is
+            for match in URL_RE.finditer(data[:cut]):
+                found = match.group(1).decode("utf-8", "replace")
+            offset += cut
+            fh.seek(offset)
     except OSError:
         return found
     with _lock:

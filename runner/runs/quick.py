@@ -6,23 +6,24 @@ It never parses a whole metrics file, and it parses each kept line once without 
 ``MetricTable`` (about 5x faster than ``RunFolder.peek`` on 200 runs of 1,000 RL steps); the full
 read (``RunStore.scan``) comes afterwards in the app's worker. When the file is longer than the
 tail, ``n_lines`` counts only the lines read and the note says "quick look: last lines only".
+As in the full read, a file that is not a regular file (a FIFO, ``/dev/zero``...) or over its cap is
+not read and the note names it; an unexpected error in one run makes a flagged row for that run only.
 """
 
 from __future__ import annotations
 
 import math
-import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from runner.runs.discover import discover
+from runner.runs.discover import Found, discover
 from runner.runs.folder import RunFolder, run_name
-from runner.runs.jsonl import LineError, parse_object
+from runner.runs.jsonl import LineError, describe_error, parse_object, parse_record, read_capped, read_tail
 from runner.runs.kinds import headline_key, infer_kind, progress_of
 from runner.runs.model import RunSummary
 from runner.runs.series import step_of
-from runner.runs.status import exit_code_of, infer_status, supervisor_status
+from runner.runs.status import exit_code_of, held_by_process, infer_status, supervisor_status
 
 TAIL_LINES = 24  # the list shows a 12-step sparkline; a margin for steps spread over several lines
 CHUNK = 32 * 1024
@@ -32,22 +33,23 @@ CONSOLE_BYTES = 16 * 1024
 
 def tail_lines(path: Path, n: int = TAIL_LINES, max_bytes: int = MAX_TAIL_BYTES) -> tuple[list[bytes], bool]:
     """The last ``n`` non-blank lines of a file and whether the file's start was reached."""
+    return _tail(path, n, max_bytes, [])
+
+
+def _tail(path: Path, n: int, max_bytes: int, notes: list[str]) -> tuple[list[bytes], bool]:
+    """As :func:`tail_lines`; why a file that exists could not be read is added to ``notes``."""
     try:
-        with open(path, "rb") as handle:
-            end = handle.seek(0, os.SEEK_END)
-            pos, data = end, b""
-            while pos > 0 and data.count(b"\n") <= n and end - pos < max_bytes:
-                step = min(CHUNK, pos)
-                pos -= step
-                handle.seek(pos)
-                data = handle.read(step) + data
-    except OSError:
+        data, whole = read_tail(path, n, max_bytes, CHUNK)
+    except FileNotFoundError:
+        return [], True
+    except OSError as exc:
+        notes.append(f"{path.name}: {describe_error(exc)}")
         return [], True
     lines = data.split(b"\n")
-    if pos > 0:
+    if not whole:
         lines = lines[1:]  # first piece may start mid-line
     lines = [line for line in lines if line.strip()]
-    return lines[-n:], pos == 0
+    return lines[-n:], whole
 
 
 def _records(lines: list[bytes]) -> tuple[list[dict[str, Any]], int]:
@@ -55,30 +57,37 @@ def _records(lines: list[bytes]) -> tuple[list[dict[str, Any]], int]:
     bad = 0
     for i, raw in enumerate(lines):
         try:
-            records.append(parse_object(raw))
+            record, dropped = parse_record(raw)
         except LineError:
             if i != len(lines) - 1:  # a half-written last line is not (yet) bad
                 bad += 1
+            continue
+        records.append(record)
+        bad += dropped is not None
     return records, bad
 
 
-def _last_checkpoint(path: Path) -> list[dict[str, Any]]:
-    lines, _ = tail_lines(path, 1, CHUNK)
+def _last_checkpoint(path: Path, notes: list[str]) -> list[dict[str, Any]]:
+    lines, _ = _tail(path, 1, CHUNK, notes)
     records, _ = _records(lines + [b""])
     return records[-1:]
 
 
-def _console_tail(path: Path) -> list[str]:
-    lines, _ = tail_lines(path, 200, CONSOLE_BYTES)
+def _console_tail(path: Path, notes: list[str]) -> list[str]:
+    lines, _ = _tail(path, 200, CONSOLE_BYTES, notes)
     return [line.decode("utf-8", "replace") for line in lines]
 
 
-def _config(path: Path) -> dict[str, Any] | None:
+def _config(path: Path, notes: list[str]) -> dict[str, Any] | None:
     try:
-        obj = parse_object(path.read_bytes())
-    except (OSError, LineError):
+        return parse_object(read_capped(path))
+    except FileNotFoundError:
         return None
-    return obj
+    except OSError as exc:
+        notes.append(f"{path.name}: {describe_error(exc)}")
+    except LineError as exc:
+        notes.append(f"{path.name}: not valid JSON ({exc})")
+    return None
 
 
 def _mtime(folder: Path, names: list[str]) -> float | None:
@@ -99,7 +108,8 @@ def _num(v: Any) -> float:
 
 def quick_summary(folder: Path) -> RunSummary:
     """A ``RunSummary`` from the tails of one run folder's files."""
-    lines, whole = tail_lines(folder / "metrics.jsonl")
+    notes: list[str] = []
+    lines, whole = _tail(folder / "metrics.jsonl", TAIL_LINES, MAX_TAIL_BYTES, notes)
     records, bad = _records(lines)
     by_step: dict[int, dict[str, Any]] = {}
     latest: dict[str, Any] = {}
@@ -109,7 +119,7 @@ def quick_summary(folder: Path) -> RunSummary:
         if step is None:  # as MetricTable does: the next free step
             step = max(by_step) + 1 if by_step else 0
         by_step.setdefault(step, {}).update(rec)
-    config = _config(folder / "config.json")
+    config = _config(folder / "config.json", notes)
     has_metrics = (folder / "metrics.jsonl").exists()
     info = infer_kind(latest.keys(), config)
     kind = info.kind if (has_metrics or config is not None) else "foreign"
@@ -118,11 +128,16 @@ def quick_summary(folder: Path) -> RunSummary:
     step = steps[-1] if steps else None
     spark = [_num(by_step[s].get(head)) for s in steps if head in by_step[s]] if head else []
     last_change = _mtime(folder, ["metrics.jsonl", "checkpoints.jsonl", "logs.log", "config.json", "."])
-    status = infer_status(
-        _last_checkpoint(folder / "checkpoints.jsonl"), _console_tail(folder / "logs.log"), last_change
+    progress = progress_of(latest, step, config)
+    written = [folder / "metrics.jsonl", folder / "checkpoints.jsonl", folder / "logs.log"]
+    status = infer_status(  # one look: no growth seen yet (new files prove nothing)
+        _last_checkpoint(folder / "checkpoints.jsonl", notes),
+        _console_tail(folder / "logs.log", notes),
+        None,
+        held=lambda: held_by_process(folder, written),
+        progress=progress,
     )
     record = supervisor_status(folder)
-    progress = progress_of(latest, step, config)
     if status == "finished" and progress is not None:
         progress = 1.0
     return RunSummary(
@@ -139,7 +154,7 @@ def quick_summary(folder: Path) -> RunSummary:
         n_lines=len(records),
         bad_lines=bad,
         latest=latest,
-        note="" if whole else "quick look: last lines only",
+        note="; ".join(([] if whole else ["quick look: last lines only"]) + notes),
         mode=info.mode if kind == "rl" else "",
         status_source="supervisor" if record else "files",
         exit_code=exit_code_of(record),
@@ -148,12 +163,16 @@ def quick_summary(folder: Path) -> RunSummary:
 
 def quick_scan(roots: Iterable[str | Path]) -> list[RunSummary]:
     """Quick summaries of every run below ``roots`` (same runs, paths and names as ``RunStore``)."""
-    out = []
-    for item in discover(roots):
+    return [_quick_one(item) for item in discover(roots)]
+
+
+def _quick_one(item: Found) -> RunSummary:
+    """One run's quick summary; an unexpected error is that run's flagged row, not the scan's end."""
+    run = RunFolder(item.path, foreign=item.foreign)
+    try:
         if item.path.is_dir() and not item.foreign:
-            out.append(quick_summary(item.path))
-        else:  # a loose metrics file or a foreign console log: small, read it whole
-            run = RunFolder(item.path, foreign=item.foreign)
-            run.refresh()
-            out.append(run.summary())
-    return out
+            return quick_summary(item.path)
+        run.refresh()  # a loose metrics file or a foreign console log: small, read it whole
+        return run.summary()
+    except Exception as exc:  # isolation: one bad run never takes down the others
+        return run.failed_summary(exc)

@@ -4,6 +4,8 @@
 runs named by a watcher batch (a changed path that is not a known run is searched for new runs);
 ``get(path)`` hands out the live :class:`RunFolder` (chart data: ``get(p).table.column(key)``).
 A run whose path disappeared is reported once with status ``deleted`` and forgotten.
+Each run is read in isolation: what fails in one run is a note on its own row (see
+:mod:`runner.runs.folder`), and the other runs are read and listed as usual.
 """
 
 from __future__ import annotations
@@ -14,12 +16,22 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from runner.runs.discover import Found, discover
-from runner.runs.folder import RunFolder
+from runner.runs.folder import RunFolder, failure
 from runner.runs.model import RunSummary
 
 
 def _key(path: str | Path) -> str:
     return os.path.abspath(path)
+
+
+def refresh_isolated(run: RunFolder) -> None:
+    """``run.refresh()``; whatever escapes it becomes the run's note instead of ending the scan."""
+    try:
+        run.refresh()
+    except Exception as exc:  # isolation: one bad run never takes down the others
+        run.errors["refresh"] = failure(run.name, exc)
+    else:
+        run.errors.pop("refresh", None)
 
 
 class RunStore:
@@ -48,7 +60,7 @@ class RunStore:
                     return None
                 found = [f for f in discover([key]) if _key(f.path) == key]
                 run = self._add(found[0] if found else Found(Path(key)))
-                run.refresh()
+                refresh_isolated(run)
             return run
 
     def scan(self) -> list[RunSummary]:
@@ -62,7 +74,7 @@ class RunStore:
                 if _key(item.path) not in self._runs:
                     self._add(item)
             for run in self.runs():
-                run.refresh()
+                refresh_isolated(run)
             return out + [run.summary() for run in self.runs()]
 
     def refresh(self, changed_paths: set[Path] | None = None) -> list[RunSummary]:
@@ -84,7 +96,7 @@ class RunStore:
                     k = _key(item.path)
                     touched[k] = self._runs.get(k) or self._add(item)
             for run in touched.values():
-                run.refresh()
+                refresh_isolated(run)
             out.extend(run.summary() for run in touched.values())
         return out
 
