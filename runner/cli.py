@@ -10,7 +10,8 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 # modules providing ``register(subparsers) -> None``; each sets ``func`` on its parsers
 COMMAND_MODULES = (
@@ -23,7 +24,8 @@ COMMAND_MODULES = (
 HEADLESS_COMMANDS: set[str] = set()
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(extra: Sequence[Callable[[Any], None]] = ()) -> argparse.ArgumentParser:
+    """The CLI's parser; ``extra`` registers commands dispatched elsewhere (listed in help, not headless)."""
     parser = argparse.ArgumentParser(
         prog="tinkertop",
         description="Launch, watch and compare Tinker post-training runs. "
@@ -39,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
             raise
         module.register(sub)
     HEADLESS_COMMANDS.update(sub.choices)
+    for register in extra:
+        register(sub)
     return parser
 
 

@@ -10,27 +10,36 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 APP_FLAGS = {"-h", "--help"}
+DEMO_HELP = (
+    "the live demo: real recipe runs on the embedded backend, then the app on them (--stop stops them)"
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["demo"]:
+        from tui.demo import run_demo
+
+        return run_demo(args[1:])
     # a path (with a separator) is never a command: the app opens without building the CLI parser
     if args and os.sep not in args[0]:
         from runner import cli
 
-        parser = cli.build_parser()
+        parser = cli.build_parser(extra=[_register_demo])
         if args[0] in cli.HEADLESS_COMMANDS:
             return cli.main(args)
         if args[0] in APP_FLAGS:
             parser.print_help()
             return 0
-        if args[0] == "demo":
-            from tui.demo import run_demo
-
-            return run_demo(args[1:])
     return _open_app(args)
+
+
+def _register_demo(subparsers: Any) -> None:
+    """List ``demo`` in ``tinkertop --help``; ``tinkertop demo`` itself is dispatched above, to ``tui.demo``."""
+    subparsers.add_parser("demo", help=DEMO_HELP, add_help=False)
 
 
 def _open_app(args: list[str]) -> int:

@@ -1,27 +1,55 @@
-"""``tinkertop backend start|stop|status [--json]``: the embedded backend from the command line."""
+"""``tinkertop backend start|stop|status|env [--json]``: the embedded backend from the command line."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import shlex
+import signal
+import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from runner.backend.state import BackendInfo
+
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a job ended by Ctrl-C
+ENV_HELP = (
+    "print `export TINKER_BASE_URL=... TINKER_API_KEY=...` for the running backend, so your own scripts "
+    'and the tinker CLI reach it: eval "$(tinkertop backend env)". The key goes to stdout only on this '
+    "explicit request (nothing else prints it); exit 1 when no backend answers"
+)
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser("backend", help="start, stop or inspect the embedded local backend")
     sub = parser.add_subparsers(dest="backend_command", metavar="ACTION", required=True)
-    start = sub.add_parser("start", help="start the local backend (detached)")
+    start = sub.add_parser(
+        "start",
+        help="start the local backend (detached)",
+        description="Start the backend detached (or reuse the one that runs) and wait until its model is "
+        "loaded. Ctrl-C stops the waiting, not the backend: one line says what it is doing (exit 130).",
+    )
     start.add_argument("--model", type=Path, help="model directory (default: the tiny local model)")
     start.add_argument("--json", action="store_true", help="print machine-readable output")
     start.set_defaults(func=_start)
     stop = sub.add_parser("stop", help="stop the local backend")
     stop.add_argument("--json", action="store_true", help="print machine-readable output")
     stop.set_defaults(func=_stop)
-    status = sub.add_parser("status", help="show whether the backend runs, where, and what it holds")
+    status = sub.add_parser(
+        "status",
+        help="show whether the backend runs, where, and what it holds",
+        description="Exit 0 when the backend answers, 3 when none runs, 4 while one is starting "
+        "(its process runs and has recorded itself, but does not answer yet).",
+    )
     status.add_argument("--json", action="store_true", help="print machine-readable output")
     status.set_defaults(func=_status)
+    env = sub.add_parser(
+        "env", help="print the exports (with the key) that reach the backend", description=ENV_HELP
+    )
+    env.add_argument("--json", action="store_true", help="print the two variables as a JSON object")
+    env.set_defaults(func=_env)
 
 
 def _show(data: dict[str, Any], as_json: bool) -> None:
@@ -51,8 +79,12 @@ def _start(args: argparse.Namespace) -> int:
     try:
         info = control.start(wait=True, model=args.model)
     except control.BackendError as exc:
-        print(f"error: {exc}")
+        print(f"tinkertop: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while we look is no traceback
+        print(f"tinkertop: backend start interrupted; {_after_interrupt()}", file=sys.stderr)
+        return EXIT_INTERRUPTED
     _show(dict(control.details(info), running=True), args.json)
     return 0
 
@@ -78,4 +110,67 @@ def _status(args: argparse.Namespace) -> int:
         _show(dict(shown, running=False), args.json)
         return 4 if starting else 3
     _show(dict(control.details(info), running=True), args.json)
+    return 0
+
+
+def _after_interrupt() -> str:
+    """One line on what the interrupted start left: the server is detached, so it goes on."""
+    from runner.backend import control
+
+    what = "`tinkertop backend status` shows it, `tinkertop backend stop` stops it"
+    info = control.recorded()
+    if info is None:
+        pids = _unrecorded_servers()
+        if not pids:
+            return "no backend runs"
+        return f"the backend (pid {pids[0]}) is still starting and records itself once it listens: {what}"
+    return f"the backend (pid {info.pid}, {info.url}) goes on in the background, {_doing(info)}: {what}"
+
+
+def _doing(info: BackendInfo) -> str:
+    from runner.backend import control
+
+    try:
+        ready = control.request(info, "local/status", timeout=1.0).get("ready")
+    except (OSError, ValueError):
+        return "still starting, not answering yet"
+    return "running and ready" if ready else "running, still loading its model"
+
+
+def _unrecorded_servers() -> list[int]:
+    """Pids of server processes started for this state dir (their log is ours) that have not recorded
+    themselves yet: the moment between the spawn and the server listening."""
+    from runner.backend import control
+
+    marker = [control.SERVER_MODULE.encode(), str(control.log_path()).encode()]
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if all(part in argv for part in marker):
+            found.append(int(entry.name))
+    return found
+
+
+def _env(args: argparse.Namespace) -> int:
+    from runner.backend import control
+
+    info = control.status()
+    if info is None:
+        starting = control.recorded()
+        problem = (
+            f"the backend (pid {starting.pid}) is starting, not answering yet; retry once "
+            "`tinkertop backend status` says running"
+            if starting
+            else "no backend runs; start one with `tinkertop backend start`"
+        )
+        print(f"tinkertop: {problem}", file=sys.stderr)
+        return 1
+    values = control.env_for(info)  # the key, printed because the user asked for exactly this
+    if args.json:
+        print(json.dumps(values, indent=2))
+    else:
+        print("export " + " ".join(f"{name}={shlex.quote(value)}" for name, value in values.items()))
     return 0
