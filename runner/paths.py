@@ -18,6 +18,16 @@ def default_roots() -> list[Path]:
     return [DEFAULT_LOGS]
 
 
+def workspace_for(roots: list[Path]) -> Path:
+    """The workspace of the folders watched: the parent of ``results/logs`` when one of them is one
+    (launches run there; ``tinkertop.toml`` and the alert acks live there), else the current folder."""
+    for root in roots:
+        root = Path(root).resolve()
+        if root.parts[-2:] == ("results", "logs"):
+            return root.parents[1]
+    return Path.cwd()
+
+
 def state_dir() -> Path:
     """tinkertop's per-user state: ``$TINKERTOP_HOME`` or ``~/.tinkertop``. Created 0700."""
     env = os.environ.get("TINKERTOP_HOME")

@@ -14,6 +14,7 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.worker import get_current_worker
 
+from runner.alerts.model import Alert
 from runner.runs.model import RunSummary
 from tui.args import parse_args, roots_of
 from tui.commands import RunCommands
@@ -40,6 +41,7 @@ class TinkertopApp(App[int]):
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("1", "show_runs", "Runs", show=False, id="app.runs"),
         Binding("2", "show_run", "Run view", show=False, id="app.run_view"),
+        Binding("5", "show_alerts", "Alerts", show=False, id="app.alerts"),
     ]
 
     def __init__(
@@ -62,6 +64,8 @@ class TinkertopApp(App[int]):
         self.runs_screen = RunsScreen()
         self.summaries: dict[str, RunSummary] = {}
         self.loaded = False  # the full read has been shown
+        self.alerts: dict[str, list[Alert]] = {}  # run path -> its alerts (judged in the worker)
+        self.alert_seen: dict[str, float] = {}  # alert key -> when the app first saw it (newest first)
         self._next_resummary = 0.0
 
     def now(self) -> float:
@@ -86,13 +90,17 @@ class TinkertopApp(App[int]):
                 self.post_message(RunsRefreshed(follower.quick(), None, "quick"))
             self.first_paint.wait(FIRST_PAINT_WAIT)  # let the list paint before the full read
             summaries = follower.full()
-            self.post_message(RunsRefreshed(summaries, follower.snapshot(), "full"))
+            self.post_message(RunsRefreshed(summaries, follower.snapshot(), "full", follower.alerts))
+            if follower.board is not None and follower.board.settings_error:
+                self._report(f"alert settings ignored, defaults in force: {follower.board.settings_error}")
             for changed in follower.watch(self._stop):
                 if worker.is_cancelled or self._stop.is_set():
                     break
                 try:
                     summaries = follower.refresh(changed)
-                    self.post_message(RunsRefreshed(summaries, follower.snapshot(), "update"))
+                    self.post_message(
+                        RunsRefreshed(summaries, follower.snapshot(), "update", follower.alerts)
+                    )
                 except Exception as exc:  # noqa: BLE001 - one bad batch must not end following
                     self._report(f"reading {len(changed)} changed run(s) failed: {exc!r}")
         except Exception as exc:  # noqa: BLE001 - shown to the user, the app stays up
@@ -110,7 +118,9 @@ class TinkertopApp(App[int]):
             summaries += self.pending.update({s.path for s in summaries})
             # cost-bounded: with many runs (about 1 ms each) this runs less often than the timer
             self._next_resummary = start + RESUMMARISE_COST_FACTOR * (time.monotonic() - start)
-            self.post_message(RunsRefreshed(summaries, self.follower.snapshot(), "update"))
+            self.post_message(
+                RunsRefreshed(summaries, self.follower.snapshot(), "update", self.follower.alerts)
+            )
 
     def _report(self, text: str) -> None:
         """An error from a worker thread, as a notification (not after quitting)."""
@@ -129,6 +139,7 @@ class TinkertopApp(App[int]):
         if not self.is_running:  # shutting down: the screens are being pruned
             return
         self._merge(message.summaries, message.phase)
+        self._alerts_changed(message.alerts)
         if message.phase == "full":
             self.loaded = True
             # what the full read built lives as long as the app: keep the cyclic GC from walking it
@@ -151,6 +162,51 @@ class TinkertopApp(App[int]):
                 self.summaries[s.path] = s
         self.runs_screen.update_runs(list(self.summaries.values()))
 
+    # --- alerts -----------------------------------------------------------------
+    def _alerts_changed(self, alerts: dict[str, list[Alert]] | None) -> None:
+        """The worker's alerts of every run (a new map, swapped whole); show them where shown."""
+        if alerts is None or alerts is self.alerts:
+            return
+        self.alerts = alerts
+        now = self.now()
+        for run_alerts in alerts.values():
+            for alert in run_alerts:
+                self.alert_seen.setdefault(alert.key, now)
+        screen = self._alerts_screen()
+        if screen is not None:
+            screen.show()
+
+    def all_alerts(self) -> list[Alert]:
+        """Every run's alerts, newest first (when the app first saw them), the worst first among equals."""
+        every = [a for run_alerts in self.alerts.values() for a in run_alerts]
+        seen = self.alert_seen
+        return sorted(every, key=lambda a: (-seen.get(a.key, 0.0), -a.level, a.run_path))
+
+    @work(thread=True, group="acknowledge", exit_on_error=False)
+    def acknowledge(self, alert: Alert) -> None:
+        """Keep ``alert`` acknowledged on disk (until it fires again, worse) and show it so."""
+        try:
+            alerts = self.follower.acknowledge(alert)
+        except OSError as exc:
+            self._report(f"acknowledging failed: {exc}")
+            return
+        summaries = self.follower.resummarise()
+        self.post_message(RunsRefreshed(summaries, self.follower.snapshot(), "update", alerts))
+        self.call_from_thread(self.notify, f"acknowledged: {alert.flag} ({alert.rule})", markup=False)
+
+    def _alerts_screen(self):  # type: ignore[no-untyped-def]
+        from tui.screens.alerts import AlertsScreen
+
+        return next((s for s in self.screen_stack if isinstance(s, AlertsScreen)), None)
+
+    def action_show_alerts(self) -> None:
+        from tui.screens.alerts import AlertsScreen
+
+        if isinstance(self.screen, AlertsScreen):
+            return
+        self.close_run()
+        self.push_screen(AlertsScreen())
+
     def on_run_loaded(self, message: RunLoaded) -> None:
         if message.error:
             self.notify(f"loading the run failed: {message.error}", severity="error")
@@ -167,14 +223,14 @@ class TinkertopApp(App[int]):
                 return screen
         return None
 
-    def open_run(self, path: str) -> None:
-        """Push the run view for ``path`` and load it in a worker."""
+    def open_run(self, path: str, alert: Alert | None = None) -> None:
+        """Push the run view for ``path`` and load it in a worker; ``alert``: open its chart at it."""
         from tui.screens.run_view import RunViewScreen
 
         if self._run_view() is not None:
             self.close_run()
-        self.push_screen(RunViewScreen(path))
-        self.focus_run(path, [])
+        self.push_screen(RunViewScreen(path, alert=alert) if alert is not None else RunViewScreen(path))
+        self.focus_run(path, [alert.metric] if alert is not None else [])
 
     def focus_run(self, path: str, keys: Sequence[str]) -> None:
         """The run view shows ``path`` with ``keys`` charted: follow them."""
@@ -183,10 +239,10 @@ class TinkertopApp(App[int]):
         self.load_run(focus)
 
     def close_run(self) -> None:
+        """Back to the runs list from the run view (and the alerts view)."""
         self.follower.focus = None
-        if self._run_view() is not None:
-            while self.screen is not self.runs_screen:
-                self.pop_screen()
+        while self.screen is not self.runs_screen and len(self.screen_stack) > 2:
+            self.pop_screen()
 
     def action_show_runs(self) -> None:
         self.close_run()

@@ -92,15 +92,6 @@ class ActionResult:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def workspace_for(roots: list[Path]) -> Path:
-    """The folder launches run in: the parent of ``results/logs`` when the app watches one."""
-    for root in roots:
-        root = root.resolve()
-        if root.parts[-2:] == ("results", "logs"):
-            return root.parents[1]
-    return Path.cwd()
-
-
 def validate(form: LaunchForm, cwd: Path) -> LaunchResult:
     """``tinkertop launch ... --dry-run``: resolved configs, or the error naming the bad key."""
     try:
@@ -177,14 +168,47 @@ def delete(ref: RunRef, typed: str) -> ActionResult:
     return _act(actions.rm, ref, typed)
 
 
-def clone_form(ref: RunRef) -> ActionResult:
-    """The run's launch spec as a form to edit and relaunch (sweep members keep their values)."""
+def clone_form(ref: RunRef, lr_factor: float | None = None) -> ActionResult:
+    """The run's launch spec as a form to edit and relaunch (sweep members keep their values).
+
+    ``lr_factor``: the learning rate scaled by it already filled in (from the launch spec, else the
+    run's config.json), and the name saying so; no learning rate found is an error, not a guess."""
     from runner.control import store
 
     spec = store.read_spec(ref.run_id) if ref.run_id else None
     if not spec:
         return ActionResult(False, f"{ref.name}: no launch spec (not launched by tinkertop)", ref)
-    return ActionResult(True, f"cloned {ref.name}", ref, form=form_from_spec(spec))
+    form = form_from_spec(spec)
+    if lr_factor is None:
+        return ActionResult(True, f"cloned {ref.name}", ref, form=form)
+    lr = _float(form.learning_rate) or _float(_config_value(ref.path, "learning_rate"))
+    if lr is None:
+        return ActionResult(False, f"{ref.name}: no learning rate in its launch spec or config.json", ref)
+    new = f"{lr * lr_factor:.3g}"
+    form = replace(form, learning_rate=new, name=f"{spec.get('name', 'run')}-lr{new}")
+    return ActionResult(True, f"cloned {ref.name} with learning rate {lr:g} -> {new}", ref, form=form)
+
+
+def _float(text: object) -> float | None:
+    try:
+        value = float(str(text)) if text not in (None, "") else None
+    except ValueError:
+        return None
+    return value if value is not None and value == value and value > 0 else None
+
+
+def _config_value(path: str, key: str) -> object:
+    """A top-level value of the run's config.json (read bounded: a config is small)."""
+    from runner.runs.jsonl import parse_line
+
+    config = Path(path) / "config.json"
+    try:
+        if not config.is_file() or config.stat().st_size > 16 * 1024 * 1024:
+            return None
+        obj = parse_line(config.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return None
+    return obj.get(key) if isinstance(obj, dict) else None
 
 
 def form_from_spec(spec: dict) -> LaunchForm:

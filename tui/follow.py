@@ -17,6 +17,8 @@ from typing import TYPE_CHECKING
 from runner.runs.model import RunSummary
 
 if TYPE_CHECKING:
+    from runner.alerts.board import AlertBoard
+    from runner.alerts.model import Alert
     from runner.runs.series import MetricTable
     from runner.runs.store import RunStore
 from tui.format import flatten_config
@@ -44,6 +46,7 @@ class Follower:
         self.configs: dict[str, dict[str, str]] = {}
         self._config_src: dict[str, object] = {}  # run path -> the config dict flattened last
         self._last_steps: tuple[str, int, dict[str, int]] | None = None  # (path, table version, steps)
+        self.board: AlertBoard | None = None  # the alert rules; created in the worker by full()
 
     def quick(self) -> list[RunSummary]:
         """Summaries from each file's tail only: fast, for the first paint."""
@@ -60,6 +63,7 @@ class Follower:
             self._store = store
             summaries = list(store.scan())
             self._index_configs(store, summaries, {})
+            self._judge(store, summaries)
             return summaries
 
     def refresh(self, changed: set[Path]) -> list[RunSummary]:
@@ -68,7 +72,27 @@ class Follower:
             assert self._store is not None
             summaries = list(self._store.refresh(changed))
             self._index_configs(self._store, summaries, self.configs)
+            self._judge(self._store, summaries)
             return summaries
+
+    def _judge(self, store: RunStore, summaries: list[RunSummary]) -> None:
+        """Run the alert rules on the runs in ``summaries`` and write their flags into them."""
+        if self.board is None:
+            from runner.alerts.board import AlertBoard
+            from runner.paths import workspace_for
+
+            self.board = AlertBoard(workspace_for(self.roots))
+        self.board.judge(store, summaries)
+
+    @property
+    def alerts(self) -> dict[str, list[Alert]] | None:
+        """Every judged run's alerts (a new dict whenever one changed); None before the full read."""
+        return self.board.alerts if self.board is not None else None
+
+    def acknowledge(self, alert: Alert) -> dict[str, list[Alert]]:
+        """Keep ``alert`` acknowledged on disk; the alerts with it marked."""
+        assert self.board is not None
+        return self.board.acknowledge(alert)
 
     def _index_configs(self, store: RunStore, summaries: list[RunSummary], known: dict) -> None:
         """Flatten the config of each run in ``summaries`` (read runs only: config.json is cached)."""
@@ -89,7 +113,11 @@ class Follower:
         """Every known run's summary again without re-reading files: supervisor statuses (their
         state files live outside the watched folders) and "ago"/stale move on a timer."""
         store = self._store  # RunStore and RunFolder lock themselves: refreshes need not wait
-        return store.summaries() if store is not None else []
+        if store is None:
+            return []
+        summaries = store.summaries()
+        self._judge(store, summaries)  # the time rules (stalled) and supervisor states (crashed, lost)
+        return summaries
 
     def watch(self, stop: threading.Event) -> Iterable[set[Path]]:
         """Batches of changed run folders until ``stop`` is set."""
@@ -109,7 +137,8 @@ class Follower:
             detail = folder.detail()
             series = {key: _series(folder, key) for key in focus.keys}
             steps = self._steps_of(focus.path, folder.table)
-        return RunSnapshot(path=focus.path, detail=detail, series=series, last_steps=steps)
+        alerts = list((self.alerts or {}).get(focus.path, []))
+        return RunSnapshot(path=focus.path, detail=detail, series=series, last_steps=steps, alerts=alerts)
 
     def _steps_of(self, path: str, table: MetricTable) -> dict[str, int]:
         """Each key's latest step, recomputed only when the run's table changed."""

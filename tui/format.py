@@ -43,20 +43,34 @@ def number(value: object, short: bool = False) -> str:
     return str(value)
 
 
+FLAT_REL = 1e-3  # a range below this fraction of the values' magnitude is noise: drawn flat
+FLAT_ABS = 1e-12  # and below this, whatever the magnitude (all zeros, float dust)
+FLAT_MARK = "─"
+
+
+def is_flat(low: float, high: float) -> bool:
+    """True when ``[low, high]`` is too narrow to mean anything next to the values themselves: scaling
+    it to the full height would make noise (or a series pinned at 0) look dramatic."""
+    return high - low <= max(FLAT_ABS, FLAT_REL * max(abs(low), abs(high)))
+
+
 def spark(values: list[float], width: int = 16) -> str:
-    """Unicode block sparkline of the last ``width`` finite-or-not values (gaps for non-finite)."""
+    """Unicode block sparkline of the last ``width`` finite-or-not values (gaps for non-finite).
+
+    A flat series (see :func:`is_flat`) is a straight rule, ``────``, never full-height bars."""
     tail = values[-width:]
     finite = [v for v in tail if isinstance(v, int | float) and math.isfinite(v)]
     if not finite:
         return ""
     low, high = min(finite), max(finite)
+    flat = is_flat(low, high)
     span = high - low
     out = []
     for v in tail:
         if not (isinstance(v, int | float) and math.isfinite(v)):
             out.append(" ")
-        elif span == 0:
-            out.append(BLOCKS[3])
+        elif flat:
+            out.append(FLAT_MARK)
         else:
             out.append(BLOCKS[min(7, int((v - low) / span * 7.999))])
     return "".join(out)

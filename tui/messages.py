@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from textual.message import Message
 
+from runner.alerts.model import Alert
 from runner.runs.model import RunDetail, RunSummary
 
 
@@ -26,17 +27,27 @@ class RunSnapshot:
     path: str
     detail: RunDetail
     series: dict[str, Series]
+    last_steps: dict[str, int] = field(default_factory=dict)  # metric key -> step of its latest value
+    alerts: list[Alert] = field(default_factory=list)  # the run's alerts, newest first
 
 
 class RunsRefreshed(Message):
     """A batch of runs changed; ``phase`` is ``quick`` (tails only, all runs), ``full`` (all runs,
-    read completely) or ``update`` (only the runs in the batch; status ``deleted`` = gone)."""
+    read completely) or ``update`` (only the runs in the batch; status ``deleted`` = gone).
+    ``alerts``: every judged run's alerts (a new map when any changed; None: no news)."""
 
-    def __init__(self, summaries: list[RunSummary], focus: RunSnapshot | None, phase: str) -> None:
+    def __init__(
+        self,
+        summaries: list[RunSummary],
+        focus: RunSnapshot | None,
+        phase: str,
+        alerts: dict[str, list[Alert]] | None = None,
+    ) -> None:
         super().__init__()
         self.summaries = summaries
         self.focus = focus
         self.phase = phase
+        self.alerts = alerts
 
 
 class RunLoaded(Message):

@@ -33,6 +33,7 @@ class Config:
     spawn_grandchild: bool = False
     require_env: str = ""  # comma-separated names the job must find in its environment
     print_env: str = ""  # comma-separated names whose values the job prints, as a careless script would
+    learning_rate: float = 1e-4  # recorded in config.json like a recipe's (nothing trains)
 
 
 def prepare(cfg: Config) -> int:

@@ -329,6 +329,7 @@ class RunFolder:
                 bad_lines=self.table.bad_lines + len(self.checkpoint_bad),
                 latest=dict(latest),
                 note=self._note(extra),
+                unreadable=self._unreadable(),
                 mode=info.mode,
                 status_source=source,
                 exit_code=status.exit_code_of(self._supervisor),
@@ -354,6 +355,13 @@ class RunFolder:
             progress=progress,
         )
         return st, "files", ""
+
+    def _unreadable(self) -> str:
+        """The name of the first of this run's files that could not be read ("" when all could)."""
+        console_error = self._console_cache[2] if self._console_cache else None
+        errors = [*self.errors.values(), console_error, self.config_error]
+        first = next((e for e in errors if e), "")
+        return first.split(":", 1)[0] if first else ""
 
     def _note(self, extra: str) -> str:
         parts = []

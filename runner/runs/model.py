@@ -46,6 +46,10 @@ class RunSummary:
     mode: str = ""  # rl: "sync", "async", "stream"; "" when not applicable
     status_source: str = "files"  # "files" or "supervisor"
     exit_code: int | None = None  # the job's exit code, from the supervisor's record
+    unreadable: str = ""  # the first of the run's files that could not be read (the note says why)
+    # the worst unacknowledged alert (runner.alerts), set by whoever judged the run: "" when none
+    alert_flag: str = ""  # a few characters: "KL 0.08", "NaN loss", "exit 1"
+    alert_severity: str = ""  # "info" | "warning" | "critical"
 
 
 @dataclass

@@ -360,3 +360,22 @@ def test_tinkertop_ls_on_a_hostile_tree_exits_0_with_every_run(tmp_path):
         capture_output=True, text=True, timeout=HANG_S, check=False, env=env,
     )  # fmt: skip
     assert proc.returncode == 0 and "nested" in proc.stdout, proc.stderr
+
+
+def test_the_list_row_names_the_file_that_could_not_be_read(tmp_path: Path) -> None:
+    """A run flagged only in its note says which file, for the list's Flags column."""
+    from runner.runs.folder import RunFolder
+
+    run = tmp_path / "dir-metrics"
+    (run / "metrics.jsonl").mkdir(parents=True)
+    (run / "config.json").write_text('{"learning_rate": 1e-4}')
+    folder = RunFolder(run)
+    folder.refresh()
+    summary = folder.summary()
+    assert summary.unreadable == "metrics.jsonl", summary
+    good = tmp_path / "good"
+    good.mkdir()
+    (good / "metrics.jsonl").write_text('{"step": 0, "loss": 1.0}\n')
+    ok = RunFolder(good)
+    ok.refresh()
+    assert ok.summary().unreadable == ""

@@ -83,7 +83,9 @@ class RunControlMixin:
 
     # --- lookup, confirm, act -------------------------------------------------
     def _workspace(self):  # type: ignore[no-untyped-def]
-        return control.workspace_for(self.app.roots)  # type: ignore[attr-defined]
+        from runner.paths import workspace_for
+
+        return workspace_for(self.app.roots)  # type: ignore[attr-defined]
 
     def _look_up(self, verb: str) -> None:
         path = self.control_path()

@@ -14,13 +14,14 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from runner.runs.model import RunDetail
 from tui.format import number, progress, status_text
 from tui.messages import RunSnapshot
 from tui.screens.run_control import RunControlMixin, control_bindings
-from tui.widgets.metric_chart import EMA_WEIGHTS, WINDOWS, MetricChart
+from tui.widgets.alert_table import AlertTable, steps_text
+from tui.widgets.metric_chart import EMA_WEIGHTS, WINDOWS, ChartMarker, MetricChart
 from tui.widgets.metric_picker import MetricPicker
 from tui.widgets.run_info import RunInfoBar
 from tui.widgets.run_panes import CheckpointTable, LatestTable, TextPane, config_text, problems_text
@@ -28,10 +29,11 @@ from tui.widgets.run_panes import CheckpointTable, LatestTable, TextPane, config
 if TYPE_CHECKING:
     from runner.alerts.model import Alert
 
-TABS = ("charts", "latest", "config", "checkpoints", "console", "problems")
+TABS = ("charts", "alerts", "latest", "config", "checkpoints", "console", "problems")
 # the widget that takes focus when a tab is shown (a hidden focused widget would pull the tab back)
 TAB_FOCUS = {
     "charts": "#metric-list",
+    "alerts": "#run-alert-table",
     "latest": "#latest-table",
     "config": "#config-text",
     "checkpoints": "#checkpoint-table",
@@ -49,6 +51,8 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         Binding("right_square_bracket", "tab(1)", "Next tab", id="run.next_tab"),
         Binding("left_square_bracket", "tab(-1)", "Prev tab", show=False, id="run.prev_tab"),
         Binding("c", "show_tab('charts')", "Charts", show=False, id="run.tab_charts"),
+        Binding("exclamation_mark", "show_tab('alerts')", "Alerts", show=False, id="run.tab_alerts"),
+        Binding("a", "acknowledge", "Acknowledge alert", show=False, id="run.ack_alert"),
         Binding("m", "show_tab('latest')", "Latest", show=False, id="run.tab_latest"),
         Binding("o", "show_tab('config')", "Config", show=False, id="run.tab_config"),
         Binding("p", "show_tab('checkpoints')", "Checkpoints", show=False, id="run.tab_checkpoints"),
@@ -69,7 +73,7 @@ class RunViewScreen(RunControlMixin, Screen[None]):
     ]
 
     def __init__(self, path: str, alert: Alert | None = None) -> None:
-        """``alert``: opened from an alert, whose metric is charted first."""
+        """``alert``: opened from an alert: its metric is charted first, its step and threshold drawn."""
         super().__init__(id="run-view")
         self.path = path
         self.alert = alert
@@ -84,6 +88,7 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         self.checkpoints = CheckpointTable(id="checkpoint-table")
         self.console = TextPane(id="console-text", classes="follow")
         self.problems = TextPane(id="problems-text")
+        self.alert_table = AlertTable(with_run=False, id="run-alert-table")
         self.title_bar = Static("", id="run-title")
         self.chart_status = Static("", id="chart-status")
 
@@ -100,6 +105,8 @@ class RunViewScreen(RunControlMixin, Screen[None]):
                     with Vertical(id="chart-box"):
                         yield self.chart
                         yield self.chart_status
+            with TabPane("Alerts", id="alerts"):
+                yield self.alert_table
             with TabPane("Latest", id="latest"):
                 yield self.latest
             with TabPane("Config", id="config"):
@@ -134,6 +141,8 @@ class RunViewScreen(RunControlMixin, Screen[None]):
             alerted = self.alert.metric if self.alert is not None else None
             self.keys = [alerted] if alerted in detail.metric_keys else self._default_keys(detail)
             self.picker.set_keys(detail.metric_keys, self.keys)
+            if self.alert is not None:
+                self.chart.marker = marker_for(self.alert)
             if self.keys and any(k not in snap.series for k in self.keys):
                 self.app.focus_run(self.path, self.keys)  # type: ignore[attr-defined]
         else:
@@ -151,6 +160,8 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         self.console.show("\n".join(detail.console_tail) or "no logs.log")
         self.problems.show(problems_text(detail.bad, detail.summary.bad_lines))
         self._problems_label(detail.summary.bad_lines)
+        self.alert_table.show(snap.alerts)
+        self._alerts_label(snap.alerts)
         self._status()
 
     def _problems_label(self, n_bad: int) -> None:
@@ -159,6 +170,43 @@ class RunViewScreen(RunControlMixin, Screen[None]):
             tab = self.query_one(TabbedContent).get_tab("problems")
             if str(tab.label) != label:
                 tab.label = label
+
+    def _alerts_label(self, alerts: list[Alert]) -> None:
+        live = [a for a in alerts if not a.acked]
+        label = f"Alerts ({len(live)})" if live else "Alerts"
+        with suppress(NoMatches):
+            tab = self.query_one(TabbedContent).get_tab("alerts")
+            if str(tab.label) != label:
+                tab.label = label
+
+    @on(DataTable.RowSelected, "#run-alert-table")
+    def _alert_chosen(self, event: DataTable.RowSelected) -> None:
+        alert = self.alert_table.selected()
+        if alert is not None:
+            self.show_alert(alert)
+
+    def show_alert(self, alert: Alert) -> None:
+        """The chart on the alert's metric, whole x-range, its step and threshold drawn."""
+        detail = self.detail
+        if detail is None or alert.metric not in detail.metric_keys:
+            self.notify(f"{alert.metric} is not a metric of this run ({alert.rule})", markup=False)
+            return
+        self.keys = [alert.metric]
+        self.picker.set_keys(detail.metric_keys, self.keys)
+        self.chart.view.zoom = 1.0
+        self.chart.mark(marker_for(alert))
+        self.action_show_tab("charts")
+        self._status()
+        self.app.focus_run(self.path, self.keys)  # type: ignore[attr-defined]
+
+    def action_acknowledge(self) -> None:
+        """Acknowledge the alert under the cursor in the Alerts tab."""
+        if self.query_one(TabbedContent).active != "alerts":
+            self.notify("pick the alert in the Alerts tab (!) first", markup=False)
+            return
+        alert = self.alert_table.selected()
+        if alert is not None:
+            self.app.acknowledge(alert)  # type: ignore[attr-defined]
 
     @staticmethod
     def _default_keys(detail: RunDetail) -> list[str]:
@@ -263,3 +311,10 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         view = self.chart.view
         view.zoom = 1.0 if factor == 0 else min(1.0, max(1 / 256, view.zoom * factor))
         self._redraw()
+
+
+def marker_for(alert: Alert) -> ChartMarker:
+    """The chart marks of an alert: where it began, what it was judged against."""
+    threshold = "" if alert.threshold is None else f", threshold {number(alert.threshold)}"
+    label = f"{alert.flag}: {alert.rule} at step {steps_text(alert)}{threshold}"
+    return ChartMarker(alert.metric, alert.first_step, alert.threshold, label)

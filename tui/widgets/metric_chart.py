@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from textual.color import Color
 from textual_plotext import PlotextPlot
 
+from tui.format import is_flat, number
 from tui.messages import Series
 
 EMA_WEIGHTS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
@@ -37,6 +38,17 @@ class ChartView:
         return f"{ema} · {window} · x: {x} · log-y {'on' if self.log_y else 'off'} · zoom {zoom}"
 
 
+@dataclass(frozen=True)
+class ChartMarker:
+    """Where an alert began (a vertical rule at ``step``) and what it was judged against (a
+    horizontal rule at ``threshold``), drawn on the chart of ``key``."""
+
+    key: str
+    step: float | None
+    threshold: float | None
+    label: str
+
+
 def smooth(values: list[float], view: ChartView) -> list[float]:
     """Apply the rolling window, then the debiased EMA (both skip non-finite values)."""
     from runner.runs.smoothing import ema, rolling_mean
@@ -58,7 +70,14 @@ class MetricChart(PlotextPlot):
         self.series: dict[str, Series] = {}
         self.keys: list[str] = []
         self.has_keys = False  # the run has metric keys to pick from
+        self.marker: ChartMarker | None = None
+        self.flat_note = ""  # what the last draw said about a flat series ("" when not flat)
         self._drawn = False
+
+    def mark(self, marker: ChartMarker | None) -> None:
+        """Draw (or, with None, stop drawing) an alert's step and threshold."""
+        self.marker = marker
+        self.replot()
 
     def set_data(self, series: dict[str, Series], keys: list[str]) -> None:
         """New data or a new key selection; the view state is kept. Same data: no redraw."""
@@ -102,17 +121,22 @@ class MetricChart(PlotextPlot):
         plt.yscale("log" if self.view.log_y else "linear")
         drawn = 0
         colours = self._colours()
+        shown: list[float] = []
         for i, key in enumerate(self.keys):
             xs, raw, ys = self.points(key)
             if not xs:
                 continue
             drawn += 1
+            shown += raw + ys
             smoothed = self.view.ema > 0 or self.view.window > 1
             if smoothed and len(self.keys) == 1:
                 # raw as a faint line; as dots when long (noisy lines cost plotext ~0.1 s)
                 draw = plt.plot if len(xs) <= RAW_LINE_MAX else plt.scatter
                 draw(xs, raw, marker="braille", color=self._muted(), label=f"{key} (raw)")
             plt.plot(xs, ys, marker="braille", color=colours[i % len(colours)], label=key)
+        self.flat_note = self._flat(shown) if drawn else ""
+        if drawn:
+            self._draw_marker()
         if not drawn:
             if self.keys:
                 plt.title("no finite points for the selected metrics")
@@ -121,6 +145,32 @@ class MetricChart(PlotextPlot):
                     "pick a metric (space)" if self.series or self.has_keys else "no metrics in this run yet"
                 )
         self.refresh()
+
+    def _flat(self, ys: list[float]) -> str:
+        """A flat series is drawn as a level line mid-chart with its value said in the title, never
+        scaled to its own tiny range (where noise, or a run pinned at 0, looks dramatic)."""
+        low, high = min(ys), max(ys)
+        if not is_flat(low, high) or self.view.log_y:
+            return ""
+        mid = (low + high) / 2
+        pad = max(abs(mid), 1.0) * 0.5
+        self.plt.ylim(mid - pad, mid + pad)
+        note = f"flat at {number(mid)}" + (f" (range {number(high - low)})" if high > low else "")
+        self.plt.title(note)
+        return note
+
+    def _draw_marker(self) -> None:
+        marker = self.marker
+        if marker is None or marker.key not in self.keys:
+            return
+        variables = self.app.theme_variables
+        if marker.step is not None and not self.view.x_time:
+            self.plt.vline(marker.step, Color.parse(variables.get("error", "red")).rgb)
+        if marker.threshold is not None and math.isfinite(marker.threshold):
+            if not self.view.log_y or marker.threshold > 0:
+                self.plt.hline(marker.threshold, Color.parse(variables.get("warning", "yellow")).rgb)
+        if not self.flat_note:
+            self.plt.title(marker.label)
 
     def _colours(self) -> list[tuple[int, int, int]]:
         """Series colours from the app theme (primary, accent, success, ...)."""

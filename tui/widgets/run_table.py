@@ -23,8 +23,8 @@ COLUMNS = (
     ("metric", "Headline", 14),
     ("value", "Value", 9),
     ("trend", "Trend", 12),
-    ("updated", "Updated", 8),
-    ("flags", "Flags", 10),
+    ("updated", "Updated", 7),
+    ("flags", "Flags", 12),
 )
 
 UPDATED = [c[0] for c in COLUMNS].index("updated")
@@ -57,9 +57,15 @@ def _finite(v: float | None) -> bool:
     return v is not None and v == v and abs(v) != float("inf")
 
 
+# alert severity -> theme variable for the row (the alerts view uses the same)
+ALERT_VARS = {"critical": "error", "warning": "warning"}
+
+
 def flags(summary: RunSummary) -> str:
-    """Short marks: bad lines, foreign folder, no metrics."""
-    marks = []
+    """Short marks: the worst alert, bad lines, foreign folder, no metrics."""
+    marks = [summary.alert_flag] if summary.alert_flag else []
+    if summary.unreadable:
+        marks.append(f"⚠{summary.unreadable}")
     if summary.bad_lines:
         marks.append(f"⚠{summary.bad_lines} bad")
     if summary.kind == "foreign":
@@ -151,17 +157,25 @@ class RunTable(DataTable[Text | str]):
         return cells
 
     def _cells(self, s: RunSummary, now: float, label: str) -> list[Text | str]:
+        """One row; a run with a warning or critical alert is drawn amber or red (but for its status
+        and trend, which keep their own colours)."""
+        alarm = ALERT_VARS.get(s.alert_severity)
+        row = self._style(alarm) if alarm else None
+
+        def cell(text: str) -> Text | str:
+            return Text(text, style=row, no_wrap=True, end="") if row is not None else text
+
         return [
-            middle_cut(label, NAME_WIDTH),
-            s.kind,
+            cell(middle_cut(label, NAME_WIDTH)),
+            cell(s.kind),
             Text(status_text(s), style=self._style(STATUS_VARS.get(s.status, "foreground-muted"))),
-            "-" if s.step is None else str(s.step),
-            progress(s.progress),
-            short_key(s.headline_key),
-            "-" if s.headline_value is None else number(s.headline_value, short=True),
+            cell("-" if s.step is None else str(s.step)),
+            cell(progress(s.progress)),
+            cell(short_key(s.headline_key)),
+            cell("-" if s.headline_value is None else number(s.headline_value, short=True)),
             Text(spark(s.spark, 12), style=self._style("primary")),
             ago(s.last_change, now),
-            Text(flags(s), style=self._style("warning")),
+            Text(flags(s), style=row + Style(bold=True) if row is not None else self._style("warning")),
         ]
 
     def _style(self, variable: str) -> Style:
