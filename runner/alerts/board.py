@@ -17,7 +17,7 @@ from typing import Any
 
 from runner.alerts.acks import AckStore
 from runner.alerts.engine import AlertEngine
-from runner.alerts.model import Alert, worst
+from runner.alerts.model import LEVEL, Alert, worst
 from runner.alerts.settings import Settings, SettingsError, load_settings
 from runner.runs.model import RunSummary
 
@@ -72,7 +72,8 @@ class AlertBoard:
 
 
 def annotate(summary: RunSummary, alerts: list[Alert]) -> None:
-    """Write the worst unacknowledged alert of ``alerts`` into ``summary`` (or clear it)."""
-    top = worst([a for a in alerts if not a.acked])
+    """Write the worst unacknowledged warning or critical alert of ``alerts`` into ``summary`` (or clear
+    it). Info alerts (slower steps, a single spike) are notes for the alerts view, not flags."""
+    top = worst([a for a in alerts if not a.acked and a.level >= LEVEL["warning"]])
     summary.alert_flag = top.flag if top else ""
     summary.alert_severity = top.severity if top else ""

@@ -1,6 +1,7 @@
 """``tinkertop alerts`` and ``tinkertop watch``: the headless twins of the alerts view.
 
-Settings come from ``tinkertop.toml`` in the current folder (the workspace); acks from
+Settings come from ``tinkertop.toml`` in the workspace (``runner.paths.workspace_for``: the folder holding
+``results/logs`` when that is what is judged, else the current folder, as in the app); acks from
 ``.tinkertop/acks.json`` beside it. JSON output: one object per alert per line, non-finite numbers
 as the strings ``"NaN"``/``"Infinity"`` like ``tinkertop ls --json``.
 """
@@ -68,20 +69,21 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any, list[Path]] | int:
     from runner.alerts.acks import AckStore
     from runner.alerts.engine import AlertEngine
     from runner.alerts.settings import SettingsError, load_settings
-    from runner.paths import default_roots
+    from runner.paths import default_roots, workspace_for
 
-    try:
-        settings = load_settings(Path.cwd())
-    except SettingsError as exc:
-        print(f"tinkertop: {exc}", file=sys.stderr)
-        return 2
     missing = [p for p in args.paths if not Path(p).exists()]
     for p in missing:
         print(f"tinkertop: no such file or folder: {p}", file=sys.stderr)
     if missing:
         return 2
     roots = [Path(p) for p in args.paths] or default_roots()
-    return settings, AlertEngine(settings, AckStore(Path.cwd())), roots
+    workspace = workspace_for(roots)  # the app's too: the same settings and acks
+    try:
+        settings = load_settings(workspace)
+    except SettingsError as exc:
+        print(f"tinkertop: {exc}", file=sys.stderr)
+        return 2
+    return settings, AlertEngine(settings, AckStore(workspace)), roots
 
 
 def cmd_alerts(args: argparse.Namespace) -> int:

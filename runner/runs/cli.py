@@ -76,15 +76,33 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if missing:
         return _missing(missing)
     roots = [Path(p) for p in args.paths] or default_roots()
-    summaries = RunStore(roots).scan()
+    store = RunStore(roots)
+    summaries = store.scan()
+    _judge(store, summaries, roots)
     _emit([_dump(_ls_row(s)) for s in summaries] if args.json else [format_table(summaries)])
     return 0
+
+
+def _judge(store: Any, summaries: list[Any], roots: list[Path]) -> None:
+    """The alert flag of each row, as in the app's list (the workspace's settings and acks)."""
+    from runner.alerts.board import AlertBoard
+    from runner.paths import workspace_for
+
+    board = AlertBoard(workspace_for(roots))
+    if board.settings_error:
+        print(
+            f"tinkertop: alert settings ignored, defaults in force: {board.settings_error}", file=sys.stderr
+        )
+    board.judge(store, summaries)
 
 
 def _ls_row(s: Any) -> dict[str, Any]:
     keys = ("path", "name", "kind", "mode", "status", "step", "progress", "headline_key", "headline_value")
     row = {k: getattr(s, k) for k in keys}
     row.update(n_lines=s.n_lines, bad_lines=s.bad_lines, last_change=s.last_change, note=s.note)
+    row.update(
+        alert=s.alert_flag or None, alert_severity=s.alert_severity or None, unreadable=s.unreadable or None
+    )
     row["latest"] = s.latest
     return row
 
@@ -99,13 +117,27 @@ def _fmt(v: Any) -> str:
 
 def format_table(summaries: list[Any]) -> str:
     """The plain ``ls`` table: aligned columns, one run per row."""
-    head = ("NAME", "KIND", "STATUS", "STEP", "DONE", "HEADLINE", "VALUE", "LINES", "BAD", "PATH", "NOTE")
+    head = (
+        "NAME",
+        "KIND",
+        "STATUS",
+        "STEP",
+        "DONE",
+        "HEADLINE",
+        "VALUE",
+        "ALERT",
+        "LINES",
+        "BAD",
+        "PATH",
+        "NOTE",
+    )
     rows = [head]
     for s in summaries:
         done = "-" if s.progress is None else f"{100 * s.progress:.0f}%"
+        alert = f"{s.alert_severity}: {s.alert_flag}" if s.alert_flag else "-"
         rows.append(
             (s.name, s.kind, s.status, _fmt(s.step), done, s.headline_key or "-", _fmt(s.headline_value),
-             str(s.n_lines), str(s.bad_lines), s.path, s.note)
+             alert, str(s.n_lines), str(s.bad_lines), s.path, s.note)
         )  # fmt: skip
     if len(rows) == 1:
         return "no runs found"

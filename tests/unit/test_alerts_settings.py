@@ -175,3 +175,16 @@ def test_engine_marks_acked_alerts_until_a_new_episode(tmp_path):
     write_rows(run.path / "metrics.jsonl", rows[50:], "a")  # the same rule fires again later: a new episode
     run.refresh()
     assert [a.acked for a in by_rule(engine.evaluate(run), "non_finite")] == [False, True]
+
+
+def test_cli_reads_the_settings_of_the_watched_workspace_like_the_app(tmp_path, monkeypatch, capsys):
+    """``tinkertop alerts ws/results/logs`` from elsewhere uses ``ws/tinkertop.toml`` (the app's workspace)."""
+    ws = tmp_path / "ws"
+    (ws / "results" / "logs").mkdir(parents=True)
+    (ws / "tinkertop.toml").write_text("[alerts\n")
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    assert main(["alerts", str(ws / "results" / "logs")]) == 2
+    assert str(ws / "tinkertop.toml") in capsys.readouterr().err
+    assert main(["alerts", str(elsewhere)]) == 0  # not a results/logs folder: the current folder's settings

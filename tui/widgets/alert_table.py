@@ -19,7 +19,7 @@ SEVERITY_VARS = {"critical": "error", "warning": "warning", "info": "secondary"}
 COLUMNS = (
     ("sev", "Sev", 5),
     ("run", "Run", 18),
-    ("rule", "Rule", 14),
+    ("rule", "Rule", 16),
     ("metric", "Metric", 22),
     ("steps", "Steps", 9),
     ("value", "Value", 9),
