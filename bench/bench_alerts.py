@@ -58,7 +58,7 @@ CASES: list[tuple[str, Path, int, str, Callable[[Rows], None]]] = [
     ("entropy ramps to x4", RLVR, 40, "entropy_blowup", _from(40, lambda r, k: r.update({"optim/entropy": r["optim/entropy"] * (1 + min(k, 10) * 0.3)}))),
     ("length at max_tokens", RLVR, 40, "length_cap", _from(40, lambda r, k: r.update({"env/all/ac_tokens_per_turn": 8192.0}))),
     ("loss spike x30", SFT, 400, "spike", lambda rows: rows[400].update({"train_mean_nll": rows[400]["train_mean_nll"] * 30})),
-    ("step time x3", SFT, 400, "slow", _from(400, lambda r, k: r.update({"time/total": r["time/total"] * 3}))),
+    ("step time x5", SFT, 400, "slow", _from(400, lambda r, k: r.update({"time/total": r["time/total"] * 5}))),
     ("rollout errors", ARITH, 40, "rollout_errors", _from(0, lambda r, k: r.update({"rollout_errors/total": 2 if k >= 40 else 0}))),
 ]  # fmt: skip
 

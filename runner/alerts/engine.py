@@ -18,8 +18,7 @@ from runner.alerts import filerules, rules, rules_more
 from runner.alerts.acks import AckStore
 from runner.alerts.episodes import Episode, Tracker
 from runner.alerts.model import Alert, severity_of, worst
-from runner.alerts.series import Points, read_column
-from runner.alerts.series import nonfinite_keys as read_nonfinite
+from runner.alerts.series import Points, nonfinite_keys, points_of, read_column
 from runner.alerts.settings import Settings
 
 RULES: tuple[rules.Rule, ...] = (
@@ -37,6 +36,7 @@ RULES: tuple[rules.Rule, ...] = (
     rules_more.TrainEval(),
     rules_more.Slow(),
 )
+MAX_SELECTIONS = 64  # distinct key sets whose rule selection is kept
 FILE_RULES = ("crashed", "lost", "stalled", "console_warning", "disk")
 
 __all__ = ["RULES", "AlertEngine", "worst"]
@@ -63,6 +63,7 @@ class AlertEngine:
         self.settings = settings or Settings()
         self.acks = acks
         self._state: dict[str, _RunState] = {}
+        self._selections: dict[tuple[str, ...], list[tuple[rules.Rule, list[str]]]] = {}
         self._lock = threading.Lock()
 
     def evaluate(self, run: Any, now: float | None = None, summary: Any = None) -> list[Alert]:
@@ -97,23 +98,21 @@ class AlertEngine:
     # ---- metric rules ----------------------------------------------------------------------
     def _judge_series(self, run: Any, state: _RunState) -> None:
         table, s = run.table, self.settings
+        cols = table.columns_since()  # every numeric column, one consistent copy
         cache: dict[str, Points] = {}
 
         def points(key: str) -> Points:
             if key not in cache:
-                cache[key] = read_column(table, key)
+                cache[key] = points_of(cols, key)
             return cache[key]
 
-        ctx = rules.Ctx(s, points, table.numeric_keys(), _config(run))
+        ctx = rules.Ctx(s, points, list(cols.values), _config(run))
         if state.selection[0] != len(ctx.keys):  # keys only ever get added (a reset clears the state)
-            chosen = [
-                (r, [k for k in r.metrics(ctx) if s.enabled(r.name, k)]) for r in RULES if s.enabled(r.name)
-            ]
-            state.selection = (len(ctx.keys), chosen)
+            state.selection = (len(ctx.keys), self._select(ctx))
         out: list[Alert] = []
         for rule, keys in state.selection[1]:
             if rule.name == "non_finite":
-                keys = self._nonfinite_candidates(table, state, keys)
+                keys = self._nonfinite_candidates(cols, state, keys)
             for key in keys:
                 tracker = state.trackers.get((rule.name, key))
                 pts = points(key)
@@ -134,14 +133,27 @@ class AlertEngine:
                 out.append(alert)
         state.series_alerts, state.alerts = out, memo
 
+    def _select(self, ctx: rules.Ctx) -> list[tuple[rules.Rule, list[str]]]:
+        """Which rules judge which metrics: it depends only on the keys (and the settings), so runs of one
+        recipe share it."""
+        sig = tuple(ctx.keys)
+        chosen = self._selections.get(sig)
+        if chosen is None:
+            s = self.settings
+            chosen = [
+                (r, [k for k in r.metrics(ctx) if s.enabled(r.name, k)]) for r in RULES if s.enabled(r.name)
+            ]
+            if len(self._selections) >= MAX_SELECTIONS:
+                self._selections.clear()
+            self._selections[sig] = chosen
+        return chosen
+
     @staticmethod
-    def _nonfinite_candidates(table: Any, state: _RunState, keys: list[str]) -> list[str]:
+    def _nonfinite_candidates(cols: Any, state: _RunState, keys: list[str]) -> list[str]:
         """The keys the non-finite rule must read: those with a NaN/Inf in the new rows, and those it
         already follows (their episodes need the clean points too to end)."""
-        fresh = read_nonfinite(table, state.nf_rows)
-        state.nf_rows = len(table)
-        if fresh is None:
-            return keys
+        fresh = nonfinite_keys(cols, state.nf_rows)
+        state.nf_rows = cols.start + len(cols.steps)
         followed = {k for (r, k) in state.trackers if r == "non_finite"}
         wanted = followed | set(fresh)
         return [k for k in keys if k in wanted]

@@ -25,6 +25,7 @@ class Judgement:
     threshold: np.ndarray
     note: Callable[[int], str] | None = None  # words for a bad point (by position), asked only when kept
     onset: np.ndarray | None = None  # per bad point: the index where its condition began (sustained rules)
+    rank: np.ndarray | None = None  # per bad point, how bad (higher is worse); default: value x direction
 
     @staticmethod
     def none() -> Judgement:
@@ -43,6 +44,7 @@ class Episode:
     first_value: float
     note: str = ""
     active: bool = True
+    rank: float = float("nan")  # how bad the kept value is (see Judgement.rank)
 
 
 @dataclass
@@ -68,10 +70,11 @@ class Tracker:
         if len(verdict.idx):
             idx, levels = verdict.idx.tolist(), verdict.level.tolist()
             vals, thrs = verdict.value.tolist(), verdict.threshold.tolist()
+            ranks = (verdict.value * self.direction if verdict.rank is None else verdict.rank).tolist()
             onset = verdict.onset.tolist() if verdict.onset is not None else idx
             cuts = (np.flatnonzero(np.diff(verdict.idx) - 1 >= self.rearm) + 1).tolist()
             for lo, hi in zip([0, *cuts], [*cuts, len(idx)], strict=True):
-                seg = (idx[lo:hi], levels[lo:hi], vals[lo:hi], thrs[lo:hi])
+                seg = (idx[lo:hi], levels[lo:hi], vals[lo:hi], thrs[lo:hi], ranks[lo:hi])
                 open_ep = self._segment(open_ep, steps, verdict, seg, onset[lo], lo)
         if open_ep is not None and end - 1 - open_ep.last_bad >= self.rearm:
             open_ep.active = False
@@ -79,36 +82,38 @@ class Tracker:
         self.seen_step = int(steps[end - 1]) if end else None
 
     def _segment(
-        self, ep: Episode | None, steps: np.ndarray, v: Judgement, seg: tuple[list, list, list, list], onset: int,
-        offset: int,
+        self, ep: Episode | None, steps: np.ndarray, v: Judgement, seg: tuple[list, list, list, list, list],
+        onset: int, offset: int,
     ) -> Episode:  # fmt: skip
-        idx, levels, vals, thrs = seg
+        idx, levels, vals, thrs, ranks = seg
         first, last = idx[0], idx[-1]
         if ep is not None and first - ep.last_bad - 1 >= self.rearm:
             ep.active = False
             ep = None
         top = max(levels)
         w = -1
-        for j, (lvl, val) in enumerate(zip(levels, vals, strict=True)):
-            if lvl == top and (w < 0 or _worse(val, vals[w], self.direction)):
+        for j, (lvl, rank) in enumerate(zip(levels, ranks, strict=True)):
+            if lvl == top and (w < 0 or _worse(rank, ranks[w])):
                 w = j
-        val, thr = vals[w], thrs[w]
+        val, thr, rank = vals[w], thrs[w], ranks[w]
         note = v.note(offset + w) if v.note else ""
         if ep is None:
             ep = Episode(int(steps[max(int(onset), 0)]), int(steps[last]), top, val, thr, last, val, note)
+            ep.rank = rank
             self.episodes.append(ep)
             del self.episodes[:-KEEP_EPISODES]
             return ep
         ep.last_step, ep.last_bad = int(steps[last]), last
-        if top > ep.level or (top == ep.level and _worse(val, ep.value, self.direction)):
-            ep.value, ep.threshold, ep.note = val, thr, note or ep.note
+        if top > ep.level or (top == ep.level and _worse(rank, ep.rank)):
+            ep.value, ep.threshold, ep.note, ep.rank = val, thr, note or ep.note, rank
         ep.level = max(ep.level, top)
         return ep
 
 
-def _worse(new: float, old: float, direction: int) -> bool:
+def _worse(new: float, old: float) -> bool:
+    """``new`` ranks worse than ``old`` (higher is worse; NaN ranks below anything)."""
     if new != new:
         return False
     if old != old:
         return True
-    return new > old if direction >= 0 else new < old
+    return new > old

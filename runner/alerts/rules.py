@@ -120,8 +120,14 @@ class KlSampleTrain(Rule):
 
 
 class KlBase(Rule):
-    name, title = "kl_base", "KL to the base/reference policy spikes (robust z and above 2x its median)"
-    window = "trailing 50 points, log values"
+    """A spike of the KL to the base/reference policy, or that KL below 0: the cookbook's
+    ``kl_policy_base`` (and TRL's ``objective/kl``) is a k1 estimate, the mean of log p_policy -
+    log p_base over sampled tokens, which scatters around 0 while the policy is the base but cannot stay
+    below 0 (``neg_steps`` in a row under ``-neg_tol``): the two logprobs then disagree."""
+
+    name = "kl_base"
+    title = "KL to the base/reference policy spikes (robust z and above 2x its median), or stays below 0"
+    window = "trailing 50 points, log values; below 0: consecutive steps"
 
     def metrics(self, ctx: Ctx) -> list[str]:
         return [k for k in ctx.keys if is_train(k) and (k.endswith("kl_policy_base") or k == "objective/kl")]
@@ -137,9 +143,22 @@ class KlBase(Rule):
         if hit.any():
             med[hit] = trailing_median_mad(x, idx[hit], w)[0]
         hit &= x[idx] > ratio * np.abs(med)
-        return _judgement(idx, np.where(hit, 2, 0), x[idx], med)
+        tol, k = self.p(ctx, "neg_tol", key), int(self.p(ctx, "neg_steps", key))
+        neg = rolling_all(x, k, idx, lambda v: v < -tol)
+        j = _judgement(idx, np.where(hit | neg, 2, 0), x[idx], np.where(neg, -tol, med))
+        negative = neg[hit | neg]
+        j.rank = np.where(negative, -j.value, j.value)  # the lowest below 0, else the highest
+        j.onset = np.where(negative, j.idx - k + 1, j.idx)
+        j.note = lambda w: "negative" if negative[w] else ""
+        return j
 
     def describe(self, key: str, ep: Episode, s: Settings) -> tuple[str, str]:
+        if ep.note == "negative":
+            k = int(s.num(self.name, "neg_steps", key))
+            return (f"{key} is below 0 ({fmt(ep.value)}, under {fmt(ep.threshold)} for {k}+ steps) from step "
+                    f"{ep.first_step}: a KL cannot stay negative, so the sampled logprobs and the base logprobs "
+                    "disagree (sampling temperature or top-p, another base model or renderer).",
+                    "KLref <0")  # fmt: skip
         ratio = ep.value / ep.threshold if ep.threshold else math.inf
         return (f"{key} spiked to {fmt(ep.value)} at step {ep.first_step}, {ratio:.1f}x its trailing median "
                 f"{fmt(ep.threshold)}.", f"KLref x{ratio:.2g}")  # fmt: skip

@@ -59,7 +59,10 @@ class EntropyCollapse(Rule):
         return _judgement(idx, level, recent, np.full(len(idx), base))
 
     def describe(self, key: str, ep: Episode, s: Settings) -> tuple[str, str]:
-        ratio = ep.threshold / ep.value if ep.value > 0 else float("inf")
+        if not ep.value > 0:  # exactly 0 (logged as -0.0 too): every token sampled with certainty
+            return (f"{key} collapsed to 0 (its first-steps median was {fmt(ep.threshold)}) from step "
+                    f"{ep.first_step}: the policy stopped exploring.", "entropy 0")  # fmt: skip
+        ratio = ep.threshold / ep.value
         return (f"{key} collapsed to {fmt(ep.value)}, {ratio:.0f}x below its first-steps median "
                 f"{fmt(ep.threshold)}, from step {ep.first_step}: the policy stopped exploring.",
                 f"entropy /{ratio:.0f}")  # fmt: skip
@@ -184,7 +187,14 @@ class LengthShift(Rule):
 
 
 class Spike(Rule):
-    name, title = "spike", "loss / grad-norm spike: robust MAD z on log values (z > 6 warn, z > 8 crit)"
+    """A grad-norm spike is judged with the loss beside it: with a loss spike at the same step it is a
+    co-spike (critical); when a logged loss did not move it is a note (info: the optimiser absorbed it);
+    with no loss logged at that step it stays a warning."""
+
+    name = "spike"
+    title = (
+        "loss / grad-norm spike: robust MAD z on log values (z > 6 warn, z > 8 twice crit; grad: see loss)"
+    )
     window = "trailing 100 points, log values"
 
     def metrics(self, ctx: Ctx) -> list[str]:
@@ -205,12 +215,42 @@ class Spike(Rule):
         running_max = np.concatenate([[np.inf], np.fmax.accumulate(x)[:-1]])[idx]
         level = np.where((idx >= warm) & (x[idx] > self.p(ctx, "factor", key) * running_max), 3, level)
         med, _ = trailing_median_mad(x, idx, w)
-        return _judgement(idx, level, x[idx], med)
+        j = _judgement(idx, level, x[idx], med)
+        if "grad" in key and len(j.idx):
+            loss_z, warn = self._loss_z(ctx, pts.steps[j.idx]), self.p(ctx, "warn", key)
+            co, calm = loss_z > warn, loss_z <= warn  # both False where no loss is logged
+            j.level = np.where(co, 3, np.where(calm & (j.level == 2), 1, j.level))
+            notes = np.where(co, "co-spike", np.where(calm & (j.level == 1), "calm loss", ""))
+            j.note = lambda w: str(notes[w])
+        return j
+
+    def _loss_z(self, ctx: Ctx, steps: np.ndarray) -> np.ndarray:
+        """The highest robust z of the run's losses at ``steps`` (NaN where none is logged; +inf for a
+        NaN/Inf loss)."""
+        out = np.full(len(steps), np.nan)
+        for k in ctx.keys:
+            if "grad" in k or not (is_train(k) and SPIKE_RE.match(k)):
+                continue
+            lp = ctx.points(k)
+            finite = lp.values[np.isfinite(lp.values)]
+            if not len(lp) or (len(finite) and finite.min() <= 0):
+                continue  # a signed loss has no log scale
+            at = np.minimum(np.searchsorted(lp.steps, steps), len(lp) - 1)
+            hit = lp.steps[at] == steps
+            w, warm = int(self.p(ctx, "window", k)), int(self.p(ctx, "warmup", k))
+            z = _log_z(lp.values, at[hit], w, warm, self.p(ctx, "mad_floor", k))
+            z[~np.isfinite(lp.values[at[hit]])] = np.inf
+            out[hit] = np.fmax(out[hit], z)
+        return out
 
     def describe(self, key: str, ep: Episode, s: Settings) -> tuple[str, str]:
         ratio = ep.value / ep.threshold if ep.threshold else float("inf")
+        why = {
+            "co-spike": " together with the loss (a co-spike: that update went wrong)",
+            "calm loss": "; the loss did not move (the optimiser absorbed it): a note, not a warning",
+        }.get(ep.note, "")
         return (f"{key} spiked to {fmt(ep.value)} at step {ep.first_step}, {ratio:.1f}x its trailing median "
-                f"{fmt(ep.threshold)} (robust z on log values).", f"{short(key)} x{ratio:.2g}")  # fmt: skip
+                f"{fmt(ep.threshold)} (robust z on log values){why}.", f"{short(key)} x{ratio:.2g}")  # fmt: skip
 
 
 class RolloutErrors(Rule):
@@ -282,7 +322,7 @@ def _mean_before(train: Points, steps: np.ndarray, k: int = 5) -> np.ndarray:
 
 
 class Slow(Rule):
-    name, title = "slow", "step time (time/total) well above its running median"
+    name, title = "slow", "step time (time/total) above its running median (a note, a warning from 4x)"
     window = "median of the last 10 steps vs the trailing 100"
 
     def metrics(self, ctx: Ctx) -> list[str]:

@@ -1,18 +1,21 @@
 """Numeric columns of a run's :class:`MetricTable` as numpy arrays, and robust window statistics.
 
-``read_column`` copies one key's present points (``steps``, ``values``) out of the table. The table's
-public ``column()`` builds Python lists; with ~40 keys per run that alone would cost more than the
-whole rule budget (200 runs x 1,000 steps in under 0.5 s), so when the table has its usual columnar
-layout (``array('d')`` per key plus a presence bytearray, rows in step order) the arrays are copied
-by buffer under the table's lock; any other layout falls back to ``column()``.
+The rules read the table through its public bulk read, ``MetricTable.columns_since(keys, start)``: one
+lock hold copies the raw columns (C-level slices, no Python object per value; the table's ``column()``
+builds Python lists, which with ~40 keys per run would cost more than the whole rule budget of 200 runs
+x 1,000 steps in under 0.5 s). ``points_of`` turns one key of that copy into its present points in step
+order; ``nonfinite_keys`` finds the keys with a NaN/Inf among some rows in one pass.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from runner.runs.series import Columns, MetricTable
 
 MAD_SCALE = 0.6745  # z = 0.6745 * (x - median) / MAD
 
@@ -31,57 +34,48 @@ class Points:
 EMPTY = Points(np.zeros(0, dtype=np.int64), np.zeros(0))
 
 
-def read_column(table: Any, key: str) -> Points:
-    """``key``'s present points (numbers only, NaN/Inf kept) as arrays, by step."""
-    cols, pres, lock = (
-        getattr(table, "_cols", None),
-        getattr(table, "_present", None),
-        getattr(table, "_lock", None),
-    )
-    if (
-        isinstance(cols, dict)
-        and isinstance(pres, dict)
-        and lock is not None
-        and getattr(table, "_sorted", False)
-    ):
-        with lock:
-            col, mask = cols.get(key), pres.get(key)
-            if col is None or mask is None:
-                return EMPTY
-            n = min(len(col), len(mask), len(table.steps))
-            values = np.frombuffer(col, dtype=np.float64, count=n).copy()
-            present = np.frombuffer(bytes(mask[:n]), dtype=np.uint8).astype(bool)
-            steps = np.frombuffer(table.steps, dtype=np.int64, count=n).copy()
-        return Points(steps[present], values[present])
-    steps_l, values_l = table.column(key)
-    return Points(np.asarray(steps_l, dtype=np.int64), np.asarray(values_l, dtype=np.float64))
+def points_of(cols: Columns, key: str) -> Points:
+    """``key``'s present points (numbers only, NaN/Inf kept) in ``cols``, as arrays ordered by step."""
+    raw = cols.values.get(key)
+    if raw is None:
+        return EMPTY
+    n = min(len(cols.steps), len(raw), len(cols.present[key]))
+    present = np.frombuffer(cols.present[key], dtype=np.bool_, count=n)
+    steps = np.frombuffer(cols.steps, dtype=np.int64, count=n)[present]
+    values = np.frombuffer(raw, dtype=np.float64, count=n)[present]
+    if not cols.in_step_order:
+        order = np.argsort(steps, kind="stable")
+        steps, values = steps[order], values[order]
+    return Points(steps, values)
 
 
-def nonfinite_keys(table: Any, start: int) -> list[str] | None:
-    """Keys with a NaN/Inf value in rows ``start...`` (one cheap pass over the table's own columns), or
-    None when the table does not have the usual layout (then every key must be read)."""
-    cols, pres, lock = (
-        getattr(table, "_cols", None),
-        getattr(table, "_present", None),
-        getattr(table, "_lock", None),
-    )
-    if not (isinstance(cols, dict) and isinstance(pres, dict) and lock is not None):
-        return None
-    out = []
-    with lock:
-        for key, col in cols.items():
-            mask = pres.get(key)
-            if mask is None or min(len(col), len(mask)) <= start:
-                continue
-            n = min(len(col), len(mask))
-            # a view, no copy: released below, while the lock still keeps the table from growing
-            view = np.frombuffer(col, dtype=np.float64, count=n)[start:]
-            if not np.isfinite(view).all():
-                bad = ~np.isfinite(view)
-                if np.frombuffer(bytes(mask[start:n]), dtype=np.uint8)[bad].any():
-                    out.append(key)
-            del view
-    return out
+def read_column(table: MetricTable, key: str) -> Points:
+    """``key``'s present points in ``table`` (one key: its own bulk read)."""
+    return points_of(table.columns_since([key]), key)
+
+
+def nonfinite_keys(cols: Columns, start: int) -> list[str]:
+    """Keys of ``cols`` with a NaN/Inf value where present in rows ``start...`` (table row numbers):
+    every key in one vectorised pass (the table keeps its columns as long as ``steps``)."""
+    skip, n = max(start - cols.start, 0), len(cols.steps)
+    keys = list(cols.values)
+    if n <= skip or not keys:
+        return []
+    if any(len(cols.values[k]) != n or len(cols.present[k]) != n for k in keys):  # not aligned: key by key
+        return [k for k in keys if _nonfinite_one(cols, k, skip)]
+    values = np.frombuffer(b"".join(memoryview(cols.values[k])[skip:] for k in keys), dtype=np.float64)
+    present = np.frombuffer(b"".join(memoryview(cols.present[k])[skip:] for k in keys), dtype=np.bool_)
+    bad = (~np.isfinite(values) & present).reshape(len(keys), n - skip).any(axis=1)
+    return [k for k, b in zip(keys, bad.tolist(), strict=True) if b]
+
+
+def _nonfinite_one(cols: Columns, key: str, skip: int) -> bool:
+    n = min(len(cols.values[key]), len(cols.present[key]))
+    if n <= skip:
+        return False
+    values = np.frombuffer(cols.values[key], dtype=np.float64, count=n)[skip:]
+    present = np.frombuffer(cols.present[key], dtype=np.bool_, count=n)[skip:]
+    return bool((~np.isfinite(values) & present).any())
 
 
 def align(points: Points, steps: np.ndarray) -> np.ndarray:

@@ -5,18 +5,13 @@ time each step was first seen (``array('d')``, epoch seconds), and per numeric k
 ``array('d')`` column plus a presence ``bytearray`` (so a real NaN stays apart from "not logged").
 Strings, booleans, null and nested values live in a sparse ``{row: value}`` map per key. No dict per
 line is kept. Lines are merged by ``step``, later lines winning (async eval rows share a step; a
-resume re-logs steps, even back to 0). A line without ``step`` takes another trainer's counter
-(:data:`COUNTERS`: ``global_step``, ``progress/batch``, ``_step``...) when it has one, else the next
-free step (the row index in a file that has no steps at all).
-
-A fallback counter is not trusted like ``step``: when it drops back to its first value or to 0/1, the
-trainer restarted it (a new process logging into the same file), and the new segment is offset to
-continue after the highest step so far (x keeps increasing, nothing is merged into the first segment);
-``notes`` then says "<counter> counter restarted at line N". A smaller drop is a resume from a
-checkpoint and merges like ``step`` (later lines win).
+resume re-logs steps, even back to 0). A line without ``step`` takes another trainer's counter, offset
+past its restarts (:mod:`runner.runs.counters`; ``notes`` then says "<counter> counter restarted at
+line N"), else the next free step (the row index in a file that has no steps at all).
 
 Chart data: ``column(key) -> (steps, values)`` and ``column_times(key) -> (seen_times, values)``,
-only rows where ``key`` holds a number; ordered by step.
+only rows where ``key`` holds a number; ordered by step. Bulk reads (the alert rules):
+``columns_since(keys, start) -> Columns``, raw column copies of many keys under one lock hold.
 """
 
 from __future__ import annotations
@@ -30,22 +25,12 @@ from itertools import compress, islice, repeat
 from operator import itemgetter, lt
 from typing import Any
 
+from runner.runs.counters import COUNTERS, FallbackCounter, step_of
 from runner.runs.model import BadLine, Scalar
 
 NAN = math.nan
 MAX_BAD_KEPT = 200
-COUNTER_LIMIT = 2**53  # a counter beyond this is not a step (the int64 step column, a float chart axis)
-COUNTERS = ("global_step", "train/global_step", "trainer/global_step", "progress/batch", "_step", "iteration")
-
-
-def step_of(record: dict[str, Any], key: str = "step") -> int | None:
-    """The record's integer ``step`` (or ``key``), or None when absent or not an integer."""
-    s = record.get(key)
-    if type(s) is int:
-        return s
-    if type(s) is float and s.is_integer():
-        return int(s)
-    return None
+__all__ = ["COUNTERS", "Columns", "KeyStats", "MetricTable", "columns_of", "step_of"]
 
 
 @dataclass
@@ -58,6 +43,22 @@ class KeyStats:
     min: float | None
     max: float | None
     non_finite: int
+
+
+@dataclass(frozen=True)
+class Columns:
+    """Copies of numeric columns for rows ``start...`` taken under one lock hold (``columns_since``).
+
+    Rows are aligned: ``steps[i]``, ``values[key][i]`` and ``present[key][i]`` are one row. A value is
+    NaN where the key is absent, so only ``present`` (1: the key holds a number there) tells a logged
+    NaN apart. Rows are in order of first appearance, which is step order when ``in_step_order``.
+    """
+
+    start: int
+    steps: array  # 'q'
+    values: dict[str, array]  # 'd', per key
+    present: dict[str, bytes]
+    in_step_order: bool
 
 
 class MetricTable:
@@ -83,10 +84,7 @@ class MetricTable:
         self._float_keys: set[str] = set()
         self._max_step = -1
         self._sorted = True
-        self._counter: str | None = None  # the fallback counter in use, its first and last values
-        self._counter_first: int | None = None
-        self._counter_last: int | None = None
-        self._offset = 0  # added to the counter: its restarts continue after the highest step
+        self._counter = FallbackCounter()
         self.notes: list[str] = []  # "global_step counter restarted at line 9"
         self.n_lines = 0
         self.bad_lines = 0
@@ -135,6 +133,18 @@ class MetricTable:
                 return [], []
             col, times = self._cols[key], self._times
             return [times[r] for r in rows], [col[r] for r in rows]
+
+    def columns_since(self, keys: Iterable[str] | None = None, start: int = 0) -> Columns:
+        """One consistent bulk copy of the numeric columns ``keys`` (default: all, in ``numeric_keys()``
+        order; keys that are not numeric are left out) for rows ``start...``: C-level slice copies, no
+        Python object per value."""
+        with self._lock:
+            n = len(self._steps)
+            start = min(max(start, 0), n)
+            wanted = [k for k in (self._order if keys is None else keys) if k in self._cols]
+            values = {k: self._cols[k][start:n] for k in wanted}
+            present = {k: bytes(self._present[k][start:n]) for k in wanted}
+            return Columns(start, self._steps[start:n], values, present, self._sorted)
 
     def values(self, key: str) -> list[Scalar]:
         """Every value of ``key`` (numbers and others), by step, rows where it is absent skipped."""
@@ -273,7 +283,7 @@ class MetricTable:
                 s = step_of(rec)
                 if s is None:
                     line = lines[i] if lines is not None else self.n_lines + i + 1
-                    s = self._counter_step(rec, top, line)
+                    s = self._counter.step(rec, top, line, self.notes)
             n_now = n0 + len(fresh)
             if row_of is None:  # dense: row r holds step base + r
                 if n_now == 0:
@@ -301,22 +311,6 @@ class MetricTable:
                 later.append((row, rec))
         self._max_step = top
         return fresh, fresh_steps, later
-
-    def _counter_step(self, rec: dict[str, Any], top: int, line: int) -> int:
-        """The step of a line without ``step``: its fallback counter (offset past a restart, see the
-        module docstring), else the next free step."""
-        key = self._counter or next((k for k in COUNTERS if step_of(rec, k) is not None), None)
-        value = step_of(rec, key) if key else None
-        if key is None or value is None or not -COUNTER_LIMIT < value + self._offset < COUNTER_LIMIT:
-            return top + 1
-        self._counter, first, last = key, self._counter_first, self._counter_last
-        if first is None:
-            self._counter_first = value
-        elif last is not None and value < last and (value <= 1 or value == first):
-            self._offset = top + 1 - value
-            self.notes.append(f"{key} counter restarted at line {line}")
-        self._counter_last = value
-        return value + self._offset
 
     def _rows_by_step(self, n_rows: int | None = None) -> dict[int, int]:
         """The step -> row dict, built from the dense layout the first time it is needed."""

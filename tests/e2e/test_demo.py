@@ -1,10 +1,13 @@
 """The demo, headless, against a real backend: real cookbook runs start, write metrics, the
-too-high learning rate really goes wrong, SFT loss falls, and stopping leaves no process behind."""
+too-high learning rate really goes wrong (and ``tinkertop alerts`` says so, while the steady run stays
+quiet), SFT loss falls, and stopping leaves no process behind."""
 
 from __future__ import annotations
 
 import json
 import math
+import subprocess
+import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -69,6 +72,37 @@ def _collapsed(rows: list[dict[str, Any]]) -> bool:
     return any(all(c == 0 for c in later[i : i + 3]) for i in range(max(0, len(later) - 2)))
 
 
+def _alerts(workspace: Path, cwd: Path) -> list[dict[str, Any]]:
+    """``tinkertop alerts --json`` on the workspace, by the installed entry point (a real process)."""
+    tinkertop = Path(sys.executable).parent / "tinkertop"
+    out = subprocess.run(
+        [str(tinkertop), "alerts", "--json", str(workspace)],
+        capture_output=True, text=True, timeout=300, cwd=cwd, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+
+
+def _check_alerts(workspace: Path, cwd: Path, unstable: Path, steady: Path) -> list[dict[str, Any]]:
+    """Wait until the unstable run has an entropy blow-up or reward alert (the collapse is in the file;
+    the reward rule needs its 10 flat steps after a 5-step warm-up); the steady run has none."""
+    seen: list[list[dict[str, Any]]] = [[]]
+
+    def fired() -> bool:
+        seen[0] = _alerts(workspace, cwd)
+        return any(
+            Path(a["run_path"]).name == unstable.name
+            and a["rule"] in ("entropy_blowup", "reward_pinned")
+            and a["severity"] in ("warning", "critical")
+            for a in seen[0]
+        )
+
+    _wait("tinkertop alerts to flag the unstable run", fired, 600, [unstable])
+    loud = [a for a in seen[0] if Path(a["run_path"]).name == steady.name and a["severity"] != "info"]
+    assert loud == [], loud
+    return seen[0]
+
+
 def test_demo_runs_move_and_stop_cleanly(backend: Backend, tmp_path: Path) -> None:
     from runner import demo
 
@@ -88,6 +122,8 @@ def test_demo_runs_move_and_stop_cleanly(backend: Backend, tmp_path: Path) -> No
         )
         unstable = next(f for f in folders if f.name.startswith("rl-lr1e-1"))
         _wait("the unstable run to collapse", lambda: _collapsed(_rows(unstable)), 400, [unstable])
+        steady = next(f for f in folders if f.name.startswith("rl-lr2e-3"))
+        _check_alerts(workspace, tmp_path, unstable, steady)
         sft = next(f for f in folders if f.name.startswith("sft-"))
 
         def sft_falls() -> bool:

@@ -72,6 +72,34 @@ def test_kl_base_fires_on_a_spike_and_is_quiet_on_the_real_run(tmp_path):
     assert alert.first_step == 30 and alert.value > 10 * alert.threshold
 
 
+def test_kl_base_below_zero_is_a_warning(tmp_path):
+    """kl_policy_base is the k1 estimate (mean of log p_policy - log p_base over sampled tokens): noise
+    around 0 at the start, but a KL cannot stay below 0: the two logprobs disagree."""
+    src = JOAN / "gptoss-20b-v2-metrics.jsonl"
+
+    def negative_from_30(rows):
+        for r in rows:
+            if r.get("step", 0) >= 30 and "kl_policy_base" in r:
+                r["kl_policy_base"] = -r["kl_policy_base"]
+
+    (alert,) = by_rule(alerts_for(copy_run(src, tmp_path / "neg", negative_from_30)), "kl_base")
+    assert (alert.severity, alert.first_step, alert.threshold) == ("warning", 30, -1e-3)
+    assert alert.value == pytest.approx(-0.027, abs=1e-3)  # the most negative point, not the first
+    assert "below 0" in alert.message and alert.flag == "KLref <0"
+
+
+def test_kl_base_quiet_on_noise_around_zero_and_one_negative_step(tmp_path):
+    src = JOAN / "gptoss-20b-v2-metrics.jsonl"
+
+    def noise(rows):
+        kl = [r for r in rows if "kl_policy_base" in r]
+        for r, v in zip(kl[:3], (-4e-4, 2e-4, -6e-4), strict=True):
+            r["kl_policy_base"] = v  # policy == base at the start: the estimate is 0 +- noise
+        kl[20]["kl_policy_base"] = -0.02  # one bad batch
+
+    assert by_rule(alerts_for(copy_run(src, tmp_path / "noise", noise)), "kl_base") == []
+
+
 def test_no_signal_says_all_right_on_arithmetic_and_all_wrong_on_distillation():
     (easy,) = by_rule(alerts_for(ARITH), "no_signal")
     assert "all right (too easy)" in easy.message and easy.severity == "critical"
@@ -162,12 +190,23 @@ def test_rollout_errors(tmp_path):
     assert alert.first_step == 51 and alert.value == 3
 
 
-def test_slow_fires_when_steps_take_three_times_longer(tmp_path):
-    assert by_rule(alerts_for(DISTILL_OFF), "slow", min_level=1) == []
-
-    def slower(rows):
+def _slower(factor):
+    def edit(rows):
         for r in rows[400:]:
-            r["time/total"] *= 3
+            r["time/total"] *= factor
 
-    (alert,) = by_rule(alerts_for(copy_run(DISTILL_OFF, tmp_path / "run", slower)), "slow")
+    return edit
+
+
+def test_slow_fires_when_steps_take_five_times_longer(tmp_path):
+    assert by_rule(alerts_for(DISTILL_OFF), "slow", min_level=1) == []
+    (alert,) = by_rule(alerts_for(copy_run(DISTILL_OFF, tmp_path / "run", _slower(5))), "slow")
     assert 400 <= alert.first_step <= 410 and alert.severity == "warning"
+
+
+def test_slow_by_three_is_a_note_not_a_warning(tmp_path):
+    """Host contention slows every run at once by about load/cores: the live demo's three RL runs all went
+    2.4-2.8x slower together (time/total 3.1 s -> 8.8 s) while the shared CPU ran tests. The run cannot act
+    on that: a note on the chart, not an amber row."""
+    (alert,) = by_rule(alerts_for(copy_run(DISTILL_OFF, tmp_path / "run", _slower(3))), "slow", min_level=1)
+    assert 400 <= alert.first_step <= 410 and alert.severity == "info"
