@@ -46,12 +46,18 @@ def _from(at: int, fn: Callable[[dict[str, Any], int], None]) -> Callable[[Rows]
     return edit
 
 
+def _negate(row: dict[str, Any], key: str) -> None:
+    if key in row:
+        row[key] = -row[key]
+
+
 # (name, source, step, rule, edit)
 CASES: list[tuple[str, Path, int, str, Callable[[Rows], None]]] = [
     ("NaN in entropy", ARITH, 40, "non_finite", lambda rows: rows[40].update({"optim/entropy": math.nan})),
     ("sampler KL 0.03", ARITH, 40, "kl_sample_train", _from(40, lambda r, k: r.update({"optim/kl_sample_train_v2": 0.03}))),
     ("sampler KL 0.3", ARITH, 40, "kl_sample_train", _from(40, lambda r, k: r.update({"optim/kl_sample_train_v2": 0.3}))),
     ("KL-to-base x20", KLREF, 30, "kl_base", lambda rows: rows[30].update({"kl_policy_base": rows[30]["kl_policy_base"] * 20})),
+    ("KL-to-base below 0", KLREF, 30, "kl_base", _from(30, lambda r, k: _negate(r, "kl_policy_base"))),
     ("frac_mixed 0", RLVR, 40, "no_signal", _from(40, lambda r, k: r.update({"env/all/by_group/frac_mixed": 0.0, "env/all/by_group/frac_all_bad": 1.0}))),
     ("reward pinned -0.1", RLVR, 40, "reward_pinned", _from(40, lambda r, k: r.update({"env/all/reward/total": -0.1}))),
     ("entropy x0.05", RLVR, 40, "entropy_collapse", _from(40, lambda r, k: r.update({"optim/entropy": r["optim/entropy"] * 0.05}))),

@@ -113,6 +113,12 @@ def _max_tokens(config: dict | None) -> float | None:
 
 
 class LengthCap(Rule):
+    """Responses cut off at the length cap. Being at the cap from the very first step is still a warning,
+    not "the configured regime": the reward is then judged on cut-off answers (the budget is too small
+    for the task, or the model never stops), whatever max_tokens says. The demo's budget of 8 tokens is
+    not such a case: its steady runs answer in 2-5 tokens; only the unstable run fills all 8, after
+    answering in 4.7 at step 0."""
+
     name, title = (
         "length_cap",
         "responses at the length cap (truncated fraction > 0.2, or tokens at max_tokens)",

@@ -66,7 +66,7 @@ def nonfinite_keys(cols: Columns, start: int) -> list[str]:
     values = np.frombuffer(b"".join(memoryview(cols.values[k])[skip:] for k in keys), dtype=np.float64)
     present = np.frombuffer(b"".join(memoryview(cols.present[k])[skip:] for k in keys), dtype=np.bool_)
     bad = (~np.isfinite(values) & present).reshape(len(keys), n - skip).any(axis=1)
-    return [k for k, b in zip(keys, bad.tolist(), strict=True) if b]
+    return [keys[i] for i in np.flatnonzero(bad).tolist()]
 
 
 def _nonfinite_one(cols: Columns, key: str, skip: int) -> bool:

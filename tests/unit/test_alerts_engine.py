@@ -98,9 +98,9 @@ def test_a_truncated_file_starts_over(tmp_path):
 
 
 def demo_unstable(rows):
-    """The demo's rl-lr1e-1 as the issue describes it (the demo itself cannot run here): a copy of the
-    real arithmetic run whose entropy climbs 0.4 -> 1.6 from step 10, reward falls to the format-penalty
-    floor (-0.1) and correct to 0, every group all wrong."""
+    """The demo's rl-lr1e-1 as the issue describes it: a copy of the real arithmetic run whose entropy
+    climbs 0.4 -> 1.6 from step 10, reward falls to the format-penalty floor (-0.1) and correct to 0,
+    every group all wrong. The live demo's own runs are in test_alerts_demo.py."""
     for i, r in enumerate(rows):
         r["optim/entropy"] = 0.4 if i < 10 else 0.4 + 1.2 * min(1.0, (i - 10) / 40)
         if i >= 15:

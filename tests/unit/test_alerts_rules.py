@@ -153,6 +153,15 @@ def test_length_cap_fraction_key(tmp_path):
     assert alert.metric == "env/all/stop/max_tokens" and alert.first_step == 40
 
 
+def test_length_cap_from_the_first_step_is_still_a_warning(tmp_path):
+    def at_cap(rows):
+        for r in rows:
+            r["env/all/ac_tokens_per_turn"] = 8192.0  # the run's max_tokens, from step 0
+
+    (alert,) = by_rule(alerts_for(copy_run(HEALTHY_RL, tmp_path / "run", at_cap)), "length_cap")
+    assert (alert.first_step, alert.severity, alert.threshold) == (0, "warning", 8192)
+
+
 def test_length_cap_quiet_below_the_config_cap():
     assert by_rule(alerts_for(HEALTHY_RL), "length_cap") == []  # lengths up to 5,582 of max_tokens 8,192
 
