@@ -79,9 +79,15 @@ def _watch(
     polling: bool | None,
     poll_delay_ms: int,
 ) -> Iterator[set[Path]]:
-    """Watch the existing roots until stopped or until a missing root appears."""
+    """Watch the existing roots until stopped or until a missing root appears.
+
+    The first batch (at the latest ``RUST_TIMEOUT_MS`` after the start) also names every watched root:
+    the watcher is set up only then, so whatever was written between the caller's last read and that
+    moment would otherwise go unreported until the file changes again. Refreshing a root re-reads
+    only new bytes of its runs."""
     import watchfiles  # lazily: the CLI does not need it
 
+    catch_up = set(present)
     for changes in watchfiles.watch(
         *present,
         stop_event=stop_event,
@@ -94,7 +100,8 @@ def _watch(
         recursive=True,
         ignore_permission_denied=True,
     ):
-        batch = _batch(changes, present)
+        batch = _batch(changes, present) | catch_up
+        catch_up = set()
         appeared = {r for r in missing if r.exists()}
         vanished = {r for r in present if not r.exists()}
         if batch or appeared or vanished:

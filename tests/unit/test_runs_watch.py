@@ -139,3 +139,16 @@ def test_falls_back_to_polling_when_inotify_fails(tmp_path, monkeypatch):
     finally:
         w.close()
     assert calls[0] is None and calls[1] is True
+
+
+def test_first_batch_names_the_roots_so_nothing_written_before_setup_is_missed(tmp_path):
+    """A line appended after the caller read the files but before the watcher was set up has no event of
+    its own: the watcher's first batch names every root, so the caller re-reads them (new bytes only)."""
+    root = tmp_path / "root"
+    (root / "run1").mkdir(parents=True)
+    w = Watching([root])
+    try:
+        first = w.batches.get(timeout=TIMEOUT_S)
+        assert root in first
+    finally:
+        w.close()

@@ -23,8 +23,8 @@ COLUMNS = (
     ("metric", "Headline", 14),
     ("value", "Value", 9),
     ("trend", "Trend", 12),
-    ("updated", "Updated", 7),
-    ("flags", "Flags", 12),
+    ("updated", "Updated", 8),
+    ("flags", "Flags", 11),
 )
 
 UPDATED = [c[0] for c in COLUMNS].index("updated")
