@@ -27,7 +27,7 @@ SFT_MODULE = "tinker_cookbook.recipes.chat_sl.train"
 RL_LRS = (
     ("rl-lr2e-3", 2e-3, "RL, steady: reward rises"),
     ("rl-lr5e-3", 5e-3, "RL, faster: rises, then wobbles"),
-    ("rl-lr1e-1", 1e-1, "RL, lr too high: entropy blows up, reward collapses"),
+    ("rl-lr1e-1", 1e-1, "RL, lr too high: entropy jumps then collapses, reward falls to the floor"),
 )
 
 
