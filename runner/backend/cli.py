@@ -14,11 +14,13 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from runner.backend.state import BackendInfo
 
+HIDDEN = "<hidden: eval the output, or --show-key>"
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a job ended by Ctrl-C
 ENV_HELP = (
     "print `export TINKER_BASE_URL=... TINKER_API_KEY=...` for the running backend, so your own scripts "
     'and the tinker CLI reach it: eval "$(tinkertop backend env)". The key goes to stdout only on this '
-    "explicit request (nothing else prints it); exit 1 when no backend answers"
+    "explicit request, and only when stdout is not a terminal (a pipe, as in eval), so it never lands on a "
+    "screen or in a scrollback unless --show-key says so; exit 1 when no backend answers"
 )
 
 
@@ -49,6 +51,7 @@ def register(subparsers: Any) -> None:
         "env", help="print the exports (with the key) that reach the backend", description=ENV_HELP
     )
     env.add_argument("--json", action="store_true", help="print the two variables as a JSON object")
+    env.add_argument("--show-key", action="store_true", help="print the key even to a terminal")
     env.set_defaults(func=_env)
 
 
@@ -169,6 +172,13 @@ def _env(args: argparse.Namespace) -> int:
         print(f"tinkertop: {problem}", file=sys.stderr)
         return 1
     values = control.env_for(info)  # the key, printed because the user asked for exactly this
+    if sys.stdout.isatty() and not args.show_key:  # a screen (and its scrollback): never the key
+        values["TINKER_API_KEY"] = HIDDEN
+        print(
+            'tinkertop: the key is hidden on a terminal: eval "$(tinkertop backend env)" exports it, '
+            "--show-key prints it",
+            file=sys.stderr,
+        )
     if args.json:
         print(json.dumps(values, indent=2))
     else:

@@ -1,7 +1,8 @@
 """Start, stop and find the embedded backend server (a detached process in its own session).
 
-Cheap to import: no torch, no tinker. The key is read from the 0600 state file and only ever
-passed to child processes through ``env_for``; it is never printed or logged.
+Cheap to import: no torch, no tinker. The key is read from the 0600 state file and passed to child
+processes through ``env_for``; it is never logged, and printed only by ``tinkertop backend env`` to a
+pipe (``eval "$(tinkertop backend env)"``), never to a terminal unless asked with ``--show-key``.
 """
 
 from __future__ import annotations

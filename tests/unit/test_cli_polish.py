@@ -86,6 +86,9 @@ def test_backend_env_reaches_the_backend_from_the_tinker_cli_and_sdk(home: Path)
     assert json.loads(as_json.stdout) == {"TINKER_BASE_URL": info.url, "TINKER_API_KEY": info.key}
     assert info.key not in shown.stderr + as_json.stderr
     assert info.key not in tinkertop(home, "backend", "status", "--json").stdout  # only on request
+    on_screen = _on_a_terminal(home, "backend", "env")  # a terminal: the key never lands on a screen
+    assert info.key not in on_screen and "TINKER_API_KEY=" in on_screen and "--show-key" in on_screen
+    assert info.key in _on_a_terminal(home, "backend", "env", "--show-key")
     # a shell with nothing tinker-related but what `backend env` exports
     bindir = Path(sys.executable).parent
     script = (
@@ -147,3 +150,25 @@ def test_ctrl_c_during_backend_start_says_in_one_line_what_the_backend_does(
         stopped = tinkertop(home, "backend", "stop")
         assert stopped.returncode == 0 and "backend stopped" in stopped.stdout
     wait_for(lambda: not servers(home), timeout=60, what="the server to exit")
+
+
+def _on_a_terminal(home: Path, *args: str) -> str:
+    """What ``tinkertop ARGS`` shows when its stdout and stderr are a terminal (a real pty)."""
+    import pty
+
+    leader, follower = pty.openpty()
+    env = dict(os.environ, TINKERTOP_HOME=str(home))
+    with subprocess.Popen([str(cli_exe()), *args], stdout=follower, stderr=follower, env=env) as proc:
+        os.close(follower)
+        chunks = []
+        while True:
+            try:
+                data = os.read(leader, 4096)
+            except OSError:  # the child closed the terminal
+                break
+            if not data:
+                break
+            chunks.append(data)
+        proc.wait(timeout=60)
+    os.close(leader)
+    return b"".join(chunks).decode(errors="replace")
