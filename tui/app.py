@@ -168,30 +168,39 @@ class TinkertopApp(App[int]):
         if alerts is None or alerts is self.alerts:
             return
         self.alerts = alerts
-        now = self.now()
-        for run_alerts in alerts.values():
-            for alert in run_alerts:
-                self.alert_seen.setdefault(alert.key, now)
+        now, before = self.now(), self.alert_seen
+        # alerts that are gone (their run deleted, its file rewritten) are forgotten here too
+        self.alert_seen = {
+            a.key: before.get(a.key, now) for run_alerts in alerts.values() for a in run_alerts
+        }
         screen = self._alerts_screen()
         if screen is not None:
             screen.show()
 
     def all_alerts(self) -> list[Alert]:
-        """Every run's alerts, newest first (when the app first saw them), the worst first among equals."""
+        """Every run's alerts, newest first: those the app saw appear first on top; among alerts seen in
+        the same read (the first full read), the run that changed last, then the latest step, the worst."""
         every = [a for run_alerts in self.alerts.values() for a in run_alerts]
-        seen = self.alert_seen
-        return sorted(every, key=lambda a: (-seen.get(a.key, 0.0), -a.level, a.run_path))
+        seen, runs = self.alert_seen, self.summaries
+
+        def newest(a: Alert) -> tuple[float, float, int, int]:
+            run = runs.get(a.run_path)
+            changed = run.last_change if run is not None and run.last_change is not None else 0.0
+            step = a.first_step if a.first_step is not None else -1
+            return (-seen.get(a.key, 0.0), -changed, -step, -a.level)
+
+        return sorted(every, key=newest)
 
     @work(thread=True, group="acknowledge", exit_on_error=False)
     def acknowledge(self, alert: Alert) -> None:
         """Keep ``alert`` acknowledged on disk (until it fires again, worse) and show it so."""
         try:
-            alerts = self.follower.acknowledge(alert)
+            self.follower.acknowledge(alert)
         except OSError as exc:
             self._report(f"acknowledging failed: {exc}")
             return
         summaries = self.follower.resummarise()
-        self.post_message(RunsRefreshed(summaries, self.follower.snapshot(), "update", alerts))
+        self.post_message(RunsRefreshed(summaries, self.follower.snapshot(), "update", self.follower.alerts))
         self.call_from_thread(self.notify, f"acknowledged: {alert.flag} ({alert.rule})", markup=False)
 
     def _alerts_screen(self):  # type: ignore[no-untyped-def]
@@ -202,7 +211,7 @@ class TinkertopApp(App[int]):
     def action_show_alerts(self) -> None:
         from tui.screens.alerts import AlertsScreen
 
-        if isinstance(self.screen, AlertsScreen):
+        if isinstance(self.screen, AlertsScreen) or not self.browsing():
             return
         self.close_run()
         self.push_screen(AlertsScreen())
@@ -239,16 +248,28 @@ class TinkertopApp(App[int]):
         self.load_run(focus)
 
     def close_run(self) -> None:
-        """Back to the runs list from the run view (and the alerts view)."""
+        """Back to the runs list from the run view and the alerts view (never past a form or a modal)."""
+        from tui.screens.alerts import AlertsScreen
+        from tui.screens.run_view import RunViewScreen
+
         self.follower.focus = None
-        while self.screen is not self.runs_screen and len(self.screen_stack) > 2:
+        while isinstance(self.screen, RunViewScreen | AlertsScreen):
             self.pop_screen()
 
+    def browsing(self) -> bool:
+        """The top screen is one of the views: the number keys switch views only then, so a launch form
+        or a confirmation on top is never thrown away by a stray digit."""
+        from tui.screens.alerts import AlertsScreen
+        from tui.screens.run_view import RunViewScreen
+
+        return isinstance(self.screen, RunsScreen | RunViewScreen | AlertsScreen)
+
     def action_show_runs(self) -> None:
-        self.close_run()
+        if self.browsing():
+            self.close_run()
 
     def action_show_run(self) -> None:
-        if self._run_view() is None:
+        if self.browsing() and self._run_view() is None:
             self.runs_screen.action_open_run()
 
     def action_help(self) -> None:

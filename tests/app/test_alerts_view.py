@@ -7,6 +7,7 @@ halved already in the launch form.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -142,3 +143,37 @@ def test_flags_name_the_alert_and_the_unreadable_file() -> None:
     assert flags(row) == ""
     row.alert_flag, row.unreadable = "NaN entropy", "config.json"
     assert flags(row) == "NaN entropy ⚠config.json"
+
+
+async def test_view_keys_never_throw_away_an_open_launch_form(ws: Path) -> None:
+    """``5``, ``1`` and ``2`` switch views only from a view: with focus on a switch of the launch form (not a
+    text box, which would take the digit), the form and what was typed in it stay."""
+    from textual.widgets import Switch
+
+    from tui.screens.launch import LaunchScreen
+
+    app = TinkertopApp([ws / "results" / "logs"])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("n")
+        form = await wait_until(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen)
+        form.query_one("#launch-lr", Input).value = "3e-4"
+        form.set_focus(form.query(Switch).first())
+        for key in ("5", "1", "2"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert app.screen is form, f"{key} replaced the form with {app.screen}"
+        assert form.query_one("#launch-lr", Input).value == "3e-4"
+
+
+async def test_alerts_view_lists_the_run_that_changed_last_first(ws: Path) -> None:
+    logs = ws / "results" / "logs"
+    older, newer = copy_run("rl_arith", logs / "a"), copy_run("rl_arith", logs / "b")
+    for run, when in ((older, 1_700_000_000), (newer, 1_700_000_500)):
+        _append_nan(run)
+        for path in [run, *run.rglob("*")]:
+            os.utime(path, (when, when))
+    app = TinkertopApp([logs])
+    async with app.run_test(size=(160, 40)) as pilot:
+        await wait_until(pilot, lambda: app.loaded and len(app.all_alerts()) >= 2, what="both flagged")
+        order = [a.run_path for a in app.all_alerts() if a.rule == "non_finite"]
+        assert order == [str(newer.resolve()), str(older.resolve())], order
