@@ -2,14 +2,15 @@
 
 Settings come from ``tinkertop.toml`` in the workspace (``runner.paths.workspace_for``: the folder holding
 ``results/logs`` when that is what is judged, else the current folder, as in the app); acks from
-``.tinkertop/acks.json`` beside it. JSON output: one object per alert per line, non-finite numbers
-as the strings ``"NaN"``/``"Infinity"`` like ``tinkertop ls --json``.
+``.tinkertop/acks.json`` beside it. JSON output: one object per alert per line, written like
+``tinkertop ls --json`` (``runner.runs.cli.dump_json``: non-finite numbers as the strings
+``"NaN"``/``"Infinity"``, U+2028/U+2029 escaped). A run whose rules fail is named on stderr and the
+other runs are judged as usual (as in the app); ``--fail-on`` then exits 1, that run being unjudged.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import queue
 import signal
 import sys
@@ -33,7 +34,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     al.add_argument("paths", nargs="*", metavar="PATH", help="folders to search (default: results/logs)")
     al.add_argument("--json", action="store_true", help="one JSON object per alert per line")
     al.add_argument(
-        "--fail-on", choices=("warning", "critical"), help="exit 1 when an unacked alert this bad exists"
+        "--fail-on",
+        choices=("warning", "critical"),
+        help="exit 1 when an unacked alert this bad exists (or a run could not be judged)",
     )
     al.add_argument("--explain", action="store_true", help="print every rule with its thresholds and exit")
     al.set_defaults(func=cmd_alerts)
@@ -50,9 +53,22 @@ def alert_row(a: Alert) -> dict[str, Any]:
 
 
 def dump(a: Alert) -> str:
-    from runner.runs.cli import jsonable
+    from runner.runs.cli import dump_json
 
-    return json.dumps(jsonable(alert_row(a)), allow_nan=False, ensure_ascii=False)
+    return dump_json(alert_row(a))
+
+
+def judge_run(engine: Any, run: Any, summary: Any = None) -> tuple[list[Alert] | None, str]:
+    """``run``'s alerts and "", or None and why its rules failed: one run never takes down the others
+    (as ``AlertBoard.judge`` does in the app)."""
+    try:
+        return list(engine.evaluate(run, summary=summary)), ""
+    except Exception as exc:  # noqa: BLE001 - isolation: the other runs are still judged
+        return None, f"tinkertop: {run.path}: alert rules failed: {exc!r}"
+
+
+def _warn(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
 
 
 def format_alert(a: Alert) -> str:
@@ -100,12 +116,17 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         return 0
     store = RunStore(roots)
     summaries = {s.path: s for s in store.scan()}
-    alerts = [a for run in store.runs() for a in engine.evaluate(run, summary=summaries.get(str(run.path)))]
+    judged = [judge_run(engine, run, summaries.get(str(run.path))) for run in store.runs()]
+    for _, error in judged:
+        if error:
+            _warn(error)
+    alerts = [a for found, _ in judged if found for a in found]
     if args.json:
         _emit([dump(a) for a in alerts])
     else:
         _emit([format_alert(a) for a in alerts] or ["no alerts"])
-    if args.fail_on and any(a.level >= LEVEL[args.fail_on] and not a.acked for a in alerts):
+    failed = any(found is None for found, _ in judged)
+    if args.fail_on and (failed or any(a.level >= LEVEL[args.fail_on] and not a.acked for a in alerts)):
         return 1
     return 0
 
@@ -116,10 +137,17 @@ class _Watcher:
     def __init__(self, store: Any, engine: Any, notifier: Any, as_json: bool) -> None:
         self.store, self.engine, self.notifier, self.as_json = store, engine, notifier, as_json
         self.announced: dict[str, dict[str, int]] = {}  # run -> alert key -> level announced
+        self.errors: dict[str, str] = {}  # run -> why its rules failed last time (said once)
 
     def judge(self, runs: list[Any], notify: bool) -> None:
         for run in runs:
-            alerts = self.engine.evaluate(run)
+            alerts, error = judge_run(self.engine, run)
+            if error != self.errors.get(str(run.path), ""):
+                self.errors[str(run.path)] = error
+                if error:
+                    _warn(error)
+            if alerts is None:
+                continue  # judged again on its next change or tick
             before = self.announced.get(str(run.path), {})
             now = {a.key: max(a.level, before.get(a.key, 0)) for a in alerts}
             for a in reversed(alerts):  # oldest first
@@ -175,6 +203,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
                 if summary.status == "deleted":
                     engine.forget(summary.path)
                     watcher.announced.pop(summary.path, None)
+                    watcher.errors.pop(summary.path, None)
                 elif summary.path in store:
                     runs.append(store.get(summary.path))
             watcher.judge(runs, notify=True)

@@ -1,9 +1,12 @@
 """The alert engine: per-run incremental state, judged again only where the run changed.
 
 ``AlertEngine(settings).evaluate(run)`` returns every episode of every rule on that run, newest
-first. Metric rules see only the points added since the last call (a table reset, or a metric whose
-points changed under us, starts that metric over); file rules (status, console, disk) are cheap and
-judged each call, with their episodes kept here so an ongoing condition stays one alert.
+first. Metric rules see only the points added since the last call. What changed under them starts
+over: a table reset (a file truncated, replaced or rewritten) starts the run over; lines merged into
+rows already judged (an eval line on a train step, a resume logging steps again) start over every
+(rule, metric) that had judged that step, and the non-finite scan goes back to that row. File rules
+(status, console, disk) are cheap and judged each call, with their episodes kept here so an ongoing
+condition stays one alert.
 """
 
 from __future__ import annotations
@@ -45,7 +48,7 @@ __all__ = ["RULES", "AlertEngine", "worst"]
 @dataclass
 class _RunState:
     version: int = -1
-    rows: int = 0
+    resets: int = -1  # the table's reset count when last judged
     selection: tuple[int, list[tuple[rules.Rule, list[str]]]] = (-1, [])  # (number of keys, rule -> metrics)
     nf_rows: int = 0  # rows already scanned for non-finite values
     alerts: dict[tuple, tuple[tuple, Alert]] = field(
@@ -73,12 +76,14 @@ class AlertEngine:
         with getattr(run, "lock", contextlib.nullcontext()), self._lock:
             state = self._state.setdefault(str(run.path), _RunState())
             table = run.table
-            if table.version != state.version:
-                if len(table) < state.rows:
-                    state.trackers.clear()  # the table was reset: start over
-                    state.selection, state.nf_rows = (-1, []), 0
-                self._judge_series(run, state)
-                state.version, state.rows = table.version, len(table)
+            version = table.version  # read first: a later change is seen next time
+            if version != state.version:
+                merged = table.merged_since(state.version)
+                if table.resets != state.resets:  # emptied since (truncated, replaced, rewritten)
+                    state.trackers.clear()
+                    state.selection, state.nf_rows, state.resets, merged = (-1, []), 0, table.resets, None
+                self._judge_series(run, state, merged)
+                state.version = version
             alerts = state.series_alerts + self._file_alerts(run, state, now, summary)
         if self.acks is not None:
             alerts = [self.acks.mark(a) for a in alerts]
@@ -96,9 +101,11 @@ class AlertEngine:
             self._state.pop(str(run_path), None)
 
     # ---- metric rules ----------------------------------------------------------------------
-    def _judge_series(self, run: Any, state: _RunState) -> None:
+    def _judge_series(self, run: Any, state: _RunState, merged: tuple[int, int] | None) -> None:
         table, s = run.table, self.settings
         cols = table.columns_since()  # every numeric column, one consistent copy
+        if merged is not None:
+            _start_over_from(state, *merged)
         cache: dict[str, Points] = {}
 
         def points(key: str) -> Points:
@@ -199,6 +206,16 @@ class AlertEngine:
 _RULE_BY_NAME = {r.name: r for r in RULES}
 
 
+def _start_over_from(state: _RunState, row: int, step: int) -> None:
+    """Lines merged into judged rows from ``row`` (step ``step`` up): every (rule, metric) that judged a
+    point at or past that step starts over (a rule may read other metrics, so not only the merged
+    keys), its tracker kept in place so the non-finite rule still follows its metric."""
+    state.nf_rows = min(state.nf_rows, row)
+    for k, t in list(state.trackers.items()):
+        if t.seen_step is not None and t.seen_step >= step:
+            state.trackers[k] = Tracker(t.rearm, t.direction)
+
+
 def _newest_first(a: Alert) -> tuple[int, int]:
     return (-(a.first_step if a.first_step is not None else -1), -a.level)
 
@@ -224,7 +241,7 @@ def explain(settings: Settings) -> list[str]:
     lines = [f"settings: {settings.source}"]
     titles = {r.name: r.title for r in RULES}
     titles.update(
-        crashed="crashed: non-zero exit, or a traceback at the end of the console log",
+        crashed="crashed: non-zero exit, or a traceback at the end of the console log (not a run stopped with K)",
         lost="supervisor lost: the run's supervisor and process are gone",
         stalled="stalled: no new metrics line for max(min_minutes, factor x median step) while running",
         console_warning="a warning that repeats in the console log (retries, rate limits, heartbeats)",

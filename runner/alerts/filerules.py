@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import os
 import re
-import statistics
 import time
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from runner.alerts.model import Alert, severity_of
 from runner.alerts.settings import Settings
+from runner.runs.status import held_by_process, median_step_seconds
 
 # the families worth a human: retries, rate limits, heartbeats, timeouts, dropped connections
 WARN_RE = re.compile(
@@ -53,6 +54,8 @@ def _at(f: RunFacts) -> str:
 
 def crashed(f: RunFacts, s: Settings) -> list[Alert]:
     code = f.exit_code
+    if f.status == "stopped":  # the user stopped it (K: SIGTERM, exit -15; ctrl+k: -9): not a crash
+        return []
     if code not in (None, 0):
         return [_alert(f, "crashed", 3, "status", float(code), 0.0, "process exit",
                        f"The run's process exited with code {code}{_at(f)}.", f"exit {code}")]  # fmt: skip
@@ -72,11 +75,14 @@ def lost(f: RunFacts, s: Settings) -> list[Alert]:
 
 
 def stalled(f: RunFacts, s: Settings, now: float) -> list[Alert]:
-    if f.status != "running" or f.status_source != "supervisor" or f.metrics_mtime is None:
+    """No metrics line for too long while the run's process is alive: the supervisor says it runs, or
+    (no supervisor) a local process holds the run's files. Files that only grew are no proof (a folder
+    being copied in keeps its old mtimes), nor is an unknown or stale status."""
+    if f.status != "running" or f.metrics_mtime is None:
         return []
     limit = max(60 * s.num("stalled", "min_minutes"), s.num("stalled", "factor") * (f.step_seconds or 0))
     idle = now - f.metrics_mtime
-    if idle <= limit:
+    if idle <= limit or (f.status_source != "supervisor" and not _held(f.path)):
         return []
     level = 3 if idle > s.num("stalled", "crit_factor") * limit else 2
     mins = idle / 60
@@ -156,13 +162,20 @@ def disk(f: RunFacts, s: Settings, statvfs: Any = os.statvfs) -> list[Alert]:
                    f"disk {free:.0%} free")]  # fmt: skip
 
 
+def _held(path: str) -> bool:
+    """Whether a local process holds the run (its folder's files open for writing, or its path in a
+    command line): asked only when a run from the files looks stalled (one cached scan of /proc)."""
+    run = Path(path)
+    try:
+        files: list[Path | None] = [e for e in run.iterdir() if e.is_file()] if run.is_dir() else [run]
+    except OSError:
+        return False
+    return held_by_process(run, files)
+
+
 def median_interval(seen_times: Any, time_totals: Any) -> float | None:
-    vals = [v for v in list(time_totals[-20:]) if v == v and v > 0]
-    if vals:
-        return float(statistics.median(vals))
-    t = list(seen_times)[-21:]
-    gaps = [b - a for a, b in zip(t, t[1:], strict=False) if b > a]
-    return float(statistics.median(gaps)) if gaps else None
+    """The median step time over the last 20 steps (see :func:`runner.runs.status.median_step_seconds`)."""
+    return median_step_seconds(list(time_totals[-20:]), list(seen_times)[-21:])
 
 
 def file_alerts(f: RunFacts, s: Settings, now: float | None = None) -> list[Alert]:

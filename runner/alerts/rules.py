@@ -10,6 +10,7 @@ from __future__ import annotations
 import fnmatch
 import math
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, ClassVar
 
 import numpy as np
@@ -17,9 +18,11 @@ import numpy as np
 from runner.alerts.episodes import Episode, Judgement
 from runner.alerts.series import Points, align, rolling_all, rolling_count, trailing_median_mad
 from runner.alerts.settings import Settings
+from runner.runs.kinds import headline_key
 
 EVAL_PREFIXES = ("test/", "eval/")
 REWARD_KEYS = ("env/all/reward/total", "reward/total", "mean_reward")
+HELD_OUT = (*EVAL_PREFIXES, "val/", "validation/", "final/")  # never the train reward
 
 
 def fmt(v: float | None) -> str:
@@ -52,7 +55,17 @@ class Ctx:
     config: dict | None
 
     def reward_key(self) -> str | None:
-        return next((k for k in REWARD_KEYS if k in self.keys), None)
+        return self._reward_key
+
+    @cached_property
+    def _reward_key(self) -> str | None:
+        """The train reward: one of REWARD_KEYS, else the RL headline the runs list shows (``reward/mean``,
+        ``reward/pass@1``, ``train/reward``...) among the training keys, unless that is a loss."""
+        fixed = next((k for k in REWARD_KEYS if k in self.keys), None)
+        if fixed is not None:
+            return fixed
+        key = headline_key("rl", [k for k in self.keys if not k.startswith(HELD_OUT)])
+        return None if key is None or key.rsplit("/", 1)[-1].endswith(("nll", "loss")) else key
 
 
 class Rule:

@@ -35,22 +35,37 @@ def _baseline(x: np.ndarray, n: int) -> float:
     return float(np.median(head)) if len(head) else float("nan")
 
 
-class EntropyCollapse(Rule):
+class _VsBaseline(Rule):
+    """A rule comparing a metric's recent points with its median over the first ``baseline`` points."""
+
+    def start(
+        self, ctx: Ctx, key: str, pts: Points, lo: int, lag: int = 0
+    ) -> tuple[np.ndarray, float] | None:
+        """The indices to judge (from ``lo``, once the baseline and ``lag`` more points are in) and the
+        baseline; None when there is nothing to judge or the baseline is not above 0."""
+        n0 = int(self.p(ctx, "baseline", key))
+        idx = np.arange(max(lo, n0 + lag), len(pts))
+        base = _baseline(pts.values, n0)
+        return (idx, base) if len(idx) and base > 0 else None
+
+
+class _Entropy(_VsBaseline):
+    def metrics(self, ctx: Ctx) -> list[str]:
+        return [k for k in ctx.keys if is_train(k) and k.endswith("optim/entropy")]
+
+
+class EntropyCollapse(_Entropy):
     name, title = (
         "entropy_collapse",
         "entropy below 0.25x (warn) / 0.1x (crit) its median over the first 10 steps",
     )
     direction, window = -1, "median of the last 3 points vs the median of the first 10"
 
-    def metrics(self, ctx: Ctx) -> list[str]:
-        return [k for k in ctx.keys if is_train(k) and k.endswith("optim/entropy")]
-
     def judge(self, ctx: Ctx, key: str, pts: Points, lo: int) -> Judgement:
-        x, n0 = pts.values, int(self.p(ctx, "baseline", key))
-        idx = np.arange(max(lo, n0), len(pts))
-        base = _baseline(x, n0)
-        if not len(idx) or not base > 0:
+        started = self.start(ctx, key, pts, lo)
+        if started is None:
             return Judgement.none()
+        (idx, base), x = started, pts.values
         recent = rolling_median(x, int(self.p(ctx, "recent", key)), idx)
         ratio = recent / base
         level = np.where(
@@ -68,19 +83,15 @@ class EntropyCollapse(Rule):
                 f"entropy /{ratio:.0f}")  # fmt: skip
 
 
-class EntropyBlowup(Rule):
+class EntropyBlowup(_Entropy):
     name, title = "entropy_blowup", "entropy above 2x its median over the first 10 steps and rising"
     window = "median of the last 3 points vs the first 10; rising over 10 steps"
 
-    def metrics(self, ctx: Ctx) -> list[str]:
-        return [k for k in ctx.keys if is_train(k) and k.endswith("optim/entropy")]
-
     def judge(self, ctx: Ctx, key: str, pts: Points, lo: int) -> Judgement:
-        x, n0 = pts.values, int(self.p(ctx, "baseline", key))
-        idx = np.arange(max(lo, n0), len(pts))
-        base = _baseline(x, n0)
-        if not len(idx) or not base > 0:
+        started = self.start(ctx, key, pts, lo)
+        if started is None:
             return Judgement.none()
+        (idx, base), x = started, pts.values
         r, k, warn = (
             int(self.p(ctx, "recent", key)),
             int(self.p(ctx, "rising", key)),
@@ -159,7 +170,7 @@ class LengthCap(Rule):
                 "many responses hit the length limit.", f"trunc {ep.value:.0%}")  # fmt: skip
 
 
-class LengthShift(Rule):
+class LengthShift(_VsBaseline):
     name, title = "length_shift", "response length above 2x or below 0.5x its first steps while reward rises"
     window = "median of the last 5 points vs the median of the first 10"
 
@@ -167,11 +178,11 @@ class LengthShift(Rule):
         return [k for k in LENGTH_KEYS if k in ctx.keys][:1] if ctx.reward_key() else []
 
     def judge(self, ctx: Ctx, key: str, pts: Points, lo: int) -> Judgement:
-        x, n0, r = pts.values, int(self.p(ctx, "baseline", key)), int(self.p(ctx, "recent", key))
-        idx = np.arange(max(lo, n0 + r - 1), len(pts))
-        base = _baseline(x, n0)
-        if not len(idx) or not base > 0:
+        r = int(self.p(ctx, "recent", key))
+        started = self.start(ctx, key, pts, lo, lag=r - 1)
+        if started is None:
             return Judgement.none()
+        (idx, base), x = started, pts.values
         up, down = self.p(ctx, "up", key), self.p(ctx, "down", key)
         cand = majority(x, r, idx, lambda v: (v > up * base) | (v < down * base))
         ratio = rolling_median(x, r, idx, cand) / base
@@ -183,12 +194,17 @@ class LengthShift(Rule):
         return _judgement(idx, np.where(bad, 2, 0), ratio * base, np.full(len(idx), base))
 
     def describe(self, key: str, ep: Episode, s: Settings) -> tuple[str, str]:
-        ratio = ep.value / ep.threshold
-        how = f"exploded {ratio:.1f}x" if ratio > 1 else f"collapsed {1 / ratio:.1f}x"
+        ratio = ep.value / ep.threshold  # the baseline (threshold) is above 0, or the rule does not judge
+        was = f"from {fmt(ep.threshold)}"
+        if ratio > 1:
+            how, flag = f"exploded {ratio:.1f}x (to {fmt(ep.value)} {was})", f"len x{ratio:.1f}"
+        elif ratio > 0:
+            how, flag = f"collapsed {1 / ratio:.1f}x (to {fmt(ep.value)} {was})", f"len /{1 / ratio:.0f}"
+        else:  # responses of 0 tokens (or a nonsense negative count): no ratio to speak of
+            how, flag = f"collapsed to {fmt(ep.value)} ({was})", "len 0"
         return (
-            f"{key} {how} (to {fmt(ep.value)} from {fmt(ep.threshold)}) from step {ep.first_step} while "
-            "reward rises: a likely reward shortcut.",
-            f"len x{ratio:.1f}" if ratio > 1 else f"len /{1 / ratio:.0f}",
+            f"{key} {how} from step {ep.first_step} while reward rises: a likely reward shortcut.",
+            flag,
         )
 
 

@@ -12,12 +12,17 @@ warn = 0.02
 urls = ["ntfy://my-topic"]   # any apprise URL
 bell = true
 ```
-A TOML error is a :class:`SettingsError` naming the file and line; never a traceback.
+A TOML error is a :class:`SettingsError` naming the file and line; never a traceback. So is a bad value
+(the line found by searching the file for the table and key): an unknown threshold, a value that is not a
+number (NaN is not), or one below its parameter's minimum (``COUNTS``: counts of steps or points, whole
+numbers; ``FLOORS``).
 """
 
 from __future__ import annotations
 
 import fnmatch
+import math
+import re
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -58,10 +63,24 @@ PROFILE: dict[str, dict[str, float]] = {
     "disk": {"warn_free": 0.05, "crit_free": 0.01},
 }
 COMMON = ("enabled",)
+# the least value of a parameter: below it a rule means nothing or cannot judge at all (steps = 0)
+COUNTS = {"rearm": 1, "steps": 1, "window": 1, "recent": 1, "baseline": 1, "rising": 1, "warn_steps": 1,
+          "crit_steps": 1, "neg_steps": 1, "min_bad": 1, "lines": 1, "repeats": 1, "warmup": 0, "evals": 2}  # fmt: skip
+FLOORS = {"min_minutes": 0, "factor": 0, "crit_factor": 0, "neg_tol": 0, "cap_frac": 0, "warn_free": 0,
+          "crit_free": 0}  # fmt: skip
 
 
 class SettingsError(ValueError):
-    """A bad ``tinkertop.toml``: the message names the file (and the line when TOML says it)."""
+    """A bad ``tinkertop.toml``: the message names the file (and the line when TOML says it, or when the
+    table and key, kept in ``table`` and ``key``, can be found in the file)."""
+
+    def __init__(self, message: str, table: str = "", key: str = "") -> None:
+        super().__init__(message)
+        self.table, self.key = table, key
+
+
+def _bad(where: str, table: str, key: str, what: str) -> SettingsError:
+    return SettingsError(f"{where}: [{table}] {what}", table, key)
 
 
 @dataclass(frozen=True)
@@ -107,11 +126,52 @@ def load_settings(workspace: Path) -> Settings:
         return Settings()
     except OSError as exc:
         raise SettingsError(f"{path}: cannot read ({exc.strerror or exc})") from None
+    text = raw.decode("utf-8", errors="replace")
     try:
-        doc = tomllib.loads(raw.decode("utf-8", errors="replace"))
+        doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(f"{path}: {exc}") from None
-    return parse_settings(doc, str(path))
+    try:
+        return parse_settings(doc, str(path))
+    except SettingsError as exc:
+        line = line_of(text, exc.table, exc.key) if exc.table else None
+        if line is None:
+            raise
+        at = str(exc).replace(f"{path}: ", f"{path}: line {line}: ", 1)
+        raise SettingsError(at, exc.table, exc.key) from None
+
+
+def line_of(text: str, table: str, key: str) -> int | None:
+    """The 1-based line of ``key`` in ``[table]`` (``alerts.spike``, ``alerts.override #2``), or of the
+    table's header when ``key`` is ""; else of a dotted or inline key (``alerts.spike.warn = 1``) when one
+    line alone names both. None when not found for sure."""
+    lines = text.splitlines()
+    name, _, nth = table.partition(" #")
+    parts = [re.escape(p) for p in name.split(".")]
+    head = _header(lines, r"\s*\.\s*".join(parts), int(nth) if nth else 0)
+    if head is not None:
+        if not key:
+            return head + 1
+        assign = re.compile(rf"^\s*{re.escape(key)}\s*=")
+        for i in range(head + 1, len(lines)):
+            if lines[i].lstrip().startswith("["):
+                break
+            if assign.match(lines[i]):
+                return i + 1
+    if not key or nth:
+        return None
+    both = re.compile(rf"\b{parts[-1]}\b.*\b{re.escape(key)}\s*=")
+    found = [i for i, line in enumerate(lines) if both.search(line.split("#", 1)[0])]
+    return found[0] + 1 if len(found) == 1 else None
+
+
+def _header(lines: list[str], name_re: str, nth: int) -> int | None:
+    """The index of ``[name]`` (``nth`` = 0), or of the ``nth`` ``[[name]]`` (1-based)."""
+    opening = r"\[\[" if nth else r"\["
+    header = re.compile(rf"^\s*{opening}\s*{name_re}\s*\]")
+    heads = [i for i, line in enumerate(lines) if header.match(line)]
+    at = max(nth, 1) - 1
+    return heads[at] if at < len(heads) else None
 
 
 def parse_settings(doc: dict[str, Any], where: str) -> Settings:
@@ -124,15 +184,15 @@ def parse_settings(doc: dict[str, Any], where: str) -> Settings:
             overrides.extend(_override(item, where, i) for i, item in enumerate(_list(body, where, name)))
             continue
         if name not in PROFILE:
-            raise SettingsError(f"{where}: [alerts.{name}]: unknown rule (known: {', '.join(PROFILE)})")
+            raise _bad(where, f"alerts.{name}", "", f"unknown rule (known: {', '.join(PROFILE)})")
         rules[name].update(_values(_table(body, where, f"alerts.{name}"), where, f"alerts.{name}", name))
     notify = _table(doc.get("notify", {}), where, "notify")
     urls = notify.get("urls", [])
     if not isinstance(urls, list) or not all(isinstance(u, str) for u in urls):
-        raise SettingsError(f"{where}: [notify] urls must be a list of strings")
+        raise _bad(where, "notify", "urls", "urls must be a list of strings")
     bell = notify.get("bell", False)
     if not isinstance(bell, bool):
-        raise SettingsError(f"{where}: [notify] bell must be true or false")
+        raise _bad(where, "notify", "bell", "bell must be true or false")
     return Settings(rules, tuple(overrides), tuple(urls), bell, where)
 
 
@@ -154,15 +214,24 @@ def _values(body: dict[str, Any], where: str, name: str, rule: str | None) -> di
     for key, value in body.items():
         if key == "enabled":
             if not isinstance(value, bool):
-                raise SettingsError(f"{where}: [{name}] enabled must be true or false")
+                raise _bad(where, name, key, "enabled must be true or false")
         elif key not in known:
-            raise SettingsError(
-                f"{where}: [{name}] unknown threshold {key!r} (known: {', '.join(sorted(known))})"
-            )
-        elif isinstance(value, bool) or not isinstance(value, int | float):
-            raise SettingsError(f"{where}: [{name}] {key} must be a number")
+            raise _bad(where, name, key, f"unknown threshold {key!r} (known: {', '.join(sorted(known))})")
+        else:
+            _check_number(where, name, key, value)
         out[key] = value
     return out
+
+
+def _check_number(where: str, name: str, key: str, value: Any) -> None:
+    """A threshold is a number (not NaN); a count a whole number at least its minimum; a floor respected."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or value != value:
+        raise _bad(where, name, key, f"{key} must be a number")
+    least = COUNTS.get(key)
+    if least is not None and (not math.isfinite(value) or value != int(value) or value < least):
+        raise _bad(where, name, key, f"{key} must be a whole number >= {least} (got {value})")
+    if key in FLOORS and value < FLOORS[key]:
+        raise _bad(where, name, key, f"{key} must be >= {FLOORS[key]} (got {value})")
 
 
 def _override(item: Any, where: str, i: int) -> Override:
@@ -170,7 +239,7 @@ def _override(item: Any, where: str, i: int) -> Override:
     body = dict(_table(item, where, name))
     metric, rule = body.pop("metric", None), body.pop("rule", None)
     if not isinstance(metric, str):
-        raise SettingsError(f'{where}: [[alerts.override]] #{i + 1} needs metric = "glob"')
+        raise _bad(where, name, "", 'needs metric = "glob"')
     if rule is not None and rule not in PROFILE:
-        raise SettingsError(f"{where}: [[alerts.override]] #{i + 1}: unknown rule {rule!r}")
+        raise _bad(where, name, "rule", f"unknown rule {rule!r}")
     return Override(metric, rule, _values(body, where, name, rule))

@@ -57,7 +57,9 @@ def _emit(lines: list[str]) -> None:
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's final flush does not fail
 
 
-def _dump(obj: Any) -> str:
+def dump_json(obj: Any) -> str:
+    """One line of strict JSON (see the module docstring: non-finite floats as strings, U+2028/U+2029
+    escaped). Every ``--json`` output of tinkertop goes through it."""
     text = json.dumps(jsonable(obj), allow_nan=False, ensure_ascii=False)
     return text.replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")  # only inside strings
 
@@ -79,7 +81,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     store = RunStore(roots)
     summaries = store.scan()
     _judge(store, summaries, roots)
-    _emit([_dump(_ls_row(s)) for s in summaries] if args.json else [format_table(summaries)])
+    _emit([dump_json(_ls_row(s)) for s in summaries] if args.json else [format_table(summaries)])
     return 0
 
 
@@ -168,7 +170,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         "console_tail": detail.console_tail,
         "files": detail.files,
     }
-    _emit([_dump(doc) if args.json else format_show(doc)])
+    _emit([dump_json(doc) if args.json else format_show(doc)])
     return 0
 
 

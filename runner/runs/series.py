@@ -11,7 +11,9 @@ line N"), else the next free step (the row index in a file that has no steps at 
 
 Chart data: ``column(key) -> (steps, values)`` and ``column_times(key) -> (seen_times, values)``,
 only rows where ``key`` holds a number; ordered by step. Bulk reads (the alert rules):
-``columns_since(keys, start) -> Columns``, raw column copies of many keys under one lock hold.
+``columns_since(keys, start) -> Columns``, raw column copies of many keys under one lock hold. Readers
+that follow the table by ``len`` and ``version`` learn what changed under them from ``resets`` (it was
+emptied) and ``merged_since(version)`` (lines merged into rows that were already there).
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from runner.runs.model import BadLine, Scalar
 
 NAN = math.nan
 MAX_BAD_KEPT = 200
+MAX_MERGES_KEPT = 32  # batches that merged into older rows, remembered apart (then coalesced)
 __all__ = ["COUNTERS", "Columns", "KeyStats", "MetricTable", "columns_of", "step_of"]
 
 
@@ -90,6 +93,8 @@ class MetricTable:
         self.bad_lines = 0
         self.bad: list[BadLine] = []
         self.version = getattr(self, "version", -1) + 1  # never repeats, across resets too
+        self.resets = getattr(self, "resets", -1) + 1  # times emptied (0: never)
+        self._merges: list[tuple[int, int, int]] = []  # (version, lowest row, lowest step) per merging batch
 
     # ---- reading side -------------------------------------------------------------------
     @property
@@ -145,6 +150,14 @@ class MetricTable:
             values = {k: self._cols[k][start:n] for k in wanted}
             present = {k: bytes(self._present[k][start:n]) for k in wanted}
             return Columns(start, self._steps[start:n], values, present, self._sorted)
+
+    def merged_since(self, version: int) -> tuple[int, int] | None:
+        """``(lowest row, lowest step)`` that lines merged into, in rows already there before their batch,
+        after ``version`` (an earlier value of :attr:`version`, same :attr:`resets`); None when none did.
+        A point there may have been added, changed or removed. Coarser (lower) when many batches did."""
+        with self._lock:
+            hits = [(row, step) for v, row, step in self._merges if v > version]
+            return (min(r for r, _ in hits), min(s for _, s in hits)) if hits else None
 
     def values(self, key: str) -> list[Scalar]:
         """Every value of ``key`` (numbers and others), by step, rows where it is absent skipped."""
@@ -249,7 +262,18 @@ class MetricTable:
             self.n_lines += len(recs)
             if recs:
                 self.version += 1
+            older = [row for row, _ in later if row < before]
+            if older:
+                self._note_merge(min(older), min(self._steps[r] for r in older))
             return len(self._steps) - before
+
+    def _note_merge(self, row: int, step: int) -> None:
+        """Remember a batch that merged into older rows (see :meth:`merged_since`); the oldest two
+        entries become one (the later version, the lower row and step) past MAX_MERGES_KEPT."""
+        self._merges.append((self.version, row, step))
+        if len(self._merges) > MAX_MERGES_KEPT:
+            (_, r0, s0), (v1, r1, s1) = self._merges[:2]
+            self._merges[:2] = [(v1, min(r0, r1), min(s0, s1))]
 
     def _route(
         self, recs: list[dict[str, Any]], lines: Sequence[int] | None = None

@@ -219,3 +219,14 @@ def test_slow_by_three_is_a_note_not_a_warning(tmp_path):
     on that: a note on the chart, not an amber row."""
     (alert,) = by_rule(alerts_for(copy_run(DISTILL_OFF, tmp_path / "run", _slower(3))), "slow", min_level=1)
     assert 400 <= alert.first_step <= 410 and alert.severity == "info"
+
+
+def test_length_shift_to_zero_while_reward_rises_says_collapsed_to_0(tmp_path):
+    """Responses falling to 0 tokens while the reward rises (ratio 0) is described, not a ZeroDivisionError."""
+
+    def silent(rows):
+        for r in rows[30:]:
+            r["env/all/ac_tokens_per_turn"] = 0.0
+
+    (alert,) = by_rule(alerts_for(copy_run(ARITH, tmp_path / "run", silent)), "length_shift")
+    assert alert.value == 0 and "collapsed to 0" in alert.message and alert.flag == "len 0"

@@ -88,3 +88,28 @@ def test_alert_modules_read_no_private_table_state():
         if private.search(line)
     ]
     assert offenders == []
+
+
+def test_merged_since_names_the_lowest_older_row_and_step_lines_merged_into():
+    table = _table([{"step": s, "loss": 1.0} for s in range(5)])
+    v0 = table.version
+    assert table.merged_since(v0) is None
+    table.ingest([{"step": 5, "loss": 1.0}, {"step": 5, "eval": 0.5}], 0.0)  # a row new in its own batch
+    assert table.merged_since(v0) is None
+    v1 = table.version
+    table.ingest([{"step": 3, "eval": math.nan}, {"step": 6, "loss": 1.0}], 0.0)
+    table.ingest([{"step": 1, "loss": 2.0}], 0.0)
+    assert (table.merged_since(v0), table.merged_since(v1)) == ((1, 1), (1, 1))
+    assert table.merged_since(table.version - 1) == (1, 1) and table.merged_since(table.version) is None
+    for _ in range(40):  # many merging batches: older ones coalesce, never lost
+        table.ingest([{"step": 4, "loss": 3.0}], 0.0)
+    assert table.merged_since(v1) == (1, 1) and table.merged_since(table.version - 1) == (4, 4)
+
+
+def test_resets_count_every_time_the_table_is_emptied():
+    table = _table([{"step": 0, "loss": 1.0}])
+    assert table.resets == 0
+    table.ingest([{"step": 0, "loss": 2.0}], 0.0)
+    v = table.version
+    table.reset()
+    assert table.resets == 1 and table.version > v and table.merged_since(-1) is None

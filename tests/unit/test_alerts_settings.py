@@ -188,3 +188,105 @@ def test_cli_reads_the_settings_of_the_watched_workspace_like_the_app(tmp_path, 
     assert main(["alerts", str(ws / "results" / "logs")]) == 2
     assert str(ws / "tinkertop.toml") in capsys.readouterr().err
     assert main(["alerts", str(elsewhere)]) == 0  # not a results/logs folder: the current folder's settings
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "# mine\n[alerts.reward_pinned]\nwarmup = 2\nsteps = 0\n",
+            "line 4: [alerts.reward_pinned] steps must be",
+        ),
+        ("[alerts.train_eval]\nevals = 1\n", "line 2: [alerts.train_eval] evals must be a whole number >= 2"),
+        (
+            "[alerts.entropy_collapse]\nrecent = 2.5\n",
+            "line 2: [alerts.entropy_collapse] recent must be a whole",
+        ),
+        ("[alerts.spike]\nwarmup = -1\n", "line 2: [alerts.spike] warmup must be"),
+        ("[alerts.spike]\nwarn = nan\n", "line 2: [alerts.spike] warn must be a number"),
+        ("[alerts.spike]\n\nwran = 1\n", "line 3: [alerts.spike] unknown threshold 'wran'"),
+        (
+            "[alerts.spike]\nwarn = 1\n[[alerts.override]]\nmetric = 'x'\nrearm = 0\n",
+            "line 5: [alerts.override #1] rearm",
+        ),
+        ("alerts.reward_pinned.steps = 0\n", "line 1: [alerts.reward_pinned] steps must be"),
+        ("# x\n[alerts.nope]\nwarn = 1\n", "line 2: [alerts.nope] unknown rule"),
+    ],
+)
+def test_bad_values_name_the_file_table_and_line(tmp_path, text, expected):
+    with pytest.raises(SettingsError) as err:
+        toml(tmp_path, text)
+    assert str(err.value).startswith(f"{tmp_path / 'tinkertop.toml'}: {expected}")
+
+
+def test_cli_zero_steps_is_a_message_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """``steps = 0`` used to reach the rule (IndexError traceback, every run's alerts lost)."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "tinkertop.toml").write_text("[alerts.reward_pinned]\nsteps = 0\n")
+    write_rows(tmp_path / "metrics.jsonl", [{"step": i, "env/all/reward/total": 0.0} for i in range(30)])
+    assert main(["alerts", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "tinkertop.toml: line 2: [alerts.reward_pinned] steps must be a whole number >= 1" in err
+
+
+def _longer(rows):
+    for r in rows[30:]:
+        r["env/all/ac_tokens_per_turn"] *= 5
+
+
+@needs_shared
+def test_cli_a_run_whose_length_falls_to_zero_does_not_take_down_the_others(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+
+    def silent(rows):
+        for r in rows[30:]:
+            r["env/all/ac_tokens_per_turn"] = 0.0
+
+    copy_run(ARITH, tmp_path / "logs" / "silent", silent)
+    plain = copy_run(ARITH, tmp_path / "logs" / "plain")
+    assert main(["alerts", "--json", str(tmp_path / "logs")]) == 0
+    rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {r["run_path"] for r in rows} == {str(plain), str(tmp_path / "logs" / "silent")}
+    assert any(r["rule"] == "length_shift" and "collapsed to 0" in r["message"] for r in rows)
+
+
+@needs_shared
+def test_cli_and_watch_a_failing_run_is_a_note_and_the_others_go_on(tmp_path, monkeypatch, capsys):
+    """A rule that raises (a stand-in: LengthShift.describe replaced by one that fails) on one run: that
+    run is named on stderr, every other run is still judged; with --fail-on the unjudged run fails it."""
+    from runner.alerts import AlertEngine, rules_more
+    from runner.alerts.cli import _Watcher
+    from runner.runs.store import RunStore
+
+    def broken(self, key, ep, s):
+        raise ZeroDivisionError("stand-in rule failure")
+
+    monkeypatch.setattr(rules_more.LengthShift, "describe", broken)
+    monkeypatch.chdir(tmp_path)
+    longer = copy_run(ARITH, tmp_path / "logs" / "longer", _longer)
+    plain = copy_run(ARITH, tmp_path / "logs" / "plain")
+    assert main(["alerts", "--json", str(tmp_path / "logs")]) == 0
+    out, err = capsys.readouterr()
+    assert {json.loads(line)["run_path"] for line in out.splitlines()} == {str(plain)}
+    assert f"{longer}: alert rules failed: ZeroDivisionError" in err
+    assert main(["alerts", "--fail-on", "critical", str(longer)]) == 1
+    assert "no alerts" in capsys.readouterr().out
+
+    store = RunStore([tmp_path / "logs"])
+    store.scan()
+    _Watcher(store, AlertEngine(Settings()), None, as_json=True).judge(store.runs(), notify=False)
+    out, err = capsys.readouterr()
+    assert {json.loads(line)["run_path"] for line in out.splitlines()} == {str(plain)}
+    assert f"{longer}: alert rules failed: ZeroDivisionError" in err
+
+
+def test_cli_json_escapes_line_separators_in_metric_keys(tmp_path, monkeypatch, capsys):
+    """U+2028/U+2029 split lines for str.splitlines and JavaScript: written escaped, as in ls --json."""
+    monkeypatch.chdir(tmp_path)
+    key = "odd\u2028key\u2029"
+    write_rows(tmp_path / "metrics.jsonl", [{"step": i, key: math.nan if i == 2 else 1.0} for i in range(5)])
+    assert main(["alerts", "--json", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "\u2028" not in out and "\u2029" not in out
+    (row,) = [json.loads(line) for line in out.splitlines()]
+    assert row["metric"] == key and row["rule"] == "non_finite"

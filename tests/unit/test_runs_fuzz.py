@@ -2,7 +2,8 @@
 
 Each mutant (flips, deletions, insertions of ``{``, ``[``, ``"``, digits, NaN, huge numbers, invalid
 UTF-8) of a real ``metrics.jsonl`` from the shared realdata is read through ``RunFolder(...).refresh()``,
-``.summary()`` and ``.detail()``, followed (appended in pieces) and read by the quick scan.
+``.summary()`` and ``.detail()``, judged by the alert engine, followed (appended in pieces, judged
+incrementally after each) and read by the quick scan.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from runner.alerts import AlertEngine
 from runner.runs.cli import jsonable
 from runner.runs.folder import RunFolder
 from runner.runs.quick import quick_summary
@@ -62,6 +64,7 @@ def check_run(run_dir: Path) -> None:
     detail = run.detail()
     assert detail.summary.bad_lines == summary.bad_lines
     json.dumps(jsonable(summary.latest), allow_nan=False)
+    AlertEngine().evaluate(run, summary=summary)
     quick_summary(run_dir)
 
 
@@ -91,6 +94,7 @@ def test_mutants_followed_in_pieces_never_raise(tmp_path):
         run_dir = tmp_path / f"f{i}"
         run_dir.mkdir()
         run = RunFolder(run_dir)
+        engine = AlertEngine()
         pos = 0
         with (run_dir / "metrics.jsonl").open("wb") as fh:
             while pos < len(data):
@@ -99,5 +103,13 @@ def test_mutants_followed_in_pieces_never_raise(tmp_path):
                 fh.flush()
                 pos = cut
                 run.refresh()
-                run.summary()
-        assert run.detail().summary.n_lines >= 0
+                engine.evaluate(run, summary=run.summary())
+        once = RunFolder(run_dir)  # the same bytes read in one go
+        once.refresh()
+        followed, whole = run.detail().summary, once.detail().summary
+        assert (followed.n_lines, followed.bad_lines, followed.step, jsonable(followed.latest)) == (
+            whole.n_lines,
+            whole.bad_lines,
+            whole.step,
+            jsonable(whole.latest),
+        ), f"mutant {i} (seed {SEED + 1}) read in pieces differs from one read"
