@@ -7,14 +7,12 @@ liveness check is redone for live runs, it is a couple of small reads).
 
 from __future__ import annotations
 
-import os
-import re
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
 from runner.control import procs, store
+from runner.runs.console import read_console_tail
 
 LIVE = ("starting", "running")
 # a claimed run whose supervisor has not yet written its pid is "starting" for this long, then lost
@@ -22,7 +20,6 @@ START_TIMEOUT_S = 60.0
 TAIL_LINES = 20
 
 # run id -> (state mtime, state, summary)
-_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _cache: dict[str, tuple[float, dict[str, Any], dict[str, Any]]] = {}
 
 
@@ -46,18 +43,9 @@ def effective_status(state: dict[str, Any]) -> str:
 
 
 def tail(path: Path, lines: int = TAIL_LINES, max_bytes: int = 64_000) -> list[str]:
-    """Last lines of a text file (reads at most ``max_bytes`` from its end)."""
-    try:
-        with path.open("rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - max_bytes))
-            data = fh.read()
-    except OSError:
-        return []
-    text = _ANSI.sub("", data.decode("utf-8", "replace")).replace("\r", "\n")
-    kept = deque((ln for ln in text.splitlines() if ln.strip()), maxlen=lines)
-    return list(kept)
+    """The last non-blank lines of a console capture (at most ``max_bytes`` read from its end; each
+    progress-bar update after a ``\\r`` is a line): :func:`runner.runs.console.read_console_tail`."""
+    return read_console_tail(path, lines, max_bytes, skip_blank=True)
 
 
 def summarize(state: dict[str, Any]) -> dict[str, Any]:

@@ -15,7 +15,6 @@ unexpected error while reading it) becomes a note on this run's row naming the f
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 from collections.abc import Callable
@@ -24,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from runner.runs import kinds, status
+from runner.runs.console import CONSOLE_LINES, console_tail_or_error, read_console_tail
+from runner.runs.console import CONSOLE_MAX_BYTES as CONSOLE_MAX_BYTES  # re-exported
 from runner.runs.discover import files_for, run_name
 from runner.runs.foreign import FOREIGN_TAILS
 from runner.runs.jsonl import (
@@ -39,33 +40,8 @@ from runner.runs.jsonl import (
 from runner.runs.model import BadLine, RunDetail, RunSummary, Scalar
 from runner.runs.series import MetricTable
 
-CONSOLE_LINES = 200
-CONSOLE_MAX_BYTES = 1024 * 1024  # the console tail never reads more than this from the end
 SPARK_LEN = 64
 PEEK_BYTES = 256 * 1024
-ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]|\x1b[@-_]")
-
-
-def read_console_tail(path: Path, n: int = CONSOLE_LINES, max_bytes: int = CONSOLE_MAX_BYTES) -> list[str]:
-    """The last ``n`` lines of a text file, ANSI codes removed; at most ``max_bytes`` read from the end
-    (of a longer last line, only its end). Unreadable: []."""
-    return console_tail_or_error(path, n, max_bytes)[0]
-
-
-def console_tail_or_error(
-    path: Path, n: int = CONSOLE_LINES, max_bytes: int = CONSOLE_MAX_BYTES
-) -> tuple[list[str], str | None]:
-    """As :func:`read_console_tail`, and why an existing file was not read (a FIFO, a device...)."""
-    try:
-        data, whole = read_tail(path, n, max_bytes)
-    except FileNotFoundError:
-        return [], None
-    except OSError as exc:
-        return [], f"{path.name}: {describe_error(exc)}"
-    lines = ANSI_RE.sub("", data.decode("utf-8", errors="replace")).splitlines()
-    if not whole and len(lines) > 1:
-        lines = lines[1:]  # first one is cut
-    return [line.rstrip("\r") for line in lines[-n:]], None
 
 
 def parse_record_or_none(raw: bytes) -> dict[str, Any] | None:

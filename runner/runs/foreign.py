@@ -12,9 +12,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from runner.runs.console import ANSI_RE
 from runner.runs.jsonl import JsonlTail, LineError, TailBatch, check_step, drop_huge
 
-ANSI_RE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
 VERL_STEP_RE = re.compile(r"\bstep:(\d{1,18}) - (.*)$")  # a longer number is no step line
 
 
