@@ -12,9 +12,12 @@ from textual import work
 from textual.app import App
 from textual.binding import Binding
 from textual.dom import DOMNode
+from textual.notifications import SeverityLevel
 from textual.worker import get_current_worker
 
 from runner.alerts.model import Alert
+from runner.keymap import KeymapError, load_keymap
+from runner.paths import workspace_for
 from runner.runs.model import RunSummary
 from tui.args import parse_args, roots_of
 from tui.commands import RunCommands
@@ -22,7 +25,7 @@ from tui.control import PendingRuns
 from tui.follow import Focus, Follower, Hook, clock_from_env
 from tui.messages import RunLoaded, RunsRefreshed
 from tui.prefetch import QuickScanChild
-from tui.screens.help import HelpScreen
+from tui.screens.help import HelpScreen, binding_ids, keys_taken
 from tui.screens.runs import RunsScreen
 
 FIRST_PAINT_WAIT = 2.0  # seconds the full read waits for the first paint of the list
@@ -67,6 +70,7 @@ class TinkertopApp(App[int]):
         self.alerts: dict[str, list[Alert]] = {}  # run path -> its alerts (judged in the worker)
         self.alert_seen: dict[str, float] = {}  # alert key -> when the app first saw it (newest first)
         self._next_resummary = 0.0
+        self.keys_loaded = threading.Event()  # set once tinkertop.toml's [keys] are applied (or absent)
 
     def now(self) -> float:
         """Wall clock, or the frozen one (``now=`` or ``TINKERTOP_FROZEN_NOW``)."""
@@ -78,6 +82,28 @@ class TinkertopApp(App[int]):
         self.push_screen(self.runs_screen)
         self.follow_runs()
         self.set_interval(RESUMMARISE_S, self.resummarise_runs)
+        self.load_keys()
+
+    # --- key remapping ----------------------------------------------------------
+    @work(thread=True, group="load-keys", exit_on_error=False)
+    def load_keys(self) -> None:
+        """The ``[keys]`` table of the workspace's ``tinkertop.toml`` as the keymap (the good entries of a
+        bad table too; its problems, with file and line, as a notification)."""
+        try:
+            try:
+                keymap = load_keymap(workspace_for(self.roots), binding_ids)
+            except KeymapError as exc:
+                keymap = exc.keymap
+                self._report(f"key remapping: {exc}")
+            if keymap and not self._stop.is_set():
+                self.call_from_thread(self.set_keymap, keymap)
+                lost = keys_taken(keymap)
+                if lost:
+                    self._report(
+                        f"key remapping: {', '.join(lost)} lost its key to a [keys] entry", "warning"
+                    )
+        finally:
+            self.keys_loaded.set()
 
     # --- the worker -------------------------------------------------------------
     @work(thread=True, group="follow-runs", exclusive=True, exit_on_error=False)
@@ -122,10 +148,10 @@ class TinkertopApp(App[int]):
                 RunsRefreshed(summaries, self.follower.snapshot(), "update", self.follower.alerts)
             )
 
-    def _report(self, text: str) -> None:
+    def _report(self, text: str, severity: SeverityLevel = "error") -> None:
         """An error from a worker thread, as a notification (not after quitting)."""
         if not self._stop.is_set():
-            self.call_from_thread(self.notify, text, severity="error", timeout=10)
+            self.call_from_thread(self.notify, text, severity=severity, timeout=10, markup=False)
 
     @work(thread=True, group="load-run", exclusive=True, exit_on_error=False)
     def load_run(self, focus: Focus) -> None:
@@ -288,7 +314,9 @@ class TinkertopApp(App[int]):
     def _binding_rows(self, node: DOMNode) -> list[tuple[str, str, str]]:
         """One row per action: all its keys, its description and binding id."""
         by_action: dict[str, list[Binding]] = {}
-        for bindings in node._bindings.key_to_bindings.values():
+        table = node._bindings.copy()
+        table.apply_keymap(self._keymap)  # the keys as remapped in tinkertop.toml
+        for bindings in table.key_to_bindings.values():
             for binding in bindings:
                 if binding.description:
                     by_action.setdefault(binding.action, []).append(binding)

@@ -1,13 +1,17 @@
-"""`?`: the keys of the current screen, generated from the binding table."""
+"""`?`: the keys of the current screen from the binding tables (as remapped by ``[keys]``), and the
+binding ids every screen and widget has (what ``[keys]`` may remap)."""
 
 from __future__ import annotations
 
 from rich.text import Text
-from textual.app import ComposeResult
+from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
+from textual.dom import DOMNode
 from textual.screen import ModalScreen
 from textual.widgets import Static
+
+REMAP_HINT = 'Keys can be remapped by binding id: [keys] in tinkertop.toml, e.g. "runs.sort" = "o".'
 
 
 class HelpScreen(ModalScreen[None]):
@@ -32,9 +36,56 @@ class HelpScreen(ModalScreen[None]):
                 text.append(f"  {keys.ljust(width)}", style="bold")
                 text.append(desc)
                 text.append(f"  {bid}\n", style="dim")
-        text.append("\nKeys can be remapped by binding id. Press escape to close.")
+        text.append(f"\n{REMAP_HINT}\nPress escape to close.")
         with VerticalScroll(id="help-box"):
             yield Static(text)
 
     def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
         self.dismiss(result)
+
+
+def binding_ids() -> set[str]:
+    """Every binding id of the app, its screens and widgets (imports the screens the app loads lazily:
+    called only when ``tinkertop.toml`` remaps keys, in a worker)."""
+    import importlib
+    import pkgutil
+
+    import tui.screens
+    import tui.widgets
+
+    for package in (tui.screens, tui.widgets):
+        for module in pkgutil.iter_modules(package.__path__, f"{package.__name__}."):
+            importlib.import_module(module.name)
+    ids: set[str] = set()
+    for cls in tui_classes():
+        ids.update(b.id for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding) and b.id)
+    return ids
+
+
+def tui_classes() -> list[type[DOMNode]]:
+    """The app's, screens' and widgets' classes (those imported so far)."""
+    found: list[type[DOMNode]] = []
+    classes: list[type[DOMNode]] = [DOMNode]
+    while classes:
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        if cls.__module__.startswith("tui."):
+            found.append(cls)
+    return found
+
+
+def keys_taken(keymap: dict[str, str]) -> list[str]:
+    """The bindings (id, else action) that ``keymap`` leaves without a key: a remapped key that another
+    binding of the same screen or widget had replaces it (Textual's own rule, applied here to say so)."""
+    normal = App._normalize_keymap(keymap)
+    lost: set[str] = set()
+    for cls in tui_classes():
+        table = cls._merged_bindings
+        if table is None:
+            continue
+        remapped = table.copy()
+        remapped.apply_keymap(normal)
+        before = {b.id or b.action for bindings in table.key_to_bindings.values() for b in bindings}
+        after = {b.id or b.action for bindings in remapped.key_to_bindings.values() for b in bindings}
+        lost |= before - after
+    return sorted(lost)
