@@ -2,6 +2,10 @@
 
 HTTP handlers only enqueue work (``submit``) and return a future id; the worker runs jobs in
 arrival order, which keeps each model's requests in the order the SDK sent them.
+
+The tables of sessions, training models, samplers and cancelled requests are shared by the route
+handlers (event loop) and the worker (which also runs the idle sweeper): they are read and changed only
+through the methods of ``Engine``, each under ``Engine._lock``, and iterated over copies.
 """
 
 from __future__ import annotations
@@ -10,6 +14,7 @@ import logging
 import queue
 import threading
 import time
+import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -56,6 +61,7 @@ class Engine:
         self.ready = threading.Event()
         self.load_error: str | None = None
         self.cancelled: set[str] = set()
+        self._lock = threading.Lock()  # guards models, samplers, sessions and cancelled
         self._adapters: OrderedDict[str, lora.Adapter] = OrderedDict()
         self._queue: queue.Queue[tuple[str, Any] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="backend-worker", daemon=True)
@@ -92,8 +98,7 @@ class Engine:
             item = carry.pop() if carry else self._queue.get()
             if item is None:
                 return
-            if item[0] in self.cancelled:
-                self.cancelled.discard(item[0])
+            if self._take_cancelled(item[0]):
                 self.futures.resolve(item[0], error="cancelled by the client", category="user")
                 continue
             if not isinstance(item[1], SampleJob):
@@ -155,6 +160,52 @@ class Engine:
             for (rid, _), result in zip(ok, results, strict=True):
                 self.futures.resolve(rid, result)
 
+    # the shared tables (any thread) -----------------------------------------------------------
+    def new_session(self) -> str:
+        """A fresh session id, seen now."""
+        sid = f"session_{uuid.uuid4().hex[:12]}"
+        self.touch_session(sid)
+        return sid
+
+    def touch_session(self, session_id: str) -> None:
+        """Mark ``session_id`` as seen now (a heartbeat), so the idle sweeper keeps it."""
+        with self._lock:
+            self.sessions[session_id] = time.time()
+
+    def add_sampler(self, sampler_id: str, sampler: Sampler) -> None:
+        """Register a sampler under ``<session>:sample:<seq>``; its session counts as seen now."""
+        with self._lock:
+            self.sessions[sampler_id.split(":", 1)[0]] = time.time()
+            self.samplers[sampler_id] = sampler
+
+    def get_sampler(self, sampler_id: str) -> Sampler | None:
+        with self._lock:
+            return self.samplers.get(sampler_id)
+
+    def get_model(self, model_id: str) -> trainer.TrainingModel | None:
+        with self._lock:
+            return self.models.get(model_id)
+
+    def cancel(self, request_id: str) -> None:
+        """Drop ``request_id`` when the worker reaches it."""
+        with self._lock:
+            self.cancelled.add(request_id)
+
+    def _take_cancelled(self, request_id: str) -> bool:
+        with self._lock:
+            if request_id not in self.cancelled:
+                return False
+            self.cancelled.discard(request_id)
+            return True
+
+    def counts(self, live_seconds: float) -> dict[str, int]:
+        """Sessions seen within ``live_seconds``, training models and samplers, all at one instant."""
+        with self._lock:
+            seen = list(self.sessions.values())
+            models, samplers = len(self.models), len(self.samplers)
+        cutoff = time.time() - live_seconds
+        return {"live_sessions": sum(1 for t in seen if t > cutoff), "models": models, "samplers": samplers}
+
     def _base(self) -> model.BaseModel:
         assert self.base is not None
         return self.base
@@ -172,21 +223,23 @@ class Engine:
         raise ValueError(f"base model {name!r} is not served here; this server has {self.base_name!r}")
 
     def training_model(self, model_id: str) -> trainer.TrainingModel:
-        if model_id not in self.models:
+        tm = self.get_model(model_id)
+        if tm is None:
             raise LookupError(f"unknown model_id {model_id!r} (the server may have restarted)")
-        return self.models[model_id]
+        return tm
 
     # training (worker thread) ----------------------------------------------------------------
     def sweep_idle(self, idle_seconds: float = IDLE_SECONDS) -> int:
         """Forget models and samplers of sessions silent for ``idle_seconds`` (their files stay)."""
         cutoff = time.time() - idle_seconds
-        gone = {sid for sid, seen in list(self.sessions.items()) if seen < cutoff}
-        for mid in [m for m, tm in self.models.items() if tm.session_id in gone]:
-            del self.models[mid]
-        for sid in [s for s in list(self.samplers) if s.split(":", 1)[0] in gone]:
-            del self.samplers[sid]
-        for sid in gone:
-            self.sessions.pop(sid, None)
+        with self._lock:
+            gone = {sid for sid, seen in list(self.sessions.items()) if seen < cutoff}
+            for mid in [m for m, tm in list(self.models.items()) if tm.session_id in gone]:
+                del self.models[mid]
+            for sid in [s for s in list(self.samplers) if s.split(":", 1)[0] in gone]:
+                del self.samplers[sid]
+            for sid in gone:
+                del self.sessions[sid]
         return len(gone)
 
     def create_model(self, session_id: str, seq: int, lora_cfg: dict[str, Any], meta: dict[str, Any]) -> str:
@@ -218,7 +271,9 @@ class Engine:
             optimizer=trainer.make_optimizer(adapter),
             user_metadata=meta,
         )
-        self.models[model_id] = tm
+        with self._lock:
+            self.sessions[session_id] = time.time()
+            self.models[model_id] = tm
         record = {
             "base_model": self.base_name,
             "model_owner": "local",
@@ -249,12 +304,17 @@ class Engine:
             path = self.store.save(model_id, "sampler_weights", name, tm.adapter, self._meta(tm))
             return {"type": "save_weights_for_sampler", "path": path}
         assert sampler_id is not None
-        self.samplers[sampler_id] = Sampler(self.base_name, None, tm.adapter.snapshot())
-        self._prune_snapshots(tm.session_id)
+        snapshot = Sampler(self.base_name, None, tm.adapter.snapshot())
+        with self._lock:
+            self.sessions[tm.session_id] = time.time()
+            self.samplers[sampler_id] = snapshot
+            self._prune_snapshots(tm.session_id)
         return {"type": "save_weights_for_sampler", "sampling_session_id": sampler_id}
 
     def _prune_snapshots(self, session_id: str) -> None:
-        """Keep a session's newest in-memory sampler snapshots only (they hold adapter copies)."""
+        """Keep a session's newest in-memory sampler snapshots only (they hold adapter copies).
+
+        The caller holds ``_lock``."""
         mine = [
             k
             for k, v in list(self.samplers.items())

@@ -93,16 +93,15 @@ def build(ctx: Context) -> APIRouter:
     @r.get("/local/status")
     async def local_status() -> dict[str, Any]:
         eng = ctx.engine
-        now = time.time()
-        live = sum(1 for t in eng.sessions.values() if now - t < LIVE_SECONDS)
+        counts = eng.counts(LIVE_SECONDS)
         return {
             "ready": eng.ready.is_set(),
             "load_error": eng.load_error,
             "model": eng.base_name,
-            "uptime_s": now - ctx.started_at,
-            "live_sessions": live,
-            "models": len(eng.models),
-            "samplers": len(eng.samplers),
+            "uptime_s": time.time() - ctx.started_at,
+            "live_sessions": counts["live_sessions"],
+            "models": counts["models"],
+            "samplers": counts["samplers"],
             "queued": eng.queued(),
             "pending_futures": eng.futures.pending(),
         }

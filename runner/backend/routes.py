@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -62,14 +61,13 @@ def build(ctx: Context) -> APIRouter:
     @r.post("/create_session")
     async def create_session(request: Request) -> dict[str, Any]:
         await parse(request, types.CreateSessionRequest)
-        sid = f"session_{uuid.uuid4().hex[:12]}"
-        eng.sessions[sid] = time.time()
+        sid = eng.new_session()
         return {"type": "create_session", "session_id": sid}
 
     @r.post("/session_heartbeat")
     async def heartbeat(request: Request) -> dict[str, Any]:
         req = await parse(request, types.SessionHeartbeatRequest)
-        eng.sessions[req.session_id] = time.time()
+        eng.touch_session(req.session_id)
         return {"type": "session_heartbeat"}
 
     @r.post("/create_model")
@@ -93,7 +91,7 @@ def build(ctx: Context) -> APIRouter:
     @r.post("/get_info")
     async def get_info(request: Request) -> dict[str, Any]:
         req = await parse(request, types.GetInfoRequest)
-        tm = eng.models.get(req.model_id)
+        tm = eng.get_model(req.model_id)
         if tm is None:
             raise HTTPException(404, f"unknown model_id {req.model_id!r}")
         data = {"arch": "qwen3", "model_name": eng.base_name, "tokenizer_id": eng.base_name}
@@ -162,12 +160,12 @@ def build(ctx: Context) -> APIRouter:
         req = await parse(request, types.CreateSamplingSessionRequest)
         sampler = _sampler_for(eng, req.model_path, req.base_model)
         sid = f"{req.session_id}:sample:{req.sampling_session_seq_id}"
-        eng.samplers[sid] = sampler
+        eng.add_sampler(sid, sampler)
         return {"type": "create_sampling_session", "sampling_session_id": sid}
 
     @r.get("/samplers/{sampler_id}")
     async def get_sampler(sampler_id: str) -> dict[str, Any]:
-        sampler = eng.samplers.get(sampler_id)
+        sampler = eng.get_sampler(sampler_id)
         if sampler is None:
             raise HTTPException(404, f"unknown sampler {sampler_id!r}")
         return {"sampler_id": sampler_id, "base_model": sampler.base_model, "model_path": sampler.model_path}
@@ -176,7 +174,7 @@ def build(ctx: Context) -> APIRouter:
     async def asample(request: Request) -> dict[str, Any]:
         req = await parse(request, types.SampleRequest)
         if req.sampling_session_id is not None:
-            sampler = eng.samplers.get(req.sampling_session_id)
+            sampler = eng.get_sampler(req.sampling_session_id)
             if sampler is None:
                 raise HTTPException(404, f"unknown sampling session {req.sampling_session_id!r}")
         else:
@@ -188,7 +186,7 @@ def build(ctx: Context) -> APIRouter:
     @r.post("/cancel_future")
     async def cancel_future(request: Request) -> dict[str, Any]:
         req = await parse(request, _Cancel)
-        eng.cancelled.add(req.request_id)
+        eng.cancel(req.request_id)
         return {}
 
     @r.post("/retrieve_future")
@@ -226,7 +224,7 @@ def _limits(eng: Engine) -> wire.Limits:
 
 
 def _known(eng: Engine, model_id: str) -> trainer.TrainingModel:
-    tm = eng.models.get(model_id)
+    tm = eng.get_model(model_id)
     if tm is None:
         raise HTTPException(404, f"unknown model_id {model_id!r} (was the server restarted?)")
     return tm
