@@ -23,7 +23,7 @@ from tui.args import parse_args, roots_of
 from tui.commands import RunCommands
 from tui.control import PendingRuns
 from tui.follow import Focus, Follower, Hook, clock_from_env
-from tui.messages import RunLoaded, RunsRefreshed
+from tui.messages import RunLoaded, RunSnapshot, RunsRefreshed
 from tui.prefetch import QuickScanChild
 from tui.screens.help import HelpScreen, binding_ids, keys_taken
 from tui.screens.runs import RunsScreen
@@ -71,6 +71,7 @@ class TinkertopApp(App[int]):
         self.alert_seen: dict[str, float] = {}  # alert key -> when the app first saw it (newest first)
         self._next_resummary = 0.0
         self.keys_loaded = threading.Event()  # set once tinkertop.toml's [keys] are applied (or absent)
+        self._shown: tuple[object, RunSnapshot] | None = None  # the run view and the snapshot it shows
 
     def now(self) -> float:
         """Wall clock, or the frozen one (``now=`` or ``TINKERTOP_FROZEN_NOW``)."""
@@ -172,9 +173,18 @@ class TinkertopApp(App[int]):
             # again and again (its full passes paused the UI for ~0.2 s every few seconds)
             gc.freeze()
             self.hook.loaded()
+        self._show_run(message.focus, again=False)
+
+    def _show_run(self, snapshot: RunSnapshot | None, again: bool) -> None:
+        """Show ``snapshot`` in the run view; the one it shows already (the same object) only ``again``."""
         view = self._run_view()
-        if view is not None and message.focus is not None:
-            view.apply(message.focus)
+        if view is None or snapshot is None:
+            return
+        shown = self._shown
+        if not again and shown is not None and shown[0] is view and shown[1] is snapshot:
+            return
+        self._shown = (view, snapshot)
+        view.apply(snapshot)
 
     def _merge(self, summaries: list[RunSummary], phase: str) -> None:
         """Fold a batch into the known runs and show them (``deleted`` ones leave the list)."""
@@ -245,9 +255,7 @@ class TinkertopApp(App[int]):
     def on_run_loaded(self, message: RunLoaded) -> None:
         if message.error:
             self.notify(f"loading the run failed: {message.error}", severity="error")
-        view = self._run_view()
-        if view is not None and message.snapshot is not None:
-            view.apply(message.snapshot)
+        self._show_run(message.snapshot, again=True)  # asked for: a new view may not show it yet
 
     # --- navigation -------------------------------------------------------------
     def _run_view(self):  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +19,7 @@ from runner.runs.model import RunSummary
 if TYPE_CHECKING:
     from runner.alerts.board import AlertBoard
     from runner.alerts.model import Alert
+    from runner.runs.folder import RunFolder
     from runner.runs.series import MetricTable
     from runner.runs.store import RunStore
 from tui.format import flatten_config
@@ -47,6 +48,9 @@ class Follower:
         self._config_src: dict[str, object] = {}  # run path -> the config dict flattened last
         self._last_steps: tuple[str, int, dict[str, int]] | None = None  # (path, table version, steps)
         self.board: AlertBoard | None = None  # the alert rules; created in the worker by full()
+        # (focus, folder, its versions, status, note), the alerts list it took, the snapshot of them
+        self._snapshot: tuple[tuple, list[Alert], RunSnapshot] | None = None
+        self.snapshots_built = 0  # test seam: snapshots built anew (not the last one reused)
 
     def quick(self) -> list[RunSummary]:
         """Summaries from each file's tail only: fast, for the first paint."""
@@ -126,7 +130,8 @@ class Follower:
         return watch_changes(self.roots, stop)
 
     def snapshot(self, focus: Focus | None = None) -> RunSnapshot | None:
-        """The focused run's detail and the series of its charted keys (None if not loaded)."""
+        """The focused run's detail and the series of its charted keys (None if not loaded): the last
+        snapshot again (the same object) unless the focus, the run's files or its status changed."""
         focus = focus or self.focus
         if focus is None or self._store is None:
             return None
@@ -134,11 +139,26 @@ class Follower:
             folder = self._store.get(Path(focus.path))
             if folder is None:
                 return None
-            detail = folder.detail()
-            series = {key: _series(folder, key) for key in focus.keys}
-            steps = self._steps_of(focus.path, folder.table)
-        alerts = list((self.alerts or {}).get(focus.path, []))
-        return RunSnapshot(path=focus.path, detail=detail, series=series, last_steps=steps, alerts=alerts)
+            alerts = (self.alerts or {}).get(focus.path) or _NO_ALERTS  # the same list while unchanged
+            summary = folder.summary()  # status and note move without the files (supervisor, errors)
+            key = (focus, folder, folder.versions(), summary.status, summary.note)
+            last = self._snapshot
+            if last is not None and last[0] == key:
+                if last[1] is alerts:
+                    return last[2]
+                snap = replace(last[2], alerts=list(alerts))  # only the alerts changed: no re-read
+            else:
+                snap = self._build(focus, folder, alerts)
+            self._snapshot = (key, alerts, snap)
+            return snap
+
+    def _build(self, focus: Focus, folder: RunFolder, alerts: list[Alert]) -> RunSnapshot:
+        """A new snapshot of ``folder`` (counted in ``snapshots_built``, the test seam)."""
+        self.snapshots_built += 1
+        detail = folder.detail()
+        series = {key: _series(folder, key) for key in focus.keys}
+        steps = self._steps_of(focus.path, folder.table)
+        return RunSnapshot(focus.path, detail, series, last_steps=steps, alerts=list(alerts))
 
     def _steps_of(self, path: str, table: MetricTable) -> dict[str, int]:
         """Each key's latest step, recomputed only when the run's table changed."""
@@ -147,6 +167,9 @@ class Follower:
             cached = (path, table.version, last_steps(table))
             self._last_steps = cached
         return cached[2]
+
+
+_NO_ALERTS: list[Alert] = []  # never changed: snapshots take a copy
 
 
 def last_steps(table: MetricTable) -> dict[str, int]:

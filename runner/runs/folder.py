@@ -239,6 +239,11 @@ class RunFolder:
         return self._console_cache[1][-n:]
 
     # ---- summaries --------------------------------------------------------------------------
+    def versions(self) -> tuple[int, int, dict[Path, float]]:
+        """What moves when this run's files change: metric table and checkpoint versions, file mtimes."""
+        with self.lock:
+            return self.table.version, self._ckpt_version, self._mtimes
+
     @property
     def last_change(self) -> float | None:
         return max(self._mtimes.values()) if self._mtimes else None
