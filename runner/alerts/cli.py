@@ -38,7 +38,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         choices=("warning", "critical"),
         help="exit 1 when an unacked alert this bad exists (or a run could not be judged)",
     )
-    al.add_argument("--explain", action="store_true", help="print every rule with its thresholds and exit")
+    al.add_argument(
+        "--explain",
+        action="store_true",
+        help="print every rule with its thresholds and exit (with --json: one object)",
+    )
     al.set_defaults(func=cmd_alerts)
     w = subparsers.add_parser("watch", help="follow runs and print (and notify) each alert as it fires")
     w.add_argument("paths", nargs="*", metavar="PATH", help="folders to watch (default: results/logs)")
@@ -56,6 +60,16 @@ def dump(a: Alert) -> str:
     from runner.runs.cli import dump_json
 
     return dump_json(alert_row(a))
+
+
+def explain_row(settings: Any) -> dict[str, Any]:
+    """``alerts --explain --json``: the settings file, each rule's state and thresholds, the overrides."""
+    rules = {name: {"enabled": settings.enabled(name), **{k: v for k, v in params.items() if k != "enabled"}}
+             for name, params in settings.rules.items()}  # fmt: skip
+    overrides = [
+        {"metric": ov.metric, "rule": ov.rule, "values": dict(ov.values)} for ov in settings.overrides
+    ]
+    return {"settings": str(settings.source), "rules": rules, "overrides": overrides}
 
 
 def judge_run(engine: Any, run: Any, summary: Any = None) -> tuple[list[Alert] | None, str]:
@@ -104,7 +118,7 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any, list[Path]] | int:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     from runner.alerts.engine import explain
-    from runner.runs.cli import _emit
+    from runner.runs.cli import _emit, dump_json
     from runner.runs.store import RunStore
 
     setup = _setup(args)
@@ -112,7 +126,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
         return setup
     settings, engine, roots = setup
     if args.explain:
-        _emit(explain(settings))
+        _emit([dump_json(explain_row(settings))] if args.json else explain(settings))
         return 0
     store = RunStore(roots)
     summaries = {s.path: s for s in store.scan()}

@@ -1,15 +1,21 @@
-"""``tinkertop backend start|stop|status|env [--json]``: the embedded backend from the command line."""
+"""``tinkertop backend start|stop|status|env [--json]``: the embedded backend from the command line.
+
+``--json`` output is one line through ``runner.runs.cli.dump_json`` (as every command's). Failures exit 1
+on stderr; ``status`` exits 3 when no backend runs and 4 while one is starting; Ctrl-C during ``start``
+exits 130.
+"""
 
 from __future__ import annotations
 
 import argparse
-import json
 import shlex
 import signal
 import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+
+from runner.runs.cli import dump_json
 
 if TYPE_CHECKING:
     from runner.backend.state import BackendInfo
@@ -58,7 +64,7 @@ def register(subparsers: Any) -> None:
 def _show(data: dict[str, Any], as_json: bool) -> None:
     data.pop("key", None)
     if as_json:
-        print(json.dumps(data, indent=2, sort_keys=True))
+        print(dump_json(dict(sorted(data.items()))))
         return
     if data.get("starting"):
         print(f"backend: starting  pid {data.get('pid')}  {data.get('url')}  (not ready yet)")
@@ -97,7 +103,7 @@ def _stop(args: argparse.Namespace) -> int:
 
     stopped = control.stop()
     if args.json:
-        print(json.dumps({"stopped": stopped}))
+        print(dump_json({"stopped": stopped}))
     else:
         print("backend stopped" if stopped else "backend was not running")
     return 0
@@ -180,7 +186,7 @@ def _env(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     if args.json:
-        print(json.dumps(values, indent=2))
+        print(dump_json(values))
     else:
         print("export " + " ".join(f"{name}={shlex.quote(value)}" for name, value in values.items()))
     return 0

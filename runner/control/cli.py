@@ -1,4 +1,10 @@
-"""``tinkertop launch|stop|resume|clone|rm|queue|runs``: registration is cheap, work is imported lazily."""
+"""``tinkertop launch|stop|resume|clone|rm|queue|runs``: registration is cheap, work is imported lazily.
+
+Every command takes ``--json`` (written by ``runner.runs.cli.dump_json``: one line, NaN as ``"NaN"``).
+A refused request (a bad reference, a missing confirmation, a run in the wrong state, an invalid launch)
+exits 2; an action that was tried and did not happen (a run that could not be stopped, a launch or resume
+whose process could not start, a folder that could not be deleted) exits 1; both say why on stderr.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,11 @@ import json
 import sys
 from typing import Any
 
+from runner.runs.cli import dump_json
+
+EXIT_FAILURE = 1
 EXIT_USAGE = 2
+JSON_HELP = 'print one JSON object (non-finite numbers as "NaN", "Infinity")'
 
 
 def register(subparsers: Any) -> None:
@@ -16,28 +26,32 @@ def register(subparsers: Any) -> None:
     stop.add_argument("run", help="run name, id, or folder path")
     stop.add_argument("--grace", type=float, default=10.0, help="seconds between SIGTERM and SIGKILL")
     stop.add_argument("--no-wait", action="store_true", help="return once the stop is requested")
+    stop.add_argument("--json", action="store_true", help=JSON_HELP)
     stop.set_defaults(func=cmd_stop)
     resume = subparsers.add_parser("resume", help="relaunch a run from the last checkpoint of its folder")
-    resume.add_argument("run")
+    resume.add_argument("run", help="run name, id, or folder path")
+    resume.add_argument("--json", action="store_true", help=JSON_HELP)
     resume.set_defaults(func=cmd_resume)
     clone = subparsers.add_parser("clone", help="print a run's launch command, to edit and run")
-    clone.add_argument("run")
+    clone.add_argument("run", help="run name, id, or folder path")
+    clone.add_argument("--json", action="store_true", help=JSON_HELP)
     clone.set_defaults(func=cmd_clone)
     rm = subparsers.add_parser(
         "rm",
         help="delete a run's folder and record (confirmation names the run); refuses live or queued runs, "
         "folders holding or inside a live run's folder, and a folder replaced by a symlink",
     )
-    rm.add_argument("run")
+    rm.add_argument("run", help="run name, id, or folder path")
     rm.add_argument("--yes-delete", metavar="NAME", help="confirm by typing the run's name")
+    rm.add_argument("--json", action="store_true", help=JSON_HELP)
     rm.set_defaults(func=cmd_rm)
     q = subparsers.add_parser("queue", help="list queued and live runs; 'queue run' starts queued runs")
     q.add_argument("action", nargs="?", choices=["list", "run"], default="list")
     q.add_argument("--max", type=int, help="set the number of runs at once (saved in settings)")
-    q.add_argument("--json", action="store_true")
+    q.add_argument("--json", action="store_true", help=JSON_HELP)
     q.set_defaults(func=cmd_queue)
     runs = subparsers.add_parser("runs", help="list the runs tinkertop launched (supervisor records)")
-    runs.add_argument("--json", action="store_true")
+    runs.add_argument("--json", action="store_true", help=JSON_HELP)
     runs.set_defaults(func=cmd_runs)
 
 
@@ -67,7 +81,7 @@ def _launch_options(p: argparse.ArgumentParser, defaults: bool = True) -> None:
     p.add_argument(
         "--dry-run", action="store_true", default=d(False), help="validate and print, start nothing"
     )
-    p.add_argument("--json", action="store_true", default=d(False))
+    p.add_argument("--json", action="store_true", default=d(False), help=JSON_HELP)
     p.add_argument("--list", action="store_true", default=d(False), help="list the recipe catalogue")
     p.add_argument("--models", action="store_true", default=d(False), help="list the cookbook's model lineup")
 
@@ -101,12 +115,12 @@ def _intermixed(args: argparse.Namespace) -> argparse.Namespace:
 
 
 def _emit(args: argparse.Namespace, data: Any, text: str) -> None:
-    print(json.dumps(data, indent=1, default=str) if getattr(args, "json", False) else text)
+    print(dump_json(data) if getattr(args, "json", False) else text)
 
 
-def _fail(msg: str) -> int:
+def _fail(msg: str, code: int = EXIT_USAGE) -> int:
     print(f"tinkertop: {msg}", file=sys.stderr)
-    return EXIT_USAGE
+    return code
 
 
 def cmd_launch(args: argparse.Namespace) -> int:
@@ -156,7 +170,10 @@ def _do_launch(args: argparse.Namespace) -> int:
 
         for run in runs:
             _release([], run.run_id)
-    ids = [] if args.dry_run else launch(req, runs)
+    try:
+        ids = [] if args.dry_run else launch(req, runs)
+    except OSError as exc:
+        return _fail(f"launch failed: {exc}", EXIT_FAILURE)
     rows = [
         {"run_id": r.run_id, "name": r.name, "log_path": r.log_path, "config": r.config, "notes": r.notes}
         for r in runs
@@ -167,7 +184,17 @@ def _do_launch(args: argparse.Namespace) -> int:
     verb = "would start" if args.dry_run else ("queued" if args.queue else "started")
     text = "\n\n".join(_describe(r, verb) for r in rows)
     _emit(args, {"dry_run": args.dry_run, "queued": args.queue, "runs": rows, "ids": ids}, text)
-    return 0
+    return _launch_failures(ids)
+
+
+def _launch_failures(ids: list[str]) -> int:
+    """Exit 1, naming each, when a run's process could not be started (its record says failed)."""
+    from runner.control import store
+
+    failed = [s for s in map(store.read_state, ids) if s and s.get("status") == "failed" and s.get("error")]
+    for state in failed:
+        _fail(f"{state.get('name')}: could not start: {state['error']}", EXIT_FAILURE)
+    return EXIT_FAILURE if failed else 0
 
 
 def _describe(row: dict[str, Any], verb: str) -> str:
@@ -180,33 +207,49 @@ def _describe(row: dict[str, Any], verb: str) -> str:
     return "\n".join(lines)
 
 
-def _action(fn, *a: Any) -> int:
+def _action(args: argparse.Namespace, fn: Any, *a: Any) -> Any:
+    """``fn``'s result, or the exit code: 2 when it refused, 1 when it failed (both said on stderr)."""
     from runner.control.actions import ActionError
 
     try:
-        out = fn(*a)
+        return fn(*a)
     except ActionError as exc:
         return _fail(str(exc))
-    print(out if isinstance(out, str) else f"{out.run_id}: {out.message}")
+    except (OSError, RuntimeError) as exc:
+        return _fail(f"{args.command} {args.run} failed: {exc}", EXIT_FAILURE)
+
+
+def _outcome(args: argparse.Namespace, out: Any) -> int:
+    if isinstance(out, int):
+        return out
+    _emit(args, {"run_id": out.run_id, "status": out.status, "message": out.message},
+          f"{out.run_id}: {out.message}")  # fmt: skip
     return 0
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from runner.control import actions
+    from runner.control import actions, store
 
-    return _action(actions.stop, args.run, args.grace, not args.no_wait)
+    out = _action(args, actions.stop, args.run, args.grace, not args.no_wait)
+    if not isinstance(out, int) and not args.no_wait and out.status not in store.TERMINAL:
+        return _fail(f"could not stop {args.run}: it is still {out.status}", EXIT_FAILURE)
+    return _outcome(args, out)
 
 
 def cmd_resume(args: argparse.Namespace) -> int:
     from runner.control import actions
 
-    return _action(actions.resume, args.run)
+    return _outcome(args, _action(args, actions.resume, args.run))
 
 
 def cmd_clone(args: argparse.Namespace) -> int:
     from runner.control import actions
 
-    return _action(actions.clone_command, args.run)
+    out = _action(args, actions.clone_command, args.run)
+    if isinstance(out, int):
+        return out
+    _emit(args, {"run": args.run, "command": out}, out)
+    return 0
 
 
 def cmd_rm(args: argparse.Namespace) -> int:
@@ -215,7 +258,7 @@ def cmd_rm(args: argparse.Namespace) -> int:
     confirm = args.yes_delete
     if confirm is None and sys.stdin.isatty():
         confirm = input(f"type the run's name to delete it ({args.run}): ").strip()
-    return _action(actions.rm, args.run, confirm)
+    return _outcome(args, _action(args, actions.rm, args.run, confirm))
 
 
 def _table(rows: list[dict[str, Any]]) -> str:
@@ -234,6 +277,8 @@ def _table(rows: list[dict[str, Any]]) -> str:
 def cmd_queue(args: argparse.Namespace) -> int:
     from runner.control import queue
 
+    if args.max is not None and args.max < 1:
+        return _fail(f"queue --max must be at least 1 (got {args.max})")
     if args.max:
         queue.set_max_parallel(args.max)
     if args.action == "run":

@@ -105,9 +105,12 @@ def allocate(base: str, logs_root: Path, taken: set[str]) -> tuple[str, str, str
         run_id = store.run_id_for(log_path)
         if name in taken or log_path.exists():
             continue
+        record = store.record_dir(run_id)
         try:
-            store.record_dir(run_id).mkdir(parents=True)
+            record.mkdir(parents=True)
         except FileExistsError:
+            if not record.parent.is_dir():  # the state folder is a file: no name will ever be free
+                raise LaunchError(f"cannot keep run records in {record.parent}: not a folder") from None
             continue
         taken.add(name)
         return name, str(log_path), run_id

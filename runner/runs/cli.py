@@ -2,7 +2,8 @@
 
 JSON output: one object per line for ``ls --json``, one object for ``show --json``. Non-finite
 floats are written as the strings ``"NaN"``, ``"Infinity"`` and ``"-Infinity"`` (the tokens
-metrics.jsonl itself uses), so the output is strict JSON and nothing is silently turned into null.
+metrics.jsonl itself uses), so the output is strict JSON and nothing is silently turned into null; the
+text tables write the same words.
 U+2028 and U+2029 are written escaped (``\\u2028``, ``\\u2029``) so readers that split lines on them
 (``str.splitlines``, JavaScript) still see one object per line.
 A path that does not exist is an error on stderr with exit code 2.
@@ -113,7 +114,7 @@ def _fmt(v: Any) -> str:
     if v is None:
         return "-"
     if isinstance(v, float):
-        return f"{v:.4g}"
+        return f"{v:.4g}" if math.isfinite(v) else str(jsonable(v))  # NaN as in the JSON output
     return str(v)
 
 

@@ -285,3 +285,29 @@ def launch_job_module(cwd: Path) -> str:
 
     req = LaunchRequest("runner.control.selftest_job", ["steps=2"], name="asmodule", cwd=cwd)
     return launch(req, plan(req))[0]
+
+
+def test_a_state_folder_that_is_a_file_is_an_error_not_an_endless_loop(tmp_path, monkeypatch):
+    """``TINKERTOP_HOME`` pointing at a file: creating a record raised FileExistsError, which ``allocate`` read
+    as "name taken" and retried for ever at 100% CPU. Now it is an error that says so."""
+    import threading
+
+    from runner.control.launch import allocate
+
+    home = tmp_path / "state-is-a-file"
+    home.write_text("")
+    monkeypatch.setenv("TINKERTOP_HOME", str(home))
+    outcome: list[object] = []
+
+    def run() -> None:
+        try:
+            outcome.append(allocate("x", tmp_path / "logs", set()))
+        except Exception as exc:  # noqa: BLE001 - the test reads it
+            outcome.append(exc)
+
+    worker = threading.Thread(target=run, daemon=True)
+    worker.start()
+    worker.join(timeout=30)
+    assert outcome, "allocate never returned"
+    assert isinstance(outcome[0], OSError), outcome[0]
+    assert str(home) in str(outcome[0])
