@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.backend.state import BackendInfo, backend_dir, clear_info, read_info
+from runner.control import procs
 
 START_TIMEOUT = 180.0
 SERVER_MODULE = "runner.backend.server"
@@ -51,7 +52,8 @@ def _pid_alive(pid: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    # a zombie has exited: another process (the app that started the backend) has not reaped it yet
+    return not procs.is_zombie(pid)
 
 
 def _is_server(pid: int) -> bool:

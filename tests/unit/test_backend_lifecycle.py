@@ -8,12 +8,14 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from runner.backend import control, state
+from runner.control import procs
 from runner.control.testing import wait_for
 from tests.e2e.conftest import tiny_model_path
 from tests.shared_data import REPO
@@ -106,3 +108,25 @@ def test_a_second_server_process_refuses_to_run_beside_the_first(home: Path) -> 
     assert second.returncode != 0 and f"pid {first.pid}" in second.stderr
     assert servers(home) == [first.pid] and control.status() == first
     control.stop()
+
+
+def test_a_server_left_a_zombie_by_its_parent_counts_as_stopped() -> None:
+    """The demo app starts the backend as its child and does not reap it: after ``backend stop`` sent
+    SIGTERM from another terminal, the server was a zombie, which ``kill(pid, 0)`` still finds, and ``stop``
+    waited for it for ever. A zombie has exited."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", "import subprocess, time; c = subprocess.Popen(['true']); print(c.pid, flush=True); "
+         "time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert parent.stdout is not None
+        child = int(parent.stdout.readline())
+        deadline = time.monotonic() + 30
+        while not procs.is_zombie(child):  # the child has exited; its parent does not wait for it
+            assert time.monotonic() < deadline, "the child never became a zombie"
+            time.sleep(0.05)
+        assert control._pid_alive(child) is False
+    finally:
+        parent.kill()
+        parent.wait()
