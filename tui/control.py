@@ -198,17 +198,11 @@ def _float(text: object) -> float | None:
 
 
 def _config_value(path: str, key: str) -> object:
-    """A top-level value of the run's config.json (read bounded: a config is small)."""
-    from runner.runs.jsonl import parse_line
+    """A top-level value of the run's config.json, read as the run view reads it (bounded)."""
+    from runner.runs.folder import read_config
 
-    config = Path(path) / "config.json"
-    try:
-        if not config.is_file() or config.stat().st_size > 16 * 1024 * 1024:
-            return None
-        obj = parse_line(config.read_bytes())
-    except (OSError, ValueError, RecursionError):
-        return None
-    return obj.get(key) if isinstance(obj, dict) else None
+    config, _ = read_config(Path(path) / "config.json")
+    return config.get(key) if config else None
 
 
 def form_from_spec(spec: dict) -> LaunchForm:

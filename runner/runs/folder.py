@@ -60,6 +60,21 @@ def failure(file: str, exc: BaseException) -> str:
     return f"{file}: read failed ({type(exc).__name__}: {text})"
 
 
+def read_config(path: Path) -> tuple[dict | None, str | None]:
+    """A run's config.json (read bounded) as a dict, or None and the reason naming the file."""
+    try:
+        obj = parse_line(read_capped(path, CONFIG_MAX_BYTES))
+    except OSError as exc:
+        return None, f"{path.name}: {describe_error(exc)}"
+    except ValueError as exc:
+        return None, f"{path.name}: not valid JSON ({exc})"
+    except Exception as exc:  # isolation, as in _guarded
+        return None, failure(path.name, exc)
+    if not isinstance(obj, dict):
+        return None, f"{path.name}: not a JSON object"
+    return obj, None
+
+
 class RunFolder:
     """One run, followed incrementally. Thread-safe: ``refresh`` and the readers take ``lock``."""
 
@@ -207,22 +222,8 @@ class RunFolder:
         except OSError as exc:
             return None, f"{path.name}: {describe_error(exc)}"
         if self._config_cache is None or self._config_cache[0] != mtime:
-            self._config_cache = (mtime, *self._parse_config(path))
+            self._config_cache = (mtime, *read_config(path))
         return self._config_cache[1], self._config_cache[2]
-
-    @staticmethod
-    def _parse_config(path: Path) -> tuple[dict | None, str | None]:
-        try:
-            obj = parse_line(read_capped(path, CONFIG_MAX_BYTES))
-        except OSError as exc:
-            return None, f"{path.name}: {describe_error(exc)}"
-        except ValueError as exc:
-            return None, f"{path.name}: not valid JSON ({exc})"
-        except Exception as exc:  # isolation, as in _guarded
-            return None, failure(path.name, exc)
-        if not isinstance(obj, dict):
-            return None, f"{path.name}: not a JSON object"
-        return obj, None
 
     def console_tail(self, n: int = CONSOLE_LINES) -> list[str]:
         """Last ``n`` lines of logs.log (or the foreign log), without ANSI codes; cached by size."""
