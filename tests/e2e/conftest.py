@@ -11,8 +11,10 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -123,3 +125,22 @@ def assert_finite(rows: list[dict[str, Any]], key: str) -> list[float]:
     assert values, f"no {key!r} in metrics"
     assert all(isinstance(v, int | float) and math.isfinite(v) for v in values), f"{key}: {values}"
     return [float(v) for v in values]
+
+
+def tmux(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run a tmux command (the end-to-end tests drive the real app in a real terminal through it)."""
+    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=check)
+
+
+@pytest.fixture
+def tmux_session() -> Iterator[str]:
+    """A fresh tmux session name (skips without tmux or the installed entry point); killed at the end."""
+    from tests.shared_data import cli_exe
+
+    if shutil.which("tmux") is None:
+        pytest.skip("tmux is not installed (apt-get install -y tmux)")
+    if not cli_exe().exists():
+        pytest.skip(f"{cli_exe()} is missing (make setup)")
+    name = f"tt-e2e-{os.getpid()}-{time.monotonic_ns()}"
+    yield name
+    tmux("kill-session", "-t", name, check=False)

@@ -12,7 +12,6 @@ import os
 import re
 import shutil
 import signal
-import subprocess
 import time
 from pathlib import Path
 
@@ -21,17 +20,13 @@ import pytest
 from runner.control import actions, procs, store
 from runner.control.launch import LaunchRequest, launch, plan
 from runner.control.testing import launch_job, steps, wait_for, wait_status
-from tests.e2e.conftest import Backend
+from tests.e2e.conftest import Backend, tmux
 from tests.shared_data import cli_exe
 
 pytestmark = pytest.mark.e2e
 
 EXE = cli_exe()
 NAMES = ("alpha", "bravo", "charlie")
-
-
-def tmux(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=check)
 
 
 def screen(session: str) -> str:

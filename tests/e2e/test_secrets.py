@@ -12,7 +12,6 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
@@ -20,16 +19,13 @@ import pytest
 
 from runner.control import actions, store
 from runner.control.testing import SELFTEST_JOB, wait_status
+from tests.e2e.conftest import tmux
 from tests.shared_data import cli_exe
 
 pytestmark = pytest.mark.e2e
 
 EXE = cli_exe()
 ALNUM = "abcdefghijklmnopqrstuvwxyz0123456789"
-
-
-def tmux(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=check)
 
 
 class Pane:

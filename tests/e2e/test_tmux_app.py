@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import tmux
 from tests.shared_data import SHARED, cli_exe
 
 pytestmark = pytest.mark.e2e
@@ -19,10 +19,6 @@ FORMATS = SHARED / "formats"
 EXE = cli_exe()
 # newest first under the default sort (updated): dpo_local, rl_arith, sl_conversations
 RUNS = {"sl_conversations": 1_780_000_000, "rl_arith": 1_780_000_100, "dpo_local": 1_780_000_200}
-
-
-def tmux(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=check)
 
 
 def screen(session: str) -> str:
@@ -55,14 +51,8 @@ def runs_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def session() -> object:
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux is not installed (apt-get install -y tmux)")
-    if not EXE.exists():
-        pytest.skip(f"{EXE} is missing (make setup)")
-    name = f"tt-e2e-{os.getpid()}-{time.monotonic_ns()}"
-    yield name
-    tmux("kill-session", "-t", name, check=False)
+def session(tmux_session: str) -> str:
+    return tmux_session
 
 
 def test_list_open_tabs_quit(runs_dir: Path, session: str) -> None:

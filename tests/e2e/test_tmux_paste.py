@@ -8,15 +8,14 @@ wait polls the pane for a condition.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
 
+from tests.e2e.conftest import tmux
 from tests.shared_data import SHARED
 
 pytestmark = pytest.mark.e2e
@@ -27,10 +26,6 @@ WORDS = "optim entropy kl sample"
 ROUNDS = 8
 FAILURES = ("Traceback", "NoMatches", "OptionDoesNotExist")
 PICKER = 40  # columns of the metric list, left of the chart
-
-
-def tmux(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(["tmux", *args], capture_output=True, text=True, check=check)
 
 
 def alive(session: str) -> bool:
@@ -62,16 +57,10 @@ def picker(text: str) -> list[str]:
 
 
 @pytest.fixture
-def session() -> object:
-    if shutil.which("tmux") is None:
-        pytest.skip("tmux is not installed (apt-get install -y tmux)")
-    if not EXE.exists():
-        pytest.skip(f"{EXE} is missing (make setup)")
+def session(tmux_session: str) -> str:
     if not SOURCE.is_dir():
         pytest.skip(f"{SOURCE} is absent")
-    name = f"tt-paste-{os.getpid()}-{time.monotonic_ns()}"
-    yield name
-    tmux("kill-session", "-t", name, check=False)
+    return tmux_session
 
 
 def test_paste_into_metric_search_while_the_run_grows(tmp_path: Path, session: str) -> None:

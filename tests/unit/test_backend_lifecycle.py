@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -19,42 +18,13 @@ from runner.control import procs
 from runner.control.testing import wait_for
 from tests.e2e.conftest import tiny_model_path
 from tests.shared_data import REPO
-
-MARKER = "runner.backend.server"
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    yield tmp_path / "home"
-    for pid in servers(tmp_path / "home"):  # never leave a server behind, whatever failed
-        os.kill(pid, signal.SIGKILL)
-
-
-def servers(home: Path) -> list[int]:
-    """Pids of backend server processes whose log goes into ``home`` (ours, not another test's)."""
-    found = []
-    for entry in Path("/proc").iterdir():
-        try:
-            argv = (entry / "cmdline").read_bytes().split(b"\0")
-        except OSError:
-            continue
-        if entry.name.isdigit() and MARKER.encode() in argv and str(home).encode() in b" ".join(argv):
-            stat = (entry / "stat").read_text()
-            if stat.rsplit(")", 1)[1].split()[0] != "Z":
-                found.append(int(entry.name))
-    return found
+from tests.unit.backend_servers import MARKER, recorded_pid, servers
 
 
 def cli(home: Path, *args: str, **kw: object) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ, TINKERTOP_HOME=str(home), PYTHONPATH=str(REPO))
     cmd = [sys.executable, "-m", "runner.cli", "backend", *args]
     return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300, **kw)  # type: ignore[call-overload]
-
-
-def recorded_pid(home: Path) -> int | None:
-    info = state.read_info()
-    return info.pid if info and info.port and info.pid in servers(home) else None
 
 
 def test_a_timed_out_start_leaves_a_recorded_server_that_start_reuses_and_stop_stops(home: Path) -> None:

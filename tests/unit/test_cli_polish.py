@@ -21,18 +21,10 @@ from runner.backend.cli import _after_interrupt
 from runner.control.testing import wait_for
 from tests.e2e.conftest import tiny_model_path
 from tests.shared_data import cli_exe
-from tests.unit.test_backend_lifecycle import recorded_pid, servers
+from tests.unit.backend_servers import recorded_pid, servers
 
 COMMANDS = ("demo", "ls", "show", "alerts", "watch", "launch", "runs", "stop", "resume", "clone", "rm")
 COMMANDS += ("queue", "backend")
-
-
-@pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    yield tmp_path / "home"
-    for pid in servers(tmp_path / "home"):  # never leave a server behind, whatever failed
-        os.kill(pid, signal.SIGKILL)
 
 
 def tinkertop(home: Path, *args: str) -> subprocess.CompletedProcess[str]:

@@ -18,16 +18,6 @@ from runner.control.testing import SELFTEST_JOB, launch_job, wait_status
 CLI = [sys.executable, "-m", "runner.cli"]
 
 
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TINKER_API_KEY", "tml-" + "x" * 40)
-    cwd = tmp_path / "work"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    return cwd
-
-
 def _records() -> list[str]:
     return sorted(p.name for p in store.runs_root().iterdir())
 

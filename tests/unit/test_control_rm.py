@@ -14,16 +14,6 @@ from runner.control.testing import SELFTEST_JOB, launch_job, status, steps, wait
 LONG = ("steps=100000", "step_seconds=0.05")
 
 
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TINKER_API_KEY", "tml-" + "x" * 40)
-    cwd = tmp_path / "work"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    return cwd
-
-
 def _logs(work: Path) -> Path:
     return work / "results" / "logs"
 

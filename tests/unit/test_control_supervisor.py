@@ -9,20 +9,8 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 from runner.control import actions, procs, records, store
 from runner.control.testing import launch_job, status, steps, wait_for, wait_status
-
-
-@pytest.fixture
-def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TINKER_API_KEY", "tml-" + "x" * 40)
-    cwd = tmp_path / "work"
-    cwd.mkdir()
-    monkeypatch.chdir(cwd)
-    return cwd
 
 
 def test_run_finishes_with_exit_code_and_record(work: Path) -> None:
