@@ -64,9 +64,9 @@ class AlertTable(DataTable[Text | str]):
         """Show ``alerts`` in this order; the cursor stays on the alert it was on."""
         if labels is not None:
             self.labels = labels
-        keep = self.selected()
-        if [a for a in alerts] == self.alerts:
+        if alerts == self.alerts:
             return
+        keep = self.selected()
         self.alerts = list(alerts)
         self.clear()
         for alert in self.alerts:
