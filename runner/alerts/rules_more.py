@@ -171,7 +171,7 @@ class LengthCap(Rule):
 
 
 class LengthShift(_VsBaseline):
-    name, title = "length_shift", "response length above 2x or below 0.5x its first steps while reward rises"
+    name, title = "length_shift", "response length above 2x or below 0.25x its first steps while reward rises"
     window = "median of the last 5 points vs the median of the first 10"
 
     def metrics(self, ctx: Ctx) -> list[str]:

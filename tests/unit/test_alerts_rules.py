@@ -221,6 +221,22 @@ def test_slow_by_three_is_a_note_not_a_warning(tmp_path):
     assert 400 <= alert.first_step <= 410 and alert.severity == "info"
 
 
+def test_length_shift_a_terse_format_is_quiet_a_fourfold_fall_fires(tmp_path):
+    """The demo's steady run trimmed its answers 4.2 -> 2.1 tokens while it learned (CI saw a warning on
+    it): a 2.2x trim is a format being learned; a 5x fall while reward rises is the shortcut."""
+
+    def shorter(factor):
+        def edit(rows):
+            for r in rows[30:]:
+                r["env/all/ac_tokens_per_turn"] /= factor
+
+        return edit
+
+    assert by_rule(alerts_for(copy_run(ARITH, tmp_path / "trim", shorter(2.2))), "length_shift") == []
+    (alert,) = by_rule(alerts_for(copy_run(ARITH, tmp_path / "fall", shorter(5))), "length_shift")
+    assert alert.first_step >= 30 and "collapsed 5.0x" in alert.message and alert.flag == "len /5"
+
+
 def test_length_shift_to_zero_while_reward_rises_says_collapsed_to_0(tmp_path):
     """Responses falling to 0 tokens while the reward rises (ratio 0) is described, not a ZeroDivisionError."""
 
