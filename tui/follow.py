@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import os
 import threading
-import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from runner.api import status_source
 from runner.runs.model import RunSummary
+from runner.runs.snapshot import RunSnapshot, last_steps, series_of
+from tui.format import flatten_config
 
 if TYPE_CHECKING:
     from runner.alerts.board import AlertBoard
@@ -22,8 +24,6 @@ if TYPE_CHECKING:
     from runner.runs.folder import RunFolder
     from runner.runs.series import MetricTable
     from runner.runs.store import RunStore
-from tui.format import flatten_config
-from tui.messages import RunSnapshot, Series
 
 
 @dataclass(frozen=True)
@@ -56,14 +56,14 @@ class Follower:
         """Summaries from each file's tail only: fast, for the first paint."""
         from runner.runs.quick import quick_scan
 
-        return quick_scan(self.roots)
+        return quick_scan(self.roots, status_source())
 
     def full(self) -> list[RunSummary]:
         """Read every run folder completely."""
         from runner.runs.store import RunStore
 
         with self._lock:
-            store = RunStore(self.roots)
+            store = RunStore(self.roots, status_source())
             self._store = store
             summaries = list(store.scan())
             self._index_configs(store, summaries, {})
@@ -89,6 +89,11 @@ class Follower:
         self.board.judge(store, summaries)
 
     @property
+    def store(self) -> RunStore | None:
+        """The live run store (None before the full read): thread-safe, read by other views' workers."""
+        return self._store
+
+    @property
     def alerts(self) -> dict[str, list[Alert]] | None:
         """Every judged run's alerts (a new dict whenever one changed); None before the full read."""
         return self.board.alerts if self.board is not None else None
@@ -102,7 +107,7 @@ class Follower:
         """Flatten the config of each run in ``summaries`` (read runs only: config.json is cached)."""
         configs = dict(known)
         for summary in summaries:
-            folder = store.get(summary.path) if summary.status != "deleted" else None
+            folder = store.get(summary.path) if not summary.removed else None
             if folder is None:
                 configs.pop(summary.path, None)
                 self._config_src.pop(summary.path, None)
@@ -156,7 +161,7 @@ class Follower:
         """A new snapshot of ``folder`` (counted in ``snapshots_built``, the test seam)."""
         self.snapshots_built += 1
         detail = folder.detail()
-        series = {key: _series(folder, key) for key in focus.keys}
+        series = {key: series_of(folder.table, key) for key in focus.keys}
         steps = self._steps_of(focus.path, folder.table)
         return RunSnapshot(focus.path, detail, series, last_steps=steps, alerts=list(alerts))
 
@@ -170,75 +175,6 @@ class Follower:
 
 
 _NO_ALERTS: list[Alert] = []  # never changed: snapshots take a copy
-
-
-def last_steps(table: MetricTable) -> dict[str, int]:
-    """The step of every key's latest value (numeric or not)."""
-    out: dict[str, int] = {}
-    for key in table.keys():
-        steps, _ = table.column(key)
-        other = table.non_numeric(key)
-        candidates = steps[-1:] + ([max(other)] if other else [])
-        if candidates:
-            out[key] = max(candidates)
-    return out
-
-
-def _series(folder: object, key: str) -> Series:
-    table = folder.table  # type: ignore[attr-defined]
-    steps, values = table.column(key)
-    times, _ = table.column_times(key)
-    return Series(key=key, steps=list(steps), values=[_num(v) for v in values], times=list(times))
-
-
-def _num(value: object) -> float:
-    if isinstance(value, bool):
-        return float(value)
-    if isinstance(value, int | float):
-        return float(value)
-    return float("nan")
-
-
-class Hook:
-    """Optional timing hook for the benchmark: ``TINKERTOP_HOOK_FILE`` names a file to append to.
-
-    Off by default. Lines: ``painted <epoch> <rows>``, ``loaded <epoch>`` (full read shown) and
-    ``seen <run> <step> <epoch>``.
-    """
-
-    def __init__(self, path: str | None = None) -> None:
-        self.path = path if path is not None else os.environ.get("TINKERTOP_HOOK_FILE")
-        self._steps: dict[str, int] = {}
-        self._painted = False
-        self._loaded = False
-
-    def painted(self, rows: int) -> None:
-        if self.path and not self._painted and rows:
-            self._painted = True
-            self._write(f"painted {time.time():.6f} {rows}")
-
-    def loaded(self) -> None:
-        if self.path and not self._loaded:
-            self._loaded = True
-            self._write(f"loaded {time.time():.6f}")
-
-    def seen(self, summaries: list[RunSummary]) -> None:
-        if not self.path:
-            return
-        now = time.time()
-        lines = []
-        for summary in summaries:
-            step = summary.step
-            if step is not None and step > self._steps.get(summary.path, -1):
-                self._steps[summary.path] = step
-                lines.append(f"seen {summary.name} {step} {now:.6f}")
-        if lines:
-            self._write("\n".join(lines))
-
-    def _write(self, text: str) -> None:
-        assert self.path
-        with open(self.path, "a", encoding="utf-8") as handle:
-            handle.write(text + "\n")
 
 
 ClockFn = Callable[[], float]

@@ -13,5 +13,7 @@ Files (all outside the cookbook ``log_path``, so the cookbook's ``delete`` can n
 ``run_id = <folder name>-<8 hex of sha1(realpath(folder))>``: ``records.status_for(folder)`` finds a
 run's record from its folder with one stat. Modules: ``catalogue`` (recipes, models), ``validate``
 (chz), ``launch`` (plan + start), ``supervisor`` (owns one job), ``queue``, ``actions``, ``records``,
-``creds``, ``experiments``, ``gitinfo``, ``procs`` (/proc), ``store`` (atomic state), ``cli``, ``api``.
+``creds``, ``experiments``, ``gitinfo``, ``procs`` (/proc), ``store`` (atomic state), ``cli``,
+``pending`` (records with no folder yet), ``launcher`` and ``lineup`` (subprocess entry points for
+:mod:`runner.api`, the app's one interface).
 """

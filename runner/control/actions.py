@@ -7,11 +7,13 @@ import shlex
 import shutil
 import signal
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 from runner.control import procs, queue, records, store
 from runner.control.spawn import spawn_supervisor
+from runner.status import LIVE_OR_QUEUED, TERMINAL, Status
 
 
 class ActionError(Exception):
@@ -21,7 +23,7 @@ class ActionError(Exception):
 @dataclass
 class Outcome:
     run_id: str
-    status: str
+    status: Status
     message: str
 
 
@@ -36,12 +38,12 @@ def _resolve(ref: str) -> tuple[str, dict]:
     return run_id, state
 
 
-def wait_status(run_id: str, statuses: tuple[str, ...], timeout: float) -> str:
+def wait_status(run_id: str, statuses: Iterable[str], timeout: float) -> Status:
     """Poll the state until its effective status is one of ``statuses`` (or the timeout passes)."""
-    deadline = time.monotonic() + timeout
+    deadline, wanted = time.monotonic() + timeout, set(statuses)
     while True:
         status = records.effective_status(store.read_state(run_id) or {})
-        if status in statuses or time.monotonic() >= deadline:
+        if status in wanted or time.monotonic() >= deadline:
             return status
         time.sleep(0.1)
 
@@ -50,30 +52,30 @@ def stop(ref: str, grace: float = 10.0, wait: bool = True) -> Outcome:
     """SIGTERM to the job's group, SIGKILL after ``grace``; the supervisor reaps and records it."""
     run_id, state = _resolve(ref)
     status = records.effective_status(state)
-    if status == "queued":
+    if status == Status.QUEUED:
         with queue.locked():
-            if (store.read_state(run_id) or {}).get("status") == "queued":
-                store.update_state(run_id, status="stopped", ended_at=store.now_iso())
-                return Outcome(run_id, "stopped", "removed from the queue")
+            if (store.read_state(run_id) or {}).get("status") == Status.QUEUED:
+                store.update_state(run_id, status=Status.STOPPED, ended_at=store.now_iso())
+                return Outcome(run_id, Status.STOPPED, "removed from the queue")
         state = store.read_state(run_id) or {}
         status = records.effective_status(state)
-    if status in store.TERMINAL:
+    if status in TERMINAL:
         return Outcome(run_id, status, f"already {status}")
-    if status == "lost":
+    if status == Status.LOST:
         _record_lost(run_id, state)
         return _stop_orphan(run_id, state, grace)
     store.write_json_atomic(store.record_dir(run_id) / "stop.json", {"grace": grace, "at": store.now_iso()})
     procs.signal_pid(state.get("supervisor_pid") or 0, state.get("supervisor_start"), signal.SIGTERM)
     if not wait:
-        return Outcome(run_id, "stopping", "stop requested")
-    final = wait_status(run_id, (*store.TERMINAL, "lost"), grace + 30)
+        return Outcome(run_id, Status.STOPPING, "stop requested")
+    final = wait_status(run_id, TERMINAL | {Status.LOST}, grace + 30)
     return Outcome(run_id, final, f"{final}")
 
 
 def _record_lost(run_id: str, state: dict) -> None:
     """Persist what /proc showed: the supervisor is gone without a final record."""
-    if state.get("status") != "lost":
-        store.update_state(run_id, status="lost", lost_at=store.now_iso())
+    if state.get("status") != Status.LOST:
+        store.update_state(run_id, status=Status.LOST, lost_at=store.now_iso())
 
 
 def _stop_orphan(run_id: str, state: dict, grace: float) -> Outcome:
@@ -86,31 +88,31 @@ def _stop_orphan(run_id: str, state: dict, grace: float) -> Outcome:
             time.sleep(0.1)
         if procs.group_members(pid):
             procs.signal_group(pid, signal.SIGKILL)
-    store.update_state(run_id, status="stopped", ended_at=store.now_iso(), error="supervisor was lost")
-    return Outcome(run_id, "stopped", "supervisor was lost; job group signalled directly")
+    store.update_state(run_id, status=Status.STOPPED, ended_at=store.now_iso(), error="supervisor was lost")
+    return Outcome(run_id, Status.STOPPED, "supervisor was lost; job group signalled directly")
 
 
 def resume(ref: str) -> Outcome:
     """Relaunch in the same folder with behavior_if_log_dir_exists=resume (last checkpoint)."""
     run_id, state = _resolve(ref)
     status = records.effective_status(state)
-    if status in ("queued", *records.LIVE):
+    if status in LIVE_OR_QUEUED:
         raise ActionError(f"{state.get('name')} is {status}: nothing to resume")
-    if status == "lost" and records.job_alive(state):
+    if status == Status.LOST and records.job_alive(state):
         raise ActionError(
             f"{state.get('name')} is lost but its job (pid {state.get('pid')}) still runs: stop it first"
         )
     spec = store.read_spec(run_id)
     if spec is None:
         raise ActionError(f"{run_id}: spec.json is missing; cannot resume")
-    if status == "lost":
+    if status == Status.LOST:
         _record_lost(run_id, state)
     if not spec.get("logdir_arg", True):
         raise ActionError(f"{spec.get('recipe')} cannot resume (its log-dir behaviour is fixed to 'ask')")
     (store.record_dir(run_id) / "stop.json").unlink(missing_ok=True)
     store.update_state(
         run_id,
-        status="starting",
+        status=Status.STARTING,
         mode="resume",
         attempt=int(state.get("attempt", 1)) + 1,
         claimed_ts=time.time(),
@@ -123,7 +125,7 @@ def resume(ref: str) -> Outcome:
     spawn_supervisor(run_id, python=spec.get("python"))
     where = last_checkpoint(Path(spec["log_path"]))
     frm = f"from checkpoint {where}" if where else "with no checkpoint yet (starts over)"
-    return Outcome(run_id, "starting", f"resuming {spec['name']} in {spec['log_path']} {frm}")
+    return Outcome(run_id, Status.STARTING, f"resuming {spec['name']} in {spec['log_path']} {frm}")
 
 
 def last_checkpoint(log_path: Path) -> str | None:
@@ -183,12 +185,12 @@ def rm(ref: str, confirm: str | None) -> Outcome:
         if folder.is_dir():
             shutil.rmtree(folder)
         shutil.rmtree(store.record_dir(run_id), ignore_errors=True)
-    return Outcome(run_id, "deleted", f"deleted {folder} and its record")
+    return Outcome(run_id, Status.DELETED, f"deleted {folder} and its record")
 
 
 def _is_live(state: dict) -> bool:
     status = records.effective_status(state)
-    return status in store.LIVE_OR_QUEUED or (status == "lost" and records.job_alive(state))
+    return status in LIVE_OR_QUEUED or (status == Status.LOST and records.job_alive(state))
 
 
 def _overlaps(a: str, b: str) -> bool:

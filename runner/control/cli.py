@@ -150,7 +150,8 @@ def cmd_launch(args: argparse.Namespace) -> int:
 
 
 def _do_launch(args: argparse.Namespace) -> int:
-    from runner.control.launch import LaunchError, LaunchRequest, launch, plan
+    from runner.control.launch import LaunchError, LaunchRequest
+    from runner.control.launcher import execute
 
     req = LaunchRequest(
         recipe=args.recipe,
@@ -162,16 +163,9 @@ def _do_launch(args: argparse.Namespace) -> int:
         smoke=args.smoke,
     )
     try:
-        runs = plan(req)
+        runs, ids = execute(req, args.dry_run)
     except LaunchError as exc:
         return _fail(str(exc))
-    if args.dry_run:
-        from runner.control.launch import _release
-
-        for run in runs:
-            _release([], run.run_id)
-    try:
-        ids = [] if args.dry_run else launch(req, runs)
     except OSError as exc:
         return _fail(f"launch failed: {exc}", EXIT_FAILURE)
     rows = [
@@ -189,11 +183,11 @@ def _do_launch(args: argparse.Namespace) -> int:
 
 def _launch_failures(ids: list[str]) -> int:
     """Exit 1, naming each, when a run's process could not be started (its record says failed)."""
-    from runner.control import store
+    from runner.control.launcher import start_failures
 
-    failed = [s for s in map(store.read_state, ids) if s and s.get("status") == "failed" and s.get("error")]
-    for state in failed:
-        _fail(f"{state.get('name')}: could not start: {state['error']}", EXIT_FAILURE)
+    failed = start_failures(ids)
+    for line in failed:
+        _fail(line, EXIT_FAILURE)
     return EXIT_FAILURE if failed else 0
 
 
@@ -228,10 +222,11 @@ def _outcome(args: argparse.Namespace, out: Any) -> int:
 
 
 def cmd_stop(args: argparse.Namespace) -> int:
-    from runner.control import actions, store
+    from runner.control import actions
+    from runner.status import TERMINAL
 
     out = _action(args, actions.stop, args.run, args.grace, not args.no_wait)
-    if not isinstance(out, int) and not args.no_wait and out.status not in store.TERMINAL:
+    if not isinstance(out, int) and not args.no_wait and out.status not in TERMINAL:
         return _fail(f"could not stop {args.run}: it is still {out.status}", EXIT_FAILURE)
     return _outcome(args, out)
 

@@ -12,7 +12,7 @@ import os
 import re
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,6 +20,7 @@ from typing import Any
 from runner import paths
 from runner.control import creds, experiments, gitinfo, store
 from runner.control.catalogue import Target, UnknownRecipe, resolve_target
+from runner.status import Status
 
 
 class LaunchError(Exception):
@@ -38,6 +39,22 @@ class LaunchRequest:
     cwd: Path = field(default_factory=Path.cwd)
     python: str = sys.executable
 
+    def to_json(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)} | {"cwd": str(self.cwd)}
+
+    @classmethod
+    def from_json(cls, data: object) -> LaunchRequest:
+        """The request ``to_json`` wrote; LaunchError naming what is wrong with anything else."""
+        if not isinstance(data, dict) or not isinstance(data.get("recipe"), str):
+            raise LaunchError("a launch request is a JSON object with a 'recipe'")
+        unknown = set(data) - {f.name for f in fields(cls)}
+        if unknown:
+            raise LaunchError(f"launch request: unknown field(s) {', '.join(sorted(unknown))}")
+        for key in ("overrides", "sweep"):
+            if not all(isinstance(x, str) for x in data.get(key, [])):
+                raise LaunchError(f"launch request: {key} must be a list of strings")
+        return cls(**(data | {"cwd": Path(data.get("cwd") or Path.cwd())}))
+
 
 @dataclass
 class PlannedRun:
@@ -50,6 +67,13 @@ class PlannedRun:
     notes: list[str] = field(default_factory=list)
     logdir_arg: bool = True  # the config has behavior_if_log_dir_exists
     combo: list[str] = field(default_factory=list)  # this run's sweep values
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> PlannedRun:
+        return cls(**{f.name: data[f.name] for f in fields(cls) if f.name in data})
 
 
 def parse_overrides(items: list[str]) -> list[str]:
@@ -154,8 +178,9 @@ def _model_notes(config: dict[str, Any], overrides: list[str]) -> list[str]:
     return notes
 
 
-def plan(req: LaunchRequest) -> list[PlannedRun]:
-    """Validate and allocate every run of the request; raises LaunchError before anything starts."""
+def plan(req: LaunchRequest, *, dry_run: bool = False) -> list[PlannedRun]:
+    """Validate and allocate every run of the request; raises LaunchError before anything starts.
+    A ``dry_run`` gives its name reservations back before it returns (see :func:`release`)."""
     target, entry, user, notes = _prepare(req)
     combos = expand_sweep(req.sweep)
     parse_overrides([item for combo in combos for item in combo])
@@ -172,9 +197,11 @@ def plan(req: LaunchRequest) -> list[PlannedRun]:
                 _plan_one(req, target, entry, [*user, *combo], combo, (name, log_path, run_id), notes)
             )
         except LaunchError:
-            _release(runs, run_id)
+            release(runs, run_id)
             raise
     _check_credentials(req, runs)
+    if dry_run:
+        release(runs)
     return runs
 
 
@@ -248,9 +275,10 @@ def _place(base, combo, explicit_log, cwd, taken, n) -> tuple[str, str, str]:
     return allocate(name, logs_root, taken)
 
 
-def _release(runs: list[PlannedRun], run_id: str) -> None:
-    """Free the record dirs reserved by a plan that failed."""
-    for rid in [run_id, *(r.run_id for r in runs)]:
+def release(runs: list[PlannedRun], *run_ids: str) -> None:
+    """Give back the names ``plan`` reserved (the empty record dirs) for runs that will not be launched:
+    a plan that failed, a dry run, planned runs abandoned because another plan failed."""
+    for rid in [*run_ids, *(r.run_id for r in runs)]:
         try:
             store.record_dir(rid).rmdir()
         except OSError:
@@ -277,8 +305,7 @@ def _check_credentials(req: LaunchRequest, runs: list[PlannedRun]) -> None:
         wandb = run.config.get("wandb_project")
         check = creds.check(env, local=req.local, wandb_project=wandb if isinstance(wandb, str) else None)
         if not check.ok:
-            for r in runs:
-                _release([], r.run_id)
+            release(runs)
             raise LaunchError(check.message())
 
 
@@ -293,13 +320,15 @@ def launch(req: LaunchRequest, runs: list[PlannedRun]) -> list[str]:
     for run in runs:
         write_records(req, run, code, secrets)
         if req.queue:
-            store.update_state(run.run_id, status="queued", queued_ts=time.time())
+            store.update_state(run.run_id, status=Status.QUEUED, queued_ts=time.time())
         else:
-            store.update_state(run.run_id, status="starting", claimed_ts=time.time(), claimed_by=os.getpid())
+            store.update_state(
+                run.run_id, status=Status.STARTING, claimed_ts=time.time(), claimed_by=os.getpid()
+            )
             try:
                 spawn_supervisor(run.run_id, python=req.python)
             except (OSError, RuntimeError) as exc:
-                store.update_state(run.run_id, status="failed", error=str(exc), ended_at=store.now_iso())
+                store.update_state(run.run_id, status=Status.FAILED, error=str(exc), ended_at=store.now_iso())
         ids.append(run.run_id)
     queue.drain()  # every launch also moves the queue
     return ids
@@ -345,7 +374,7 @@ def write_records(req: LaunchRequest, run: PlannedRun, code: gitinfo.CodeState, 
         "recipe": req.recipe,
         "log_path": run.log_path,
         "local": req.local,
-        "status": "queued",
+        "status": Status.QUEUED,
         "mode": "delete",
         "attempt": 1,
         "created_at": spec["created_at"],

@@ -14,16 +14,18 @@ import os
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from runner import paths
 from runner.control import records, store
 from runner.control.spawn import spawn_supervisor
+from runner.status import LIVE, Status
 
 DEFAULT_MAX_PARALLEL = 4
 
 
-def settings_path():
+def settings_path() -> Path:
     return paths.state_dir() / "settings.json"
 
 
@@ -58,9 +60,9 @@ def snapshot() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     live, queued = [], []
     for state in store.iter_states():
         status = records.effective_status(state)
-        if status in records.LIVE:
+        if status in LIVE:
             live.append(state)
-        elif status == "queued":
+        elif status == Status.QUEUED:
             queued.append(state)
     queued.sort(key=lambda s: (s.get("queued_ts") or 0, s.get("run_id")))
     return live, queued
@@ -74,12 +76,12 @@ def drain(limit: int | None = None) -> list[str]:
         free = (limit or max_parallel()) - len(live)
         for state in queued[: max(0, free)]:
             run_id = state["run_id"]
-            store.update_state(run_id, status="starting", claimed_ts=time.time(), claimed_by=os.getpid())
+            store.update_state(run_id, status=Status.STARTING, claimed_ts=time.time(), claimed_by=os.getpid())
             spec = store.read_spec(run_id) or {}
             try:
                 spawn_supervisor(run_id, python=spec.get("python"))
             except Exception as exc:
-                store.update_state(run_id, status="failed", error=str(exc), ended_at=store.now_iso())
+                store.update_state(run_id, status=Status.FAILED, error=str(exc), ended_at=store.now_iso())
                 continue
             started.append(run_id)
     return started

@@ -13,8 +13,8 @@ from typing import Any
 
 from runner.control import procs, store
 from runner.runs.console import read_console_tail
+from runner.status import LIVE, Status
 
-LIVE = ("starting", "running")
 # a claimed run whose supervisor has not yet written its pid is "starting" for this long, then lost
 START_TIMEOUT_S = 60.0
 TAIL_LINES = 20
@@ -31,15 +31,16 @@ def job_alive(state: dict[str, Any]) -> bool:
     return procs.alive(state.get("pid"), state.get("pid_start"))
 
 
-def effective_status(state: dict[str, Any]) -> str:
-    """The recorded status, except a live status whose supervisor is gone becomes ``lost``."""
-    status = str(state.get("status") or "lost")
+def effective_status(state: dict[str, Any]) -> Status:
+    """The recorded status, except a live status whose supervisor is gone becomes ``lost`` (so does a
+    record with no status; a word that is not a status is ``unknown``)."""
+    status = Status.parse(state.get("status") or Status.LOST, Status.UNKNOWN)
     if status not in LIVE:
         return status
     if state.get("supervisor_pid"):
-        return status if supervisor_alive(state) else "lost"
+        return status if supervisor_alive(state) else Status.LOST
     claimed = float(state.get("claimed_ts") or 0)
-    return status if time.time() - claimed < START_TIMEOUT_S else "lost"
+    return status if time.time() - claimed < START_TIMEOUT_S else Status.LOST
 
 
 def tail(path: Path, lines: int = TAIL_LINES, max_bytes: int = 64_000) -> list[str]:
@@ -70,9 +71,9 @@ def summarize(state: dict[str, Any]) -> dict[str, Any]:
         "console_log": str(store.console_path(run_id)),
         "error": state.get("error"),
         "stopping": bool(state.get("stop_requested")) and status in LIVE,
-        "job_alive": job_alive(state) if status == "lost" else None,
+        "job_alive": job_alive(state) if status == Status.LOST else None,
     }
-    if status in ("failed", "lost"):
+    if status in (Status.FAILED, Status.LOST):
         out["console_tail"] = tail(store.console_path(run_id))
     return out
 

@@ -17,22 +17,20 @@ from pathlib import Path
 from typing import Any
 
 from runner import paths
+from runner.status import TERMINAL, Status
 
-TERMINAL = ("finished", "failed", "stopped")
-STATES = ("queued", "starting", "running", *TERMINAL, "lost")
 # the state machine: recorded status -> statuses it may move to (resume restarts an ended run)
-ALLOWED: dict[str | None, tuple[str, ...]] = {
-    None: ("queued", "starting"),
-    "queued": ("starting", "stopped", "failed"),
-    "starting": ("starting", "running", *TERMINAL, "lost"),
-    "running": (*TERMINAL, "lost"),
-    "lost": ("stopped", "starting"),
-    **{t: ("starting",) for t in TERMINAL},
+ALLOWED: dict[Status | None, tuple[Status, ...]] = {
+    None: (Status.QUEUED, Status.STARTING),
+    Status.QUEUED: (Status.STARTING, Status.STOPPED, Status.FAILED),
+    Status.STARTING: (Status.STARTING, Status.RUNNING, *TERMINAL, Status.LOST),
+    Status.RUNNING: (*TERMINAL, Status.LOST),
+    Status.LOST: (Status.STOPPED, Status.STARTING),
+    **{t: (Status.STARTING,) for t in TERMINAL},
 }
 
 
 MAX_NAME = 128  # a run name; its record dir adds "-<8 hex>", far below the usual 255-byte limit
-LIVE_OR_QUEUED = ("queued", "starting", "running")
 
 
 class IllegalTransition(RuntimeError):
@@ -148,7 +146,7 @@ def update_state(run_id: str, **changes: Any) -> dict[str, Any]:
     state = read_state(run_id) or {"run_id": run_id}
     new = changes.get("status")
     if new is not None and new != state.get("status"):
-        allowed = ALLOWED.get(state.get("status"), ())
+        allowed = ALLOWED.get(state.get("status"), ())  # a plain string from disk finds its member
         if new not in allowed:
             raise IllegalTransition(f"{run_id}: {state.get('status')} -> {new} is not allowed")
     state.update(changes)

@@ -18,6 +18,7 @@ from typing import Any
 
 from runner.control import creds, experiments, procs, store
 from runner.control.scrub import ConsoleScrubber
+from runner.status import Status
 
 POLL_S = 0.2
 DEFAULT_GRACE_S = 10.0
@@ -102,7 +103,7 @@ class Supervisor:
             log.close()
         pid = self.proc.pid
         self.update(
-            status="running",
+            status=Status.RUNNING,
             pid=pid,
             pgid=pid,
             pid_start=procs.start_time(pid),
@@ -141,18 +142,18 @@ class Supervisor:
             except OSError as exc:  # never let masking take the supervisor down
                 print(f"console scrub failed: {exc}", file=sys.stderr)
 
-    def finish(self, rc: int | None, error: str | None = None) -> str:
+    def finish(self, rc: int | None, error: str | None = None) -> Status:
         pgid = self.proc.pid if self.proc else None
         if pgid and procs.group_members(pgid):  # leftovers of the job's group never outlive it
             procs.signal_group(pgid, signal.SIGKILL)
         self.scrub()
         stopped = self.stop_deadline is not None or (rc is None and self.stop_requested())
         if stopped:
-            status = "stopped"
+            status = Status.STOPPED
         elif rc == 0 and error is None:
-            status = "finished"
+            status = Status.FINISHED
         else:
-            status = "failed"
+            status = Status.FAILED
         ended = store.now_iso()
         sig = -rc if rc is not None and rc < 0 else None
         # the experiment record is complete before the final status says so (readers wait on the status)
@@ -169,10 +170,12 @@ class Supervisor:
         self.update(
             supervisor_pid=os.getpid(),
             supervisor_start=procs.start_time(os.getpid()),
-            status="starting",
+            status=Status.STARTING,
         )
         if not self.spec:
-            self.update(status="failed", error="spec.json missing or unreadable", ended_at=store.now_iso())
+            self.update(
+                status=Status.FAILED, error="spec.json missing or unreadable", ended_at=store.now_iso()
+            )
             return 1
         if self.stop_requested():
             self.finish(None)

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from runner.control import records, store
 from runner.control.launch import LaunchRequest, launch, plan
+from runner.status import Status
 
 SELFTEST_JOB = str(Path(__file__).with_name("selftest_job.py"))
 T = TypeVar("T")
@@ -33,7 +34,7 @@ def launch_job(cwd: Path, *overrides: str, name: str | None = None, queue: bool 
     return launch(req, plan(req))[0]
 
 
-def status(run_id: str) -> str:
+def status(run_id: str) -> Status:
     return records.effective_status(store.read_state(run_id) or {})
 
 

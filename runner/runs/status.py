@@ -18,23 +18,25 @@ files, in this order:
 The process check runs only when the cheaper rules have not decided; one scan of ``/proc`` serves
 every run for ``HOLDERS_TTL_S`` seconds.
 
-Hook: if the module ``runner.control.records`` exists and has ``status_for(run_path) -> dict |
-None``, its answer (``{"status": ..., "exit_code": ...}``) wins. It is imported lazily; its absence or
-its errors are tolerated.
+The supervisor's record, when the caller gives a :data:`StatusSource` (``runner.api.status_source``
+asks ``runner.control``), wins over the files: ``{"status": ..., "exit_code": ..., "error": ...}``. A
+source that fails is a note on that run's row (and counted), never the end of the read.
 """
 
 from __future__ import annotations
 
-import importlib
 import os
 import re
 import statistics
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from runner.status import Status
 
 STALE_MIN_S = 300.0
 STALE_STEP_FACTOR = 5.0
@@ -46,8 +48,9 @@ _ERROR_RE = re.compile(
     r"Traceback \(most recent call last\)|^[\w.]*(Error|Exception|Interrupt)\b(:|$)|^Killed\b"
 )
 
-_hook: Callable[[str], dict | None] | None = None
-_hook_loaded = False
+# asked for a run folder's supervisor record: a dict with a "status", or None (tinkertop did not launch it)
+StatusSource = Callable[[str], dict[str, Any] | None]
+SOURCE_FAILURES: Counter[str] = Counter()  # exception name -> how many times a source raised
 
 
 def stale_after(step_seconds: float | None) -> float:
@@ -64,15 +67,15 @@ def median_step_seconds(time_totals: Sequence[float], seen_times: Sequence[float
     return float(statistics.median(gaps)) if gaps else None
 
 
-def console_verdict(tail: Sequence[str]) -> str | None:
+def console_verdict(tail: Sequence[str]) -> Status | None:
     """``finished`` / ``failed`` / None from the last lines of a console log."""
     start = max((i for i, line in enumerate(tail) if _START in line), default=-1)
     lines = list(tail[start + 1 :])
     if any(marker in line for line in lines for marker in _DONE):
-        return "finished"
+        return Status.FINISHED
     recent = [line for line in lines if line.strip()][-ERROR_WINDOW:]
     if any(_ERROR_RE.search(line) for line in recent):
-        return "failed"
+        return Status.FAILED
     return None
 
 
@@ -85,23 +88,23 @@ def infer_status(
     *,
     held: Callable[[], bool] | None = None,
     progress: float | None = None,
-) -> str:
+) -> Status:
     """Status from the files (see the module docstring). ``last_growth``: when the files were last
     seen growing (None: never); ``held``: asked only when needed, whether a local process holds the
     run; ``progress``: the fraction done, if known."""
     if checkpoints and checkpoints[-1].get("name") == "final":
-        return "finished"
+        return Status.FINISHED
     verdict = console_verdict(console_tail)
     if verdict:
         return verdict
     now = time.time() if now is None else now
     if last_growth is not None and now - last_growth <= stale_after(step_seconds):
-        return "running"
+        return Status.RUNNING
     if held is not None and held():
-        return "running"
+        return Status.RUNNING
     if progress is not None and progress >= 1.0:
-        return "finished"
-    return "unknown" if last_growth is None else "stale"
+        return Status.FINISHED
+    return Status.UNKNOWN if last_growth is None else Status.STALE
 
 
 class GrowthWatch:
@@ -133,24 +136,18 @@ def file_sizes(paths: Iterable[Path | None]) -> tuple[int, ...]:
     return tuple(out)
 
 
-def supervisor_status(run_path: str | Path) -> dict | None:
-    """The supervisor's record for this run (``runner.control.records.status_for``), if any."""
-    global _hook, _hook_loaded
-    if not _hook_loaded:
-        _hook_loaded = True
-        try:
-            module = importlib.import_module("runner.control.records")
-            fn = getattr(module, "status_for", None)
-            _hook = fn if callable(fn) else None
-        except Exception:  # absent or broken: the files decide
-            _hook = None
-    if _hook is None:
-        return None
+def supervisor_status(source: StatusSource | None, run_path: str | Path) -> tuple[dict | None, str]:
+    """What ``source`` says of the run at ``run_path``: its record (None: the files decide) and, when
+    asking failed, why (``""`` otherwise): the reader puts that on the run's row, and it is counted in
+    ``SOURCE_FAILURES``. No source: the files alone decide."""
+    if source is None:
+        return None, ""
     try:
-        record = _hook(str(run_path))
-    except Exception:
-        return None
-    return record if isinstance(record, dict) and record.get("status") else None
+        record = source(str(run_path))
+    except Exception as exc:  # noqa: BLE001 - one run's record never ends the read: said on its row
+        SOURCE_FAILURES[type(exc).__name__] += 1
+        return None, f"supervisor record: {type(exc).__name__}: {exc}"
+    return (record if isinstance(record, dict) and record.get("status") else None), ""
 
 
 def exit_code_of(record: dict | None) -> int | None:

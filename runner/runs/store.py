@@ -3,7 +3,9 @@
 ``RunStore(roots).scan()`` discovers and reads every run; ``refresh(changed)`` re-reads only the
 runs named by a watcher batch (a changed path that is not a known run is searched for new runs);
 ``get(path)`` hands out the live :class:`RunFolder` (chart data: ``get(p).table.column(key)``).
-A run whose path disappeared is reported once with status ``deleted`` and forgotten.
+A run whose path disappeared is reported once, its summary marked ``removed``, and forgotten.
+A run's status comes from the ``status_source`` the caller gives (the supervisor's records, see
+:data:`runner.runs.status.StatusSource`), else from its files.
 Each run is read in isolation: what fails in one run is a note on its own row (see
 :mod:`runner.runs.folder`), and the other runs are read and listed as usual.
 """
@@ -18,6 +20,7 @@ from pathlib import Path
 from runner.runs.discover import Found, discover
 from runner.runs.folder import RunFolder, failure
 from runner.runs.model import RunSummary
+from runner.runs.status import StatusSource
 
 
 def _key(path: str | Path) -> str:
@@ -37,8 +40,9 @@ def refresh_isolated(run: RunFolder) -> None:
 class RunStore:
     """Runs under ``roots``; thread-safe."""
 
-    def __init__(self, roots: Iterable[str | Path]) -> None:
+    def __init__(self, roots: Iterable[str | Path], status_source: StatusSource | None = None) -> None:
         self.roots = [Path(_key(r)) for r in roots]
+        self.status_source = status_source
         self._runs: dict[str, RunFolder] = {}
         self._lock = threading.RLock()
 
@@ -105,13 +109,13 @@ class RunStore:
         return [run.summary() for run in self.runs()]
 
     def _add(self, item: Found) -> RunFolder:
-        run = RunFolder(item.path, foreign=item.foreign)
+        run = RunFolder(item.path, foreign=item.foreign, status_source=self.status_source)
         self._runs[_key(item.path)] = run
         return run
 
     def _forget(self, key: str) -> RunSummary:
         run = self._runs.pop(key)
         summary = run.summary()
-        summary.status = "deleted"
+        summary.removed = True
         summary.note = "no longer on disk"
         return summary

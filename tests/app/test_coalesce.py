@@ -14,6 +14,7 @@ from pathlib import Path
 from textual.app import App
 
 from runner.runs.model import RunSummary
+from runner.status import Status
 from tests.app.conftest import FIXED_MTIME, copy_run, wait_until
 from tui.app import TinkertopApp
 from tui.follow import Focus, Follower
@@ -22,11 +23,11 @@ from tui.messages import RunsRefreshed
 HEAD = "env/all/reward/total"
 
 
-def _summary(path: str, step: int, status: str = "running") -> RunSummary:
+def _summary(path: str, step: int, removed: bool = False) -> RunSummary:
     return RunSummary(
-        path=path, name=Path(path).name, kind="rl", status=status, step=step, progress=None,
+        path=path, name=Path(path).name, kind="rl", status=Status.RUNNING, step=step, progress=None,
         headline_key=None, headline_value=None, spark=[], last_change=None, n_lines=step, bad_lines=0,
-        latest={},
+        latest={}, removed=removed,
     )  # fmt: skip
 
 
@@ -62,15 +63,15 @@ async def test_pending_update_replaced_by_newer_keeps_every_paths_latest_summary
         # queued back to back: none is handled before the last is posted
         app.post_message(RunsRefreshed([_summary("/a", 1), _summary("/b", 1)], None, "update", alerts_old))
         app.post_message(RunsRefreshed([_summary("/a", 2)], None, "update", None))
-        app.post_message(RunsRefreshed([_summary("/c", 5, status="deleted")], None, "update", None))
+        app.post_message(RunsRefreshed([_summary("/c", 5, removed=True)], None, "update", None))
         await wait_until(pilot, lambda: app.handled, what="a refresh handled")
         await pilot.pause()
         assert len(app.handled) == 1  # one message for three batches
         merged = app.handled[0]
-        assert {s.path: (s.step, s.status) for s in merged.summaries} == {
-            "/a": (2, "running"),
-            "/b": (1, "running"),
-            "/c": (5, "deleted"),
+        assert {s.path: (s.step, s.removed) for s in merged.summaries} == {
+            "/a": (2, False),
+            "/b": (1, False),
+            "/c": (5, True),
         }
         assert merged.phase == "update"
         assert merged.alerts is alerts_old  # None is no news: the older map is still the newest

@@ -178,39 +178,3 @@ async def test_sweep_field_plans_and_launches_one_run_per_value(ws: Path) -> Non
         for run_id, n in zip(ids, (2, 3), strict=True):
             await wait_until(pilot, lambda r=run_id: status(r) in ("finished", "failed"), 60, "finish")
             assert steps(run_id) == list(range(n))
-
-
-def test_form_args_and_spec_round_trip() -> None:
-    from tui.control import LaunchForm, form_from_spec
-
-    form = LaunchForm(
-        recipe="math_rl",
-        model="Qwen/Qwen3-8B",
-        renderer="qwen3",
-        learning_rate="4e-4",
-        local=False,
-        smoke=True,
-        queue=True,
-        name="x",
-        overrides="group_size=4 'wandb_name=a b'",
-        sweep="seed=0,1",
-    )
-    assert form.args() == [
-        "math_rl",
-        "model_name=Qwen/Qwen3-8B",
-        "renderer_name=qwen3",
-        "learning_rate=4e-4",
-        "group_size=4",
-        "wandb_name=a b",
-        "--smoke",
-        "--queue",
-        "--name",
-        "x",
-        "--sweep",
-        "seed=0,1",
-    ]
-    spec = {"recipe": "math_rl", "name": "x-seed0", "smoke": True, "combo": ["seed=0"]}
-    spec["user_overrides"] = form.override_list()
-    back = form_from_spec(spec)
-    assert (back.model, back.renderer, back.learning_rate) == ("Qwen/Qwen3-8B", "qwen3", "4e-4")
-    assert back.overrides == "group_size=4 'wandb_name=a b' seed=0" and back.name == "x-seed0-clone"

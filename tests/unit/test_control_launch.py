@@ -12,7 +12,15 @@ from pathlib import Path
 import pytest
 
 from runner.control import actions, gitinfo, queue, store
-from runner.control.launch import LaunchError, LaunchRequest, expand_sweep, plan, write_records
+from runner.control.launch import (
+    LaunchError,
+    LaunchRequest,
+    PlannedRun,
+    expand_sweep,
+    plan,
+    release,
+    write_records,
+)
 from runner.control.testing import SELFTEST_JOB, launch_job, wait_status
 
 CLI = [sys.executable, "-m", "runner.cli"]
@@ -224,13 +232,49 @@ def test_unknown_recipe_is_an_error(work: Path) -> None:
 
 
 def test_app_launch_call_reports_errors_and_runs(work: Path) -> None:
-    from runner.control.api import launch_cli
+    """runner.api's launch: a serialized LaunchRequest to ``python -m runner.control.launcher``, typed
+    PlannedRuns back (a real subprocess, a real supervised run)."""
+    from runner.api import PlannedRun, launch_request
 
-    bad = launch_cli([SELFTEST_JOB, "stepz=1"], cwd=work)
-    assert not bad.ok and bad.exit_code == 2 and "stepz" in bad.error
-    good = launch_cli([SELFTEST_JOB, "steps=2", "--name", "viaapi"], cwd=work)
-    assert good.ok and good.runs[0]["name"] == "viaapi" and good.runs[0]["config"]["steps"] == 2
+    bad = launch_request(LaunchRequest(SELFTEST_JOB, ["stepz=1"], cwd=work), dry_run=False)
+    assert not bad.ok and bad.exit_code == 2 and "stepz" in bad.error and not bad.runs
+    good = launch_request(LaunchRequest(SELFTEST_JOB, ["steps=2"], name="viaapi", cwd=work), dry_run=False)
+    assert good.ok and isinstance(good.runs[0], PlannedRun), good.error
+    assert good.runs[0].name == "viaapi" and good.runs[0].config["steps"] == 2
     assert wait_status(good.ids[0], "finished", "failed") == "finished"
+
+
+def test_dry_run_plan_gives_its_reservations_back(work: Path) -> None:
+    before = _records()
+    runs = plan(LaunchRequest(SELFTEST_JOB, [], sweep=["steps=1,2"], cwd=work), dry_run=True)
+    assert len(runs) == 2 and _records() == before  # no record dir left reserved
+    kept = plan(LaunchRequest(SELFTEST_JOB, ["steps=2"], cwd=work))  # a real plan keeps its name
+    assert _records() == sorted([*before, kept[0].run_id])
+    release(kept)
+    assert _records() == before
+
+
+def test_dry_run_through_the_launcher_reserves_nothing(work: Path) -> None:
+    from runner.api import LaunchForm, validate
+
+    before = _records()
+    result = validate(LaunchForm(SELFTEST_JOB, overrides="steps=2", name="dry"), work)
+    assert result.ok and [r.name for r in result.runs] == ["dry"] and result.ids == []
+    assert _records() == before
+
+
+def test_launch_request_round_trips_through_json(work: Path) -> None:
+    import json
+
+    req = LaunchRequest(SELFTEST_JOB, [], name="x", sweep=["steps=1,2"], cwd=work)
+    again = LaunchRequest.from_json(json.loads(json.dumps(req.to_json())))
+    assert again == req and isinstance(again.cwd, Path)
+    with pytest.raises(LaunchError, match="unknown field"):
+        LaunchRequest.from_json({"recipe": "x", "stepz": 1})
+    with pytest.raises(LaunchError, match="recipe"):
+        LaunchRequest.from_json(["x"])
+    planned = plan(req, dry_run=True)
+    assert [PlannedRun.from_json(json.loads(json.dumps(r.to_json()))) for r in planned] == planned
 
 
 def test_local_refuses_a_hub_model_name(work: Path) -> None:

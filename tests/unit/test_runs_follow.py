@@ -188,7 +188,7 @@ def test_store_reports_a_deleted_run_once(tmp_path):
         p.unlink()
     run_dir.rmdir()
     out = store.refresh({run_dir})
-    assert [s.status for s in out] == ["deleted"]
+    assert [(s.removed, s.status) for s in out] == [(True, "unknown")]  # its last status, marked gone
     assert store.get(run_dir) is None and store.scan() == []
 
 
@@ -311,7 +311,9 @@ def test_bulk_ingest_equals_line_by_line(rel):
 
 
 def test_supervisor_record_wins_over_the_files(tmp_path):
-    """A real state file written by runner.control.store (the supervisor's record) decides status."""
+    """A real state file written by runner.control.store (the supervisor's record) decides status, when
+    the caller passes the reader that status source."""
+    from runner.api import status_source
     from runner.control import store as control_store
 
     lines = real_lines()
@@ -324,7 +326,7 @@ def test_supervisor_record_wins_over_the_files(tmp_path):
         {"run_id": run_id, "status": "failed", "exit_code": 3, "error": "boom", "log_path": str(run_dir)},
     )
     control_store.console_path(run_id).write_text("Traceback (most recent call last):\nValueError: boom\n")
-    run = RunFolder(run_dir)
+    run = RunFolder(run_dir, status_source=status_source())
     run.refresh()
     s = run.summary()
     assert (s.status, s.status_source) == ("failed", "supervisor")
@@ -333,9 +335,12 @@ def test_supervisor_record_wins_over_the_files(tmp_path):
     lone = tmp_path / "lone"
     lone.mkdir()
     (lone / "metrics.jsonl").write_text(lines[0] + "\n")
-    alone = RunFolder(lone)
+    alone = RunFolder(lone, status_source=status_source())
     alone.refresh()
     assert alone.summary().status_source == "files"
+    unasked = RunFolder(run_dir)  # no status source given: the files alone decide
+    unasked.refresh()
+    assert unasked.summary().status_source == "files"
 
 
 @pytest.mark.parametrize("peek_bytes", [4000, 10**6], ids=["partial", "whole"])

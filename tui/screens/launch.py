@@ -21,10 +21,9 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
-from runner.control.api import LaunchResult
+from runner import api
+from runner.api import LaunchForm, LaunchResult, ModelChoice
 from runner.control.catalogue import RECIPES, by_key
-from tui import control
-from tui.control import LaunchForm, ModelChoice
 
 _lineup: list[ModelChoice] | None = None  # loaded once per app process
 
@@ -62,10 +61,10 @@ def describe(result: LaunchResult, launched: bool, queued: bool = False) -> str:
     verb = ("queued" if queued else "started") if launched else "would start"
     blocks = []
     for run in result.runs:
-        lines = [f"[b]{verb} {_escape(run['name'])}[/b]", f"  log_path: {_escape(run['log_path'])}"]
-        lines += [f"  note: {_escape(n)}" for n in run.get("notes", [])]
+        lines = [f"[b]{verb} {_escape(run.name)}[/b]", f"  log_path: {_escape(run.log_path)}"]
+        lines += [f"  note: {_escape(n)}" for n in run.notes]
         lines.append("  resolved config:")
-        config = run.get("config") or {}
+        config = run.config
         lines += [
             f"    {_escape(k)} = {_escape(json.dumps(v, default=str))}" for k, v in sorted(config.items())
         ]
@@ -221,7 +220,7 @@ class LaunchScreen(Screen[None]):
     def _load_lineup(self) -> None:
         global _lineup
         try:
-            models = control.model_lineup()
+            models = api.model_lineup()
         except Exception as exc:  # noqa: BLE001 - shown in the form
             self.post_message(LineupLoaded([], error=str(exc)))
             return
@@ -278,9 +277,9 @@ class LaunchScreen(Screen[None]):
     def _check(self, form: LaunchForm, launched: bool) -> None:
         runs = self.result.runs if launched and self.result else []
         if launched and not form.name and not form.sweep and len(runs) == 1:
-            form = replace(form, name=str(runs[0]["name"]))  # launch the name that was shown
+            form = replace(form, name=runs[0].name)  # launch the name that was shown
         try:
-            result = control.launch(form, self.cwd) if launched else control.validate(form, self.cwd)
+            result = api.launch(form, self.cwd) if launched else api.validate(form, self.cwd)
         except Exception as exc:  # noqa: BLE001 - a timeout or a broken launcher, shown in the form
             result = LaunchResult(False, -1, f"{type(exc).__name__}: {exc}")
         self.post_message(FormChecked(form, result, launched))
@@ -297,7 +296,7 @@ class LaunchScreen(Screen[None]):
             return
         config.update(describe(message.result, message.launched, message.form.queue))
         if message.launched:
-            names = ", ".join(r["name"] for r in message.result.runs)
+            names = ", ".join(r.name for r in message.result.runs)
             self.notify(f"{'queued' if message.form.queue else 'started'} {names}", markup=False)
             self.dismiss(None)
             return

@@ -1,6 +1,6 @@
 """Run control keys for the screens that show runs: new, clone, stop, resume, delete.
 
-``RunControlMixin`` goes before ``Screen`` in a screen's bases; the screen adds
+``RunControlMixin`` (a ``Screen``) goes first in a screen's bases; the screen adds
 ``control_bindings(prefix)`` to its BINDINGS and says which run is meant (``control_path``).
 Every step that reads files or touches processes runs in a thread worker and reports by message;
 destructive actions are capitals and always confirmed, naming the run.
@@ -10,17 +10,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from functools import partial
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 from textual.message import Message
+from textual.screen import Screen
 
-from tui import control
-from tui.control import ActionResult, RunRef
+from runner import api
+from runner.api import ActionResult, RunRef
+from runner.status import LIVE_OR_QUEUED, STOPPABLE
 from tui.widgets.confirm import ConfirmModal, TypeNameModal
+
+if TYPE_CHECKING:
+    from tui.app import TinkertopApp
 
 STOP_GRACE_S = 10.0
 FORCE_GRACE_S = 1.0
-STOPPABLE = ("queued", "starting", "running", "lost")
 
 
 def control_bindings(prefix: str) -> list[Binding]:
@@ -53,8 +59,16 @@ class RunActionDone(Message):
         self.result = result
 
 
-class RunControlMixin:
-    """Actions behind ``control_bindings``; mixed into a ``Screen``."""
+class RunControlMixin(Screen[None]):
+    """Actions behind ``control_bindings``, for the screens that show runs."""
+
+    @property
+    def tapp(self) -> TinkertopApp:
+        """The app, typed."""
+        from tui.app import TinkertopApp
+
+        assert isinstance(self.app, TinkertopApp)
+        return self.app
 
     def control_path(self) -> str | None:
         """The folder of the run the keys act on (the screen says which)."""
@@ -64,7 +78,7 @@ class RunControlMixin:
     def action_new_run(self) -> None:
         from tui.screens.launch import LaunchScreen
 
-        self.app.push_screen(LaunchScreen(self._workspace()))  # type: ignore[attr-defined]
+        self.app.push_screen(LaunchScreen(self._workspace()))
 
     def action_clone_run(self) -> None:
         self._look_up("clone")
@@ -82,26 +96,26 @@ class RunControlMixin:
         self._look_up("delete")
 
     # --- lookup, confirm, act -------------------------------------------------
-    def _workspace(self):  # type: ignore[no-untyped-def]
+    def _workspace(self) -> Path:
         from runner.paths import workspace_for
 
-        return workspace_for(self.app.roots)  # type: ignore[attr-defined]
+        return workspace_for(self.tapp.roots)
 
     def _look_up(self, verb: str) -> None:
         path = self.control_path()
         if not path:
-            self.notify("no run selected", severity="warning", markup=False)  # type: ignore[attr-defined]
+            self.notify("no run selected", severity="warning", markup=False)
             return
-        self.run_worker(  # type: ignore[attr-defined]
+        self.run_worker(
             partial(self._lookup_worker, path, verb), thread=True, group="control-lookup", exit_on_error=False
         )
 
     def _lookup_worker(self, path: str, verb: str) -> None:
-        self.post_message(RunLookedUp(control.lookup(path), verb))  # type: ignore[attr-defined]
+        self.post_message(RunLookedUp(api.lookup(path), verb))
 
     def on_run_looked_up(self, message: RunLookedUp) -> None:
         ref, verb = message.ref, message.verb
-        notify = self.notify  # type: ignore[attr-defined]
+        notify = self.notify
         if ref.run_id is None:
             notify(
                 f"{ref.name} was not launched by tinkertop: no supervisor record",
@@ -109,9 +123,9 @@ class RunControlMixin:
                 markup=False,
             )
             return
-        push = self.app.push_screen  # type: ignore[attr-defined]
+        push = self.app.push_screen
         if verb == "clone":
-            self._act("clone", control.clone_form, ref)
+            self._act("clone", api.clone_form, ref)
         elif verb in ("stop", "force"):
             if ref.status not in STOPPABLE:
                 notify(f"{ref.name} is {ref.status}: nothing to stop", severity="warning", markup=False)
@@ -124,7 +138,7 @@ class RunControlMixin:
             title = f"{'Stop' if verb == 'stop' else 'Force-stop'} run {ref.name}?"
             push(ConfirmModal(title, body, "Stop"), partial(self._confirmed, verb, ref))
         elif verb == "resume":
-            if ref.status in ("queued", "starting", "running"):
+            if ref.status in LIVE_OR_QUEUED:
                 notify(f"{ref.name} is {ref.status}: nothing to resume", severity="warning", markup=False)
                 return
             body = f"Relaunch {ref.title()} in its folder from its last checkpoint."
@@ -133,7 +147,7 @@ class RunControlMixin:
                 partial(self._confirmed, "resume", ref),
             )
         elif verb == "delete":
-            if ref.status in ("queued", "starting", "running"):
+            if ref.status in LIVE_OR_QUEUED:
                 notify(
                     f"{ref.name} is {ref.status}: stop it (K) before deleting", severity="error", markup=False
                 )
@@ -147,19 +161,18 @@ class RunControlMixin:
         if not yes:
             return
         if verb in ("stop", "force"):
-            self.notify(f"stopping {ref.name}…", markup=False)  # type: ignore[attr-defined]
-            self._act("stop", control.stop, ref, STOP_GRACE_S if verb == "stop" else FORCE_GRACE_S)
+            self.notify(f"stopping {ref.name}…", markup=False)
+            self._act("stop", api.stop, ref, STOP_GRACE_S if verb == "stop" else FORCE_GRACE_S)
         else:
-            self._act("resume", control.resume, ref)
+            self._act("resume", api.resume, ref)
 
     def _typed(self, ref: RunRef, typed: str | None) -> None:
         if typed is not None:
-            self._act("delete", control.delete, ref, typed)
+            self._act("delete", api.delete, ref, typed)
 
     def _act(self, verb: str, fn: Callable[..., ActionResult], *args: object) -> None:
         """Run ``fn`` in an app-level worker (it outlives this screen) and report back here."""
-        app = self.app  # type: ignore[attr-defined]
-        app.run_worker(
+        self.app.run_worker(
             partial(self._action_worker, verb, fn, *args),
             thread=True,
             group=f"control-{verb}",
@@ -171,17 +184,15 @@ class RunControlMixin:
             result = fn(*args)
         except Exception as exc:  # noqa: BLE001 - reported to the user
             result = ActionResult(False, f"{verb} failed: {type(exc).__name__}: {exc}")
-        if not self.post_message(RunActionDone(verb, result)):  # type: ignore[attr-defined]
-            self.app.call_from_thread(partial(self.app.notify, result.message, markup=False))  # type: ignore[attr-defined]
+        if not self.post_message(RunActionDone(verb, result)):
+            self.app.call_from_thread(partial(self.app.notify, result.message, markup=False))
 
     def on_run_action_done(self, message: RunActionDone) -> None:
         result = message.result
         if message.verb == "clone" and result.ok and result.form is not None:
             from tui.screens.launch import LaunchScreen
 
-            self.app.push_screen(LaunchScreen(self._workspace(), result.form))  # type: ignore[attr-defined]
+            self.app.push_screen(LaunchScreen(self._workspace(), result.form))
             return
-        self.notify(result.message, severity="information" if result.ok else "error", markup=False)  # type: ignore[attr-defined]
-        refresh = getattr(self.app, "resummarise_runs", None)  # type: ignore[attr-defined]
-        if callable(refresh):
-            refresh()
+        self.notify(result.message, severity="information" if result.ok else "error", markup=False)
+        self.tapp.resummarise_runs()

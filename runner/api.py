@@ -1,36 +1,52 @@
-"""Worker-side calls for run control from the app: launch form values, lookups, stop/resume/delete.
+"""The one engine interface the app calls for run control: typed calls, typed results, no Textual.
 
-Everything here blocks (subprocesses, file reads, waits): call it from thread workers only. Recipe
-validation, the model lineup and the learning-rate suggestions run in subprocesses, so the cookbook's
-heavy imports (torch, transformers) never enter the app's process. No Textual here.
+Everything here blocks (subprocesses, file reads, waits): call it from thread workers only. Launching,
+validating and the model lineup run in subprocesses (``runner.control.launcher``, ``.lineup``), so the
+cookbook's heavy imports (torch, transformers) never enter the caller's process.
+
+- the launch form: :class:`LaunchForm` (``request()`` is its :class:`LaunchRequest`), :func:`validate`,
+  :func:`launch` -> :class:`LaunchResult` with typed :class:`PlannedRun` s, :func:`model_lineup`;
+- one run: :func:`lookup` -> :class:`RunRef`, :func:`run_info`, :func:`stop`, :func:`resume`,
+  :func:`delete`, :func:`clone_form` -> :class:`ActionResult`;
+- the runs list: :class:`PendingRuns` (records with no folder yet) and :func:`status_source`, the
+  supervisor's records for the run-folder reader (``RunStore(roots, status_source())``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shlex
 import subprocess
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
-from runner.control.api import LaunchResult, launch_cli
-from runner.runs.model import RunSummary
+from runner.control.launch import LaunchRequest, PlannedRun
+from runner.control.pending import PendingRuns
+from runner.runs.status import StatusSource
+from runner.status import LIVE, Status
+
+__all__ = ["LaunchRequest", "PendingRuns", "PlannedRun", "Status"]
 
 FIELD_KEYS = {"model": "model_name", "renderer": "renderer_name", "learning_rate": "learning_rate"}
 LINEUP_TIMEOUT_S = 180.0
-# prints the lineup with each model's recommended renderer and suggested learning rate as JSON
-_LINEUP_SCRIPT = """
-import json
-from runner.control.catalogue import models, suggested_lr
-print(json.dumps([m.__dict__ | {"label": m.label, "lr": suggested_lr(m.name)} for m in models()]))
-"""
+LAUNCH_TIMEOUT_S = 600.0
+REPO = Path(__file__).resolve().parents[1]  # where ``python -m runner...`` finds this package
+
+
+def status_source() -> StatusSource:
+    """The supervisor's records (``runner.control.records.status_for``): what the run-folder reader
+    asks for the status of each run tinkertop launched."""
+    from runner.control.records import status_for
+
+    return status_for
 
 
 @dataclass(frozen=True)
 class LaunchForm:
-    """What the launch form holds; ``args()`` is the ``tinkertop launch`` argument list."""
+    """What the launch form holds; ``request(cwd)`` is the launch it asks for."""
 
     recipe: str
     model: str = ""
@@ -48,6 +64,7 @@ class LaunchForm:
         return out + shlex.split(self.overrides)
 
     def args(self) -> list[str]:
+        """The same launch as ``tinkertop launch`` arguments."""
         args = [self.recipe, *self.override_list()]
         args += ["--local"] if self.local else []
         args += ["--smoke"] if self.smoke else []
@@ -56,6 +73,28 @@ class LaunchForm:
         for item in shlex.split(self.sweep):
             args += ["--sweep", item]
         return args
+
+    def request(self, cwd: Path) -> LaunchRequest:
+        """The launch request (ValueError: unbalanced quotes in the free fields)."""
+        return LaunchRequest(
+            recipe=self.recipe,
+            overrides=self.override_list(),
+            name=self.name or None,
+            local=self.local,
+            sweep=shlex.split(self.sweep),
+            queue=self.queue,
+            smoke=self.smoke,
+            cwd=Path(cwd),
+        )
+
+
+@dataclass
+class LaunchResult:
+    ok: bool
+    exit_code: int
+    error: str = ""  # what the launcher said on stderr (names the bad key or missing credential)
+    runs: list[PlannedRun] = field(default_factory=list)  # configs redacted
+    ids: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -69,12 +108,12 @@ class ModelChoice:
 
 @dataclass(frozen=True)
 class RunRef:
-    """A run folder and, when tinkertop launched it, its supervisor record."""
+    """A run folder and, when tinkertop launched it, its supervisor record (``run_id`` None: not)."""
 
     path: str
     name: str
     run_id: str | None
-    status: str
+    status: Status
     pid: int | None = None
     exit_code: int | None = None
 
@@ -92,29 +131,54 @@ class ActionResult:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def validate(form: LaunchForm, cwd: Path) -> LaunchResult:
-    """``tinkertop launch ... --dry-run``: resolved configs, or the error naming the bad key."""
+def launch_request(req: LaunchRequest, dry_run: bool, timeout: float = LAUNCH_TIMEOUT_S) -> LaunchResult:
+    """``python -m runner.control.launcher``: plan (and unless ``dry_run``, start) ``req``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "runner.control.launcher", *(["--dry-run"] if dry_run else [])],
+        input=json.dumps(req.to_json()),
+        cwd=req.cwd,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    error = "\n".join(line.removeprefix("tinkertop: ") for line in done.stderr.strip().splitlines())
     try:
-        args = form.args()
-    except ValueError as exc:  # unbalanced quotes in the free fields
-        return LaunchResult(False, 2, f"overrides: {exc}")
-    return launch_cli([*args, "--dry-run"], cwd=cwd)
+        data = json.loads(done.stdout) if done.stdout.strip() else {}
+    except ValueError:
+        data = {}
+    runs = [PlannedRun.from_json(r) for r in data.get("runs", [])]
+    return LaunchResult(done.returncode == 0, done.returncode, error, runs, list(data.get("ids", [])))
+
+
+def validate(form: LaunchForm, cwd: Path) -> LaunchResult:
+    """A dry run: the resolved configs, or the error naming the bad key (nothing reserved, nothing run)."""
+    return _form_launch(form, cwd, dry_run=True)
 
 
 def launch(form: LaunchForm, cwd: Path) -> LaunchResult:
-    """Validate again and start the runs (supervised, detached)."""
-    return launch_cli(form.args(), cwd=cwd)
+    """Validate again and start the runs (supervised, detached) or queue them."""
+    return _form_launch(form, cwd, dry_run=False)
+
+
+def _form_launch(form: LaunchForm, cwd: Path, dry_run: bool) -> LaunchResult:
+    if not form.recipe:
+        return LaunchResult(False, 2, "launch needs a RECIPE (see tinkertop launch --list)")
+    try:
+        req = form.request(cwd)
+    except ValueError as exc:  # unbalanced quotes in the free fields
+        return LaunchResult(False, 2, f"overrides: {exc}")
+    return launch_request(req, dry_run)
 
 
 def model_lineup(timeout: float = LINEUP_TIMEOUT_S) -> list[ModelChoice]:
     """The cookbook's models with type, recommended renderer and suggested learning rate."""
     done = subprocess.run(
-        [sys.executable, "-c", _LINEUP_SCRIPT],
+        [sys.executable, "-m", "runner.control.lineup", "--json"],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
         timeout=timeout,
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=REPO,
     )
     if done.returncode != 0:
         raise RuntimeError(done.stderr.strip().splitlines()[-1] if done.stderr.strip() else "lineup failed")
@@ -130,13 +194,13 @@ def lookup(path: str) -> RunRef:
     state = store.read_state(run_id)
     name = Path(path).name
     if state is None:
-        return RunRef(path, name, None, "not launched by tinkertop")
+        return RunRef(path, name, None, Status.UNKNOWN)
     status = records.effective_status(state)
-    pid = state.get("pid") if status in (*records.LIVE, "lost") else None
+    pid = state.get("pid") if status in LIVE | {Status.LOST} else None
     return RunRef(path, str(state.get("name") or name), run_id, status, pid, state.get("exit_code"))
 
 
-def _act(fn, ref: RunRef, *args: object) -> ActionResult:  # type: ignore[no-untyped-def]
+def _act(fn: Callable[..., Any], ref: RunRef, *args: object) -> ActionResult:
     from runner.control.actions import ActionError
 
     if ref.run_id is None:
@@ -205,7 +269,7 @@ def _config_value(path: str, key: str) -> object:
     return config.get(key) if config else None
 
 
-def form_from_spec(spec: dict) -> LaunchForm:
+def form_from_spec(spec: dict[str, Any]) -> LaunchForm:
     """Split a spec's overrides back into the form's fields."""
     fields: dict[str, str] = {}
     rest: list[str] = []
@@ -249,80 +313,3 @@ def run_info(path: str) -> RunInfo:
     link = wandb_link(path, (console,) if console else ())
     tail = list((record or {}).get("console_tail") or [])
     return RunInfo(ref, tail, link.describe() if link else None, link.url if link else None)
-
-
-class PendingRuns:
-    """Runs whose supervisor record exists but whose folder does not (yet): queued, starting, or
-    failed before the job made its folder. The runs list shows them from the record alone."""
-
-    def __init__(self, roots: list[Path]) -> None:
-        self.roots = [os.path.abspath(r) for r in roots]
-        self._shown: set[str] = set()
-        self._ids: dict[str, str] = {}  # folder -> run id
-        self._states: dict[str, tuple[float, dict]] = {}  # run id -> (state mtime, state)
-
-    def _under_roots(self, path: str) -> bool:
-        return any(path == r or path.startswith(r + os.sep) for r in self.roots)
-
-    def _state(self, run_dir: Path) -> dict | None:
-        """A record's state, re-read only when its file changed."""
-        from runner.control import store
-
-        try:
-            mtime = (run_dir / "state.json").stat().st_mtime
-        except OSError:
-            return None
-        hit = self._states.get(run_dir.name)
-        if hit is None or hit[0] != mtime:
-            state = store.read_json(run_dir / "state.json")
-            if state is None:
-                return None
-            hit = self._states[run_dir.name] = (mtime, state)
-        return hit[1]
-
-    def update(self, known: set[str]) -> list[RunSummary]:
-        """Summaries of pending runs, plus ``deleted`` ones for pending runs that went away.
-        Records of runs the list already shows (``known`` folders) are not read."""
-        from runner.control import records, store
-
-        for path in known - self._ids.keys():
-            self._ids[path] = store.run_id_for(path)
-        known_ids = {self._ids[p] for p in known}
-        out = []
-        for run_dir in store.runs_root().iterdir():
-            if run_dir.name in known_ids:
-                continue
-            state = self._state(run_dir)
-            path = os.path.abspath(str((state or {}).get("log_path") or ""))
-            if state is None or path in known or not self._under_roots(path) or os.path.exists(path):
-                continue
-            out.append(_pending_summary(path, records.summarize(state)))
-        now = {s.path for s in out}
-        gone = self._shown - now - known
-        self._shown = now
-        for path in sorted(gone):
-            summary = _pending_summary(path, {"status": "deleted"})
-            out.append(replace(summary, note="no longer pending"))
-        return out
-
-
-def _pending_summary(path: str, record: dict) -> RunSummary:
-    code, error = record.get("exit_code"), record.get("error")
-    note = "; ".join(x for x in ("no folder yet", None if code is None else f"exit {code}", error) if x)
-    return RunSummary(
-        path=path,
-        name=str(record.get("name") or Path(path).name),
-        kind="unknown",
-        status=str(record.get("status")),
-        step=None,
-        progress=None,
-        headline_key=None,
-        headline_value=None,
-        spark=[],
-        last_change=None,
-        n_lines=0,
-        bad_lines=0,
-        latest={},
-        note=note,
-        status_source="supervisor",
-    )
