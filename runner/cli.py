@@ -27,6 +27,9 @@ COMMAND_MODULES = (
     "runner.backend.cli",
     "runner.control.cli",
     "runner.alerts.cli",
+    "runner.rollouts.cli",
+    "runner.compare.cli",
+    "runner.serve",
 )
 
 HEADLESS_COMMANDS: set[str] = set()

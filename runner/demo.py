@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from runner import paths
+from runner.status import LIVE_OR_QUEUED, TERMINAL, Status
 
 DEFAULT_WORKSPACE = Path("results") / "demo" / "logs"
 RL_MODULE = "tinker_cookbook.recipes.math_rl.train"
@@ -155,7 +156,7 @@ def launch_all(runs: list[DemoRun], workspace: Path, env: dict[str, str]) -> lis
 
 def launch_here(runs: list[DemoRun], cwd: Path) -> list[StartedRun]:
     """In the launcher process: plan (validate with chz, allocate) every run, then start them all."""
-    from runner.control.launch import LaunchError, LaunchRequest, PlannedRun, _release, launch, plan
+    from runner.control.launch import LaunchError, LaunchRequest, PlannedRun, launch, plan, release
 
     planned: list[tuple[DemoRun, LaunchRequest, list[PlannedRun]]] = []
     for run in runs:
@@ -164,7 +165,7 @@ def launch_here(runs: list[DemoRun], cwd: Path) -> list[StartedRun]:
             planned.append((run, req, plan(req)))
         except LaunchError as exc:
             for _, _, done in planned:
-                _release(done, done[0].run_id)
+                release(done)
             raise DemoError(f"{run.name}: {exc}") from exc
     started = []
     for run, req, plan_ in planned:
@@ -243,7 +244,7 @@ def read_record() -> list[StartedRun]:
     return out
 
 
-def status(run: StartedRun) -> str:
+def status(run: StartedRun) -> Status:
     """The run's status from its supervisor's record (queued, starting, running, ..., lost)."""
     from runner.control import records, store
 
@@ -252,7 +253,7 @@ def status(run: StartedRun) -> str:
 
 def is_alive(run: StartedRun) -> bool:
     """True while the run is queued, starting or running (its job or supervisor still there)."""
-    return status(run) in ("queued", "starting", "running")
+    return status(run) in LIVE_OR_QUEUED
 
 
 def stop_demo(runs: list[StartedRun] | None = None, grace: float = 10.0) -> list[StartedRun]:
@@ -267,7 +268,7 @@ def stop_demo(runs: list[StartedRun] | None = None, grace: float = 10.0) -> list
         except actions.ActionError:
             pass
     for run in live:
-        actions.wait_status(run.run_id, ("finished", "failed", "stopped", "lost"), grace + 30)
+        actions.wait_status(run.run_id, TERMINAL | {Status.LOST}, grace + 30)
     _rewrite([r for r in read_record() if r not in recorded])
     return live
 
@@ -277,6 +278,45 @@ def _rewrite(rows: list[StartedRun]) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps([asdict(s) for s in rows], indent=1))
     os.replace(tmp, path)
+
+
+def run_rows(runs: list[StartedRun]) -> list[dict[str, str]]:
+    """One row per run for ``demo --json``: name, folder, run id, supervisor status, what it shows."""
+    return [
+        {"name": r.name, "path": r.path, "run_id": r.run_id, "status": status(r), "note": r.note}
+        for r in runs
+    ]
+
+
+def backend_url() -> str | None:
+    """The URL of the backend the demo runs on (its key stays in the private state file)."""
+    from runner.backend import control
+
+    info = control.recorded()
+    return info.url if info is not None else None
+
+
+def json_main(stop: bool, workspace: Path | None = None) -> int:
+    """``tinkertop demo --json``: start the demo headless (``stop``: stop its runs); one JSON line per
+    run, each started one with the backend's URL, never its key. Progress goes to stderr. Exit 0; 1
+    when the demo cannot start (``tinkertop: demo failed: ...`` on stderr)."""
+    from runner.runs.cli import dump_json
+
+    if stop:
+        rows = run_rows(stop_demo())
+    else:
+        try:
+            started = start_demo(
+                workspace, say=lambda line: print(f"tinkertop demo: {line}", file=sys.stderr)
+            )
+        except Exception as exc:  # the backend, the model, a launch: one line, as the app's demo says it
+            print(f"tinkertop: demo failed: {exc}", file=sys.stderr)
+            return 1
+        url = backend_url()
+        rows = [{**row, "backend_url": url or ""} for row in run_rows(started)]
+    for row in rows:
+        print(dump_json(row), flush=True)
+    return 0
 
 
 if __name__ == "__main__":

@@ -16,14 +16,16 @@ from textual.notifications import SeverityLevel
 from textual.worker import get_current_worker
 
 from runner.alerts.model import Alert
+from runner.api import PendingRuns
 from runner.keymap import KeymapError, load_keymap
 from runner.paths import workspace_for
 from runner.runs.model import RunSummary
+from runner.runs.snapshot import RunSnapshot
 from tui.args import parse_args, roots_of
+from tui.bench_hook import Hook
 from tui.commands import RunCommands
-from tui.control import PendingRuns
-from tui.follow import Focus, Follower, Hook, clock_from_env
-from tui.messages import RunLoaded, RunSnapshot, RunsRefreshed
+from tui.follow import Focus, Follower, clock_from_env
+from tui.messages import RunLoaded, RunsRefreshed
 from tui.prefetch import QuickScanChild
 from tui.screens.help import HelpScreen, binding_ids, keys_taken
 from tui.screens.runs import RunsScreen
@@ -44,6 +46,8 @@ class TinkertopApp(App[int]):
         Binding("question_mark", "help", "Help", id="app.help"),
         Binding("1", "show_runs", "Runs", show=False, id="app.runs"),
         Binding("2", "show_run", "Run view", show=False, id="app.run_view"),
+        Binding("3", "show_rollouts", "Rollouts", show=False, id="app.rollouts"),
+        Binding("4", "show_compare", "Compare", show=False, id="app.compare"),
         Binding("5", "show_alerts", "Alerts", show=False, id="app.alerts"),
     ]
 
@@ -187,12 +191,12 @@ class TinkertopApp(App[int]):
         view.apply(snapshot)
 
     def _merge(self, summaries: list[RunSummary], phase: str) -> None:
-        """Fold a batch into the known runs and show them (``deleted`` ones leave the list)."""
+        """Fold a batch into the known runs and show them (``removed`` ones leave the list)."""
         self.hook.seen(summaries)
         if phase != "update":
             self.summaries = {s.path: s for s in summaries}
         for s in summaries:
-            if s.status == "deleted":
+            if s.removed:
                 self.summaries.pop(s.path, None)
             else:
                 self.summaries[s.path] = s
@@ -252,6 +256,22 @@ class TinkertopApp(App[int]):
         self.close_run()
         self.push_screen(AlertsScreen())
 
+    def action_show_compare(self) -> None:
+        if self.browsing():
+            self.open_compare(self.runs_screen.compare_paths())
+
+    def open_compare(self, paths: list[str]) -> None:
+        """The compare view (4) of ``paths``: the marked runs, see ``RunsScreen.compare_paths``."""
+        from tui.screens.compare import CompareScreen
+
+        if isinstance(self.screen, CompareScreen):
+            return
+        if len(paths) < 2:
+            self.notify("mark the runs to compare with space (A: all shown), then c", markup=False)
+            return
+        self.close_run()
+        self.push_screen(CompareScreen(paths))
+
     def on_run_loaded(self, message: RunLoaded) -> None:
         if message.error:
             self.notify(f"loading the run failed: {message.error}", severity="error")
@@ -284,19 +304,24 @@ class TinkertopApp(App[int]):
     def close_run(self) -> None:
         """Back to the runs list from the run view and the alerts view (never past a form or a modal)."""
         from tui.screens.alerts import AlertsScreen
+        from tui.screens.compare import CompareScreen
+        from tui.screens.rollouts import RolloutsScreen
         from tui.screens.run_view import RunViewScreen
 
         self.follower.focus = None
-        while isinstance(self.screen, RunViewScreen | AlertsScreen):
+        while isinstance(self.screen, RunViewScreen | AlertsScreen | RolloutsScreen | CompareScreen):
             self.pop_screen()
 
     def browsing(self) -> bool:
         """The top screen is one of the views: the number keys switch views only then, so a launch form
         or a confirmation on top is never thrown away by a stray digit."""
         from tui.screens.alerts import AlertsScreen
+        from tui.screens.compare import CompareScreen
+        from tui.screens.rollouts import RolloutsScreen
         from tui.screens.run_view import RunViewScreen
 
-        return isinstance(self.screen, RunsScreen | RunViewScreen | AlertsScreen)
+        views = RunsScreen | RunViewScreen | AlertsScreen | RolloutsScreen | CompareScreen
+        return isinstance(self.screen, views)
 
     def action_show_runs(self) -> None:
         if self.browsing():
@@ -305,6 +330,16 @@ class TinkertopApp(App[int]):
     def action_show_run(self) -> None:
         if self.browsing() and self._run_view() is None:
             self.runs_screen.action_open_run()
+
+    def action_show_rollouts(self) -> None:
+        """The rollouts view of the run the screen shows (the run view's, the alert's, the list's)."""
+        from tui.screens.rollouts import open_rollouts
+        from tui.screens.run_control import RunControlMixin
+
+        screen = self.screen
+        path = screen.control_path() if isinstance(screen, RunControlMixin) else None
+        if path is not None and self.browsing():
+            open_rollouts(self, path)
 
     def action_help(self) -> None:
         """Keys of this screen, the app and the focused widget, from their binding tables."""
@@ -359,9 +394,10 @@ def run_app(argv: Sequence[str], prefetch: QuickScanChild | None = None) -> int:
     # here): nothing competes with them for the GIL
     initial = prefetch.result() if prefetch is not None and prefetch.roots == roots else None
     if initial is None:
+        from runner.api import status_source
         from runner.runs.quick import quick_scan
 
-        initial = quick_scan(roots)
+        initial = quick_scan(roots, status_source())
     app = TinkertopApp(roots, initial=initial)
     app.run()
     return app.return_code or 0

@@ -25,6 +25,9 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     )
     parser.add_argument("--no-app", action="store_true", help="launch the runs, print their folders, exit")
     parser.add_argument("--stop", action="store_true", help="stop the demo runs started earlier")
+    parser.add_argument(
+        "--json", action="store_true", help="headless (no app): one JSON line per run started (or stopped)"
+    )
     return parser.parse_args(list(argv))
 
 
@@ -33,6 +36,8 @@ def run_demo(argv: Sequence[str]) -> int:
     from runner import demo
 
     args = parse_args(argv)
+    if args.json:
+        return demo.json_main(args.stop, args.workspace)
     if args.stop:
         stopped = demo.stop_demo()
         print(f"stopped {len(stopped)} demo run(s)" + "".join(f"\n  {r.path}" for r in stopped))

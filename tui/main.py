@@ -14,7 +14,8 @@ from typing import Any
 
 APP_FLAGS = {"-h", "--help"}
 DEMO_HELP = (
-    "the live demo: real recipe runs on the embedded backend, then the app on them (--stop stops them)"
+    "the live demo: real recipe runs on the embedded backend, then the app on them (--stop stops them; "
+    "--json: headless, one line per run)"
 )
 
 

@@ -37,9 +37,10 @@ class QuickScanChild:
             code = 1
             try:
                 os.close(read_fd)
+                from runner.api import status_source
                 from runner.runs.quick import quick_scan
 
-                data = pickle.dumps(quick_scan(self.roots), protocol=pickle.HIGHEST_PROTOCOL)
+                data = pickle.dumps(quick_scan(self.roots, status_source()), protocol=pickle.HIGHEST_PROTOCOL)
                 with os.fdopen(write_fd, "wb") as out:
                     out.write(data)
                 code = 0

@@ -42,7 +42,7 @@ class AlertBoard:
         with self._lock:
             alerts = self.alerts  # copied on the first change: readers of the old dict see no change
             for summary in summaries:
-                run = store.get(summary.path) if summary.status != "deleted" else None
+                run = store.get(summary.path) if not summary.removed else None
                 if run is None:
                     self.engine.forget(summary.path)
                     found = None

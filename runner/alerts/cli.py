@@ -118,6 +118,7 @@ def _setup(args: argparse.Namespace) -> tuple[Any, Any, list[Path]] | int:
 
 def cmd_alerts(args: argparse.Namespace) -> int:
     from runner.alerts.engine import explain
+    from runner.api import status_source
     from runner.runs.cli import _emit, dump_json
     from runner.runs.store import RunStore
 
@@ -128,7 +129,7 @@ def cmd_alerts(args: argparse.Namespace) -> int:
     if args.explain:
         _emit([dump_json(explain_row(settings))] if args.json else explain(settings))
         return 0
-    store = RunStore(roots)
+    store = RunStore(roots, status_source())
     summaries = {s.path: s for s in store.scan()}
     judged = [judge_run(engine, run, summaries.get(str(run.path))) for run in store.runs()]
     for _, error in judged:
@@ -183,6 +184,7 @@ class _Watcher:
 
 def cmd_watch(args: argparse.Namespace) -> int:
     from runner.alerts.notify import Notifier
+    from runner.api import status_source
     from runner.runs.store import RunStore
     from runner.runs.watch import watch_changes
 
@@ -193,7 +195,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())  # handlers only record the signal
-    store = RunStore(roots)
+    store = RunStore(roots, status_source())
     store.scan()
     watcher = _Watcher(store, engine, Notifier(settings.notify_urls, settings.bell), args.json)
     watcher.judge(store.runs(), notify=False)  # what is already wrong: printed once, not sent
@@ -214,7 +216,7 @@ def cmd_watch(args: argparse.Namespace) -> int:
         if changed:
             runs = []
             for summary in store.refresh(changed):
-                if summary.status == "deleted":
+                if summary.removed:
                     engine.forget(summary.path)
                     watcher.announced.pop(summary.path, None)
                     watcher.errors.pop(summary.path, None)

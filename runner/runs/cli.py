@@ -72,6 +72,7 @@ def _missing(paths: list[str]) -> int:
 
 
 def cmd_ls(args: argparse.Namespace) -> int:
+    from runner.api import status_source
     from runner.paths import default_roots
     from runner.runs.store import RunStore
 
@@ -79,7 +80,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
     if missing:
         return _missing(missing)
     roots = [Path(p) for p in args.paths] or default_roots()
-    store = RunStore(roots)
+    store = RunStore(roots, status_source())
     summaries = store.scan()
     _judge(store, summaries, roots)
     _emit([dump_json(_ls_row(s)) for s in summaries] if args.json else [format_table(summaries)])
@@ -149,12 +150,13 @@ def format_table(summaries: list[Any]) -> str:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from runner.api import status_source
     from runner.runs.store import RunStore
 
     path = Path(args.run_path)
     if not path.exists():
         return _missing([args.run_path])
-    run = RunStore([path]).get(path)
+    run = RunStore([path], status_source()).get(path)
     if run is None:
         return _missing([args.run_path])
     detail = run.detail()

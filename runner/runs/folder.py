@@ -39,6 +39,7 @@ from runner.runs.jsonl import (
 )
 from runner.runs.model import BadLine, RunDetail, RunSummary, Scalar
 from runner.runs.series import MetricTable
+from runner.status import Status
 
 SPARK_LEN = 64
 PEEK_BYTES = 256 * 1024
@@ -78,8 +79,11 @@ def read_config(path: Path) -> tuple[dict | None, str | None]:
 class RunFolder:
     """One run, followed incrementally. Thread-safe: ``refresh`` and the readers take ``lock``."""
 
-    def __init__(self, path: str | Path, foreign: str = "") -> None:
+    def __init__(
+        self, path: str | Path, foreign: str = "", status_source: status.StatusSource | None = None
+    ) -> None:
         self.path = Path(path)
+        self.status_source = status_source  # the supervisor's records (None: the files alone decide)
         self.files = files_for(self.path, foreign)
         self.name = run_name(self.path)
         self.lock = threading.RLock()
@@ -95,7 +99,7 @@ class RunFolder:
         self.resets: list[str] = []
         self.partial = False  # only the end of metrics.jsonl was read (peek)
         self._peeked = False  # the table holds what peek() read, not what the follower did
-        self._supervisor: dict | None = None  # last record from runner.control.records
+        self._supervisor: dict | None = None  # last record from the status source
         self._mtimes: dict[Path, float] = {}
         self._growth = status.GrowthWatch()  # running only when seen growing (or held by a process)
         self._config_cache: tuple[float, dict | None, str | None] | None = None
@@ -282,7 +286,7 @@ class RunFolder:
         """A flagged row for a run whose summary could not be built (the reason in its note)."""
         notes = [failure("summary", exc), *self.errors.values()]
         return RunSummary(
-            path=str(self.path), name=self.name, kind="unknown", status="unknown", step=None,
+            path=str(self.path), name=self.name, kind="unknown", status=Status.UNKNOWN, step=None,
             progress=None, headline_key=None, headline_value=None, spark=[], last_change=self.last_change,
             n_lines=self.table.n_lines, bad_lines=self.table.bad_lines + len(self.checkpoint_bad),
             latest={}, note="; ".join(notes),
@@ -294,7 +298,7 @@ class RunFolder:
             info, latest, step = data.info, data.latest, data.step
             progress = kinds.progress_of(latest, step, self.config)
             st, source, extra = self._status(data.step_seconds, progress)
-            if st == "finished" and progress is not None:
+            if st == Status.FINISHED and progress is not None:
                 progress = 1.0
             return RunSummary(
                 path=str(self.path),
@@ -320,13 +324,14 @@ class RunFolder:
     def _written_files(self) -> list[Path | None]:
         return [self.files.metrics, self.files.checkpoints, self.files.console]
 
-    def _status(self, step_seconds: float | None, progress: float | None = None) -> tuple[str, str, str]:
-        record = status.supervisor_status(self.path)
+    def _status(self, step_seconds: float | None, progress: float | None = None) -> tuple[Status, str, str]:
+        record, problem = status.supervisor_status(self.status_source, self.path)
+        self._file_error("supervisor", problem or None)
         if record:
             self._supervisor = record
             code, error = record.get("exit_code"), record.get("error")
             extra = "; ".join(x for x in (None if code is None else f"exit {code}", error) if x)
-            return str(record["status"]), "supervisor", extra
+            return Status.parse(record["status"], Status.UNKNOWN), "supervisor", extra
         self._supervisor = None
         st = status.infer_status(
             self.checkpoints,

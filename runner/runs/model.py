@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from runner.status import Status
+
 Scalar = float | int | str | bool | None
 
 KINDS = ("rl", "sl", "dpo", "distill", "unknown", "foreign")
-STATUSES = ("running", "finished", "failed", "stale", "unknown")
 
 
 @dataclass
@@ -32,7 +33,7 @@ class RunSummary:
     path: str
     name: str
     kind: str  # rl/sl/dpo/distill/unknown/foreign
-    status: str  # running/finished/failed/stale/unknown (+ supervisor states)
+    status: Status  # from the files, or the supervisor's record (``status_source``)
     step: int | None
     progress: float | None  # in [0, 1] when known
     headline_key: str | None
@@ -50,6 +51,7 @@ class RunSummary:
     # the worst unacknowledged alert (runner.alerts), set by whoever judged the run: "" when none
     alert_flag: str = ""  # a few characters: "KL 0.08", "NaN loss", "exit 1"
     alert_severity: str = ""  # "info" | "warning" | "critical"
+    removed: bool = False  # the run is gone (its folder, or a pending run's record): drop its row
 
 
 @dataclass

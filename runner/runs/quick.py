@@ -23,7 +23,14 @@ from runner.runs.jsonl import LineError, describe_error, parse_object, parse_rec
 from runner.runs.kinds import headline_key, infer_kind, progress_of
 from runner.runs.model import RunSummary
 from runner.runs.series import step_of
-from runner.runs.status import exit_code_of, held_by_process, infer_status, supervisor_status
+from runner.runs.status import (
+    StatusSource,
+    exit_code_of,
+    held_by_process,
+    infer_status,
+    supervisor_status,
+)
+from runner.status import Status
 
 TAIL_LINES = 24  # the list shows a 12-step sparkline; a margin for steps spread over several lines
 CHUNK = 32 * 1024
@@ -106,8 +113,9 @@ def _num(v: Any) -> float:
     return float(v)
 
 
-def quick_summary(folder: Path) -> RunSummary:
-    """A ``RunSummary`` from the tails of one run folder's files."""
+def quick_summary(folder: Path, status_source: StatusSource | None = None) -> RunSummary:
+    """A ``RunSummary`` from the tails of one run folder's files (status: ``status_source``'s record,
+    else the files)."""
     notes: list[str] = []
     lines, whole = _tail(folder / "metrics.jsonl", TAIL_LINES, MAX_TAIL_BYTES, notes)
     records, bad = _records(lines)
@@ -137,14 +145,15 @@ def quick_summary(folder: Path) -> RunSummary:
         held=lambda: held_by_process(folder, written),
         progress=progress,
     )
-    record = supervisor_status(folder)
-    if status == "finished" and progress is not None:
+    record, problem = supervisor_status(status_source, folder)
+    notes += [problem] if problem else []
+    if status == Status.FINISHED and progress is not None:
         progress = 1.0
     return RunSummary(
         path=str(folder),
         name=run_name(folder),
         kind=kind,
-        status=str(record["status"]) if record else status,
+        status=Status.parse(record["status"], Status.UNKNOWN) if record else status,
         step=step,
         progress=progress,
         headline_key=head,
@@ -161,17 +170,17 @@ def quick_summary(folder: Path) -> RunSummary:
     )
 
 
-def quick_scan(roots: Iterable[str | Path]) -> list[RunSummary]:
+def quick_scan(roots: Iterable[str | Path], status_source: StatusSource | None = None) -> list[RunSummary]:
     """Quick summaries of every run below ``roots`` (same runs, paths and names as ``RunStore``)."""
-    return [_quick_one(item) for item in discover(roots)]
+    return [_quick_one(item, status_source) for item in discover(roots)]
 
 
-def _quick_one(item: Found) -> RunSummary:
+def _quick_one(item: Found, status_source: StatusSource | None) -> RunSummary:
     """One run's quick summary; an unexpected error is that run's flagged row, not the scan's end."""
-    run = RunFolder(item.path, foreign=item.foreign)
+    run = RunFolder(item.path, foreign=item.foreign, status_source=status_source)
     try:
         if item.path.is_dir() and not item.foreign:
-            return quick_summary(item.path)
+            return quick_summary(item.path, status_source)
         run.refresh()  # a loose metrics file or a foreign console log: small, read it whole
         return run.summary()
     except Exception as exc:  # isolation: one bad run never takes down the others

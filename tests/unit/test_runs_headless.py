@@ -76,7 +76,16 @@ print(json.dumps(out))
 def test_start_up_modules_load_nothing_heavy_and_no_ui():
     mods = strict_modules()
     assert "runner.runs.store" in mods and "runner.cli" in mods
+    assert "runner.rollouts.current" in mods and "runner.rollouts.flat_html" in mods  # read lazily
     assert loaded_by_import(mods, HEAVY + UI) == {}
+
+
+def test_the_apps_engine_interface_loads_nothing_heavy_and_no_ui():
+    """runner.api, the one module the app calls for control, on its own in a fresh interpreter (with the
+    status enum and the snapshot data it hands over)."""
+    api = ["runner.api", "runner.status", "runner.runs.snapshot", "runner.control.pending"]
+    assert set(api) <= set(strict_modules())
+    assert loaded_by_import(api, HEAVY + UI) == {}
 
 
 def test_backend_engine_modules_never_load_the_ui():

@@ -8,7 +8,6 @@ the learning rate halved already filled in. Acknowledged alerts are hidden until
 from __future__ import annotations
 
 from functools import partial
-from typing import TYPE_CHECKING
 
 from textual import on
 from textual.app import ComposeResult
@@ -16,13 +15,10 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
+from runner import api
 from runner.alerts.model import Alert
-from tui import control
 from tui.screens.run_control import RunControlMixin, RunLookedUp
 from tui.widgets.alert_table import AlertTable
-
-if TYPE_CHECKING:
-    from tui.app import TinkertopApp
 
 LR_FACTOR = 0.5
 
@@ -36,19 +32,13 @@ class AlertsScreen(RunControlMixin, Screen[None]):
         Binding("h", "toggle_hidden", "Show/hide acked", id="alerts.toggle_acked"),
         Binding("K", "stop_run", "Stop run", id="alerts.stop_run"),
         Binding("e", "clone_half_lr", "Clone, lr x0.5", id="alerts.clone_half_lr"),
+        Binding("r", "rollouts", "Rollouts at alert", show=False, id="alerts.rollouts"),
         Binding("escape", "back", "Back", id="alerts.back"),
     ]
 
     def __init__(self) -> None:
         super().__init__(id="alerts")
         self.show_acked = False
-
-    @property
-    def tapp(self) -> TinkertopApp:
-        from tui.app import TinkertopApp
-
-        assert isinstance(self.app, TinkertopApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield Static("", id="alerts-title", markup=False)
@@ -117,7 +107,15 @@ class AlertsScreen(RunControlMixin, Screen[None]):
         if ref.run_id is None:
             self.notify(f"{ref.name} was not launched by tinkertop: no launch spec to clone", markup=False)
             return
-        self._act("clone", partial(control.clone_form, lr_factor=LR_FACTOR), ref)
+        self._act("clone", partial(api.clone_form, lr_factor=LR_FACTOR), ref)
+
+    def action_rollouts(self) -> None:
+        """The alert's run's rollouts at the alert's step."""
+        from tui.screens.rollouts import open_rollouts
+
+        alert = self._selected()
+        if alert is not None:
+            open_rollouts(self.app, alert.run_path, alert.first_step)
 
     def action_back(self) -> None:
         self.app.pop_screen()

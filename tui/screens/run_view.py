@@ -17,8 +17,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
 from runner.runs.model import RunDetail
+from runner.runs.snapshot import RunSnapshot
 from tui.format import number, progress, status_text
-from tui.messages import RunSnapshot
 from tui.screens.run_control import RunControlMixin, control_bindings
 from tui.widgets.alert_table import AlertTable, steps_text
 from tui.widgets.metric_chart import EMA_WEIGHTS, WINDOWS, ChartMarker, MetricChart
@@ -58,6 +58,7 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         Binding("p", "show_tab('checkpoints')", "Checkpoints", show=False, id="run.tab_checkpoints"),
         Binding("l", "show_tab('console')", "Console", show=False, id="run.tab_console"),
         Binding("b", "show_tab('problems')", "Bad lines", show=False, id="run.tab_problems"),
+        Binding("r", "rollouts", "Rollouts at step", show=False, id="run.rollouts"),
         # priority: handled as the key arrives, so the keys typed right after it go to the search box
         Binding("slash", "search", "Search metrics", priority=True, id="run.search"),
         Binding("S", "cycle_ema", "EMA", id="chart.ema"),
@@ -207,6 +208,13 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         alert = self.alert_table.selected()
         if alert is not None:
             self.app.acknowledge(alert)  # type: ignore[attr-defined]
+
+    def action_rollouts(self) -> None:
+        """The rollouts at the step under the chart (in the Alerts tab: the alert's step)."""
+        from tui.screens.rollouts import chart_step, open_rollouts
+
+        alert = self.alert_table.selected() if self.query_one(TabbedContent).active == "alerts" else None
+        open_rollouts(self.app, self.path, alert.first_step if alert is not None else chart_step(self.chart))
 
     @staticmethod
     def _default_keys(detail: RunDetail) -> list[str]:

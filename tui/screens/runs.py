@@ -55,6 +55,9 @@ class RunsScreen(RunControlMixin, Screen[None]):
         Binding("k", "cursor_up", "Up", show=False, id="runs.up"),
         Binding("g", "cursor_top", "Top", show=False, id="runs.top"),
         Binding("G", "cursor_bottom", "Bottom", show=False, id="runs.bottom"),
+        Binding("space", "toggle_mark", "Mark", show=False, id="runs.mark"),
+        Binding("A", "mark_shown", "Mark all shown", show=False, id="runs.mark_all"),
+        Binding("c", "compare", "Compare marked", show=False, id="runs.compare"),
         *control_bindings("runs"),
     ]
 
@@ -69,6 +72,7 @@ class RunsScreen(RunControlMixin, Screen[None]):
         self.held: list[str] | None = None  # the row order while it holds
         self._release: Timer | None = None
         self.labels: dict[str, str] = {}  # run path -> name shown (parents added when names clash)
+        self.marked: dict[str, None] = {}  # run paths marked for compare, in the order marked
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-title")
@@ -93,6 +97,8 @@ class RunsScreen(RunControlMixin, Screen[None]):
             self.labels = display_names([s.path for s in summaries])
         self.summaries = summaries
         self.scanned = True
+        known = {s.path for s in summaries}
+        self.marked = {p: None for p in self.marked if p in known}  # deleted runs lose their mark
         if self.is_mounted:
             self.render_runs()
 
@@ -113,7 +119,7 @@ class RunsScreen(RunControlMixin, Screen[None]):
     def render_runs(self) -> None:
         rows = self.shown_runs()
         table = self.query_one(RunTable)
-        table.show(rows, self.app.now(), self.labels)  # type: ignore[attr-defined]
+        table.show(rows, self.app.now(), self.labels, self.marked)  # type: ignore[attr-defined]
         empty = self.query_one("#runs-empty", Static)
         have_any = bool(self.summaries)
         table.display = have_any
@@ -200,6 +206,39 @@ class RunsScreen(RunControlMixin, Screen[None]):
     @on(RunTable.RowSelected)
     def _row_selected(self) -> None:
         self.action_open_run()
+
+    # --- marks for compare (kept by run path across refreshes and sorts) -------------------------
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the run under the cursor, then move down (space space marks two rows)."""
+        table = self.query_one(RunTable)
+        path = table.selected_path()
+        if path is None:
+            return
+        if self.marked.pop(path, 0) == 0:
+            self.marked[path] = None
+        self.render_runs()
+        table.action_cursor_down()
+
+    def action_mark_shown(self) -> None:
+        """Mark every run the filter shows; when all of them are marked already, unmark them."""
+        shown = self.query_one(RunTable).order
+        if shown and all(p in self.marked for p in shown):
+            for path in shown:
+                self.marked.pop(path, None)
+        else:
+            self.marked.update(dict.fromkeys(shown))
+        self.render_runs()
+
+    def compare_paths(self) -> list[str]:
+        """The runs ``c`` compares: the marked ones; with fewer than two marked, the cursor run too."""
+        paths = list(self.marked)
+        cursor = self.query_one(RunTable).selected_path() if self.is_mounted else None
+        if len(paths) < 2 and cursor is not None and cursor not in paths:
+            paths.append(cursor)
+        return paths
+
+    def action_compare(self) -> None:
+        self.app.open_compare(self.compare_paths())  # type: ignore[attr-defined]
 
     def action_cursor_down(self) -> None:
         self.query_one(RunTable).action_cursor_down()

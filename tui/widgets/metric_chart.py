@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from textual.color import Color
 from textual_plotext import PlotextPlot
 
+from runner.runs.snapshot import Series
 from tui.format import is_flat, number
-from tui.messages import Series
 
 EMA_WEIGHTS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
 WINDOWS = (0, 5, 10, 25, 50, 100)
@@ -107,7 +107,7 @@ class MetricChart(PlotextPlot):
             lo, hi = pts[0][0], pts[-1][0]
             cut = hi - (hi - lo) * self.view.zoom
             pts = [p for p in pts if p[0] >= cut]
-        limit = max(MIN_POINTS, self.size.width)
+        limit = self.point_limit()
         if len(pts) > limit:  # thin evenly, always keeping the newest point
             stride = math.ceil(len(pts) / limit)
             pts = pts[::-1][::stride][::-1]
@@ -133,7 +133,9 @@ class MetricChart(PlotextPlot):
                 # raw as a faint line; as dots when long (noisy lines cost plotext ~0.1 s)
                 draw = plt.plot if len(xs) <= RAW_LINE_MAX else plt.scatter
                 draw(xs, raw, marker="braille", color=self._muted(), label=f"{key} (raw)")
-            plt.plot(xs, ys, marker="braille", color=colours[i % len(colours)], label=key)
+            plt.plot(
+                xs, ys, marker="braille", color=self.colour_of(i, key, colours), label=self.label_of(key)
+            )
         self.flat_note = self._flat(shown) if drawn else ""
         if drawn:
             self._draw_marker()
@@ -145,6 +147,18 @@ class MetricChart(PlotextPlot):
                     "pick a metric (space)" if self.series or self.has_keys else "no metrics in this run yet"
                 )
         self.refresh()
+
+    def point_limit(self) -> int:
+        """Points drawn per series at most (thinned evenly beyond)."""
+        return max(MIN_POINTS, self.size.width)
+
+    def colour_of(self, index: int, key: str, colours: list[tuple[int, int, int]]) -> tuple[int, int, int]:
+        """The colour of the ``index``-th series, ``key`` (the compare chart colours by run instead)."""
+        return colours[index % len(colours)]
+
+    def label_of(self, key: str) -> str | None:
+        """The legend label of ``key`` (None: left out of the legend)."""
+        return key
 
     def _flat(self, ys: list[float]) -> str:
         """A flat series is drawn as a level line mid-chart with its value said in the title, never

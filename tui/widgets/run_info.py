@@ -6,12 +6,13 @@ from rich.markup import escape
 from textual.message import Message
 from textual.widgets import Static
 
-from tui import control
-from tui.control import RunInfo
+from runner import api
+from runner.api import RunInfo
+from runner.status import Status
+from tui.widgets.run_table import STATUS_VARS
 
 POLL_S = 2.0
 TAIL_SHOWN = 8
-STATUS_VARS = {"failed": "error", "lost": "error", "running": "accent", "finished": "success"}
 
 
 class RunInfoRead(Message):
@@ -27,7 +28,7 @@ def info_text(info: RunInfo) -> str:
     if ref.run_id:
         colour = STATUS_VARS.get(ref.status, "foreground")
         head = f"supervisor: [${colour}]{escape(ref.status)}[/]"
-        if ref.exit_code is not None and ref.status != "running":
+        if ref.exit_code is not None and ref.status != Status.RUNNING:
             head += f" · exit code {ref.exit_code}"
         if ref.pid:
             head += f" · pid {ref.pid}"
@@ -37,7 +38,7 @@ def info_text(info: RunInfo) -> str:
         shown = f'[link="{url}"]{escape(url)}[/link]' if url else escape(info.wandb)
         parts.append(f"W&B: {shown}")
     text = " · ".join(parts)
-    if info.console_tail and ref.status in ("failed", "lost"):
+    if info.console_tail and ref.status in (Status.FAILED, Status.LOST):
         lines = "\n".join(escape(line) for line in info.console_tail[-TAIL_SHOWN:])
         text += f"\n[b]last console lines[/b] (K/R/D act on this run):\n{lines}"
     return text
@@ -62,7 +63,7 @@ class RunInfoBar(Static):
         self.run_worker(self._read, thread=True, group="run-info", exclusive=True, exit_on_error=False)
 
     def _read(self) -> None:
-        self.post_message(RunInfoRead(control.run_info(self.path)))
+        self.post_message(RunInfoRead(api.run_info(self.path)))
 
     def on_run_info_read(self, message: RunInfoRead) -> None:
         message.stop()

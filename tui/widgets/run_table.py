@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from rich.style import Style
 from rich.text import Text
@@ -12,6 +12,7 @@ from textual.message import Message
 from textual.widgets import DataTable
 
 from runner.runs.model import RunSummary
+from runner.status import Status
 from tui.format import ago, middle_cut, number, progress, short_key, spark, status_text
 
 COLUMNS = (
@@ -29,17 +30,18 @@ COLUMNS = (
 
 UPDATED = [c[0] for c in COLUMNS].index("updated")
 NAME_WIDTH = COLUMNS[0][2]
+MARK = "● "  # before the name of a marked run (space marks, c compares)
 
-# status -> theme variable
-STATUS_VARS = {
-    "running": "accent",
-    "starting": "primary",
-    "queued": "primary",
-    "finished": "success",
-    "failed": "error",
-    "lost": "error",
-    "stale": "warning",
-    "stopped": "secondary",
+# status -> theme variable: the one colour map of statuses (the runs list, the run view's info bar)
+STATUS_VARS: dict[Status, str] = {
+    Status.RUNNING: "accent",
+    Status.STARTING: "primary",
+    Status.QUEUED: "primary",
+    Status.FINISHED: "success",
+    Status.FAILED: "error",
+    Status.LOST: "error",
+    Status.STALE: "warning",
+    Status.STOPPED: "secondary",
 }
 
 SORTS: dict[str, Callable[[RunSummary], object]] = {
@@ -86,6 +88,7 @@ class RunTable(DataTable[Text | str]):
         self._order: list[str] = []
         self._cache: dict[str, list[Text | str]] = {}
         self._source: dict[str, tuple[RunSummary, str]] = {}
+        self.marked: Collection[str] = ()  # run paths marked for compare (the runs screen's set)
         self._placing = False  # show() is moving the cursor: not the user
 
     @property
@@ -108,12 +111,21 @@ class RunTable(DataTable[Text | str]):
             return None
         return self._order[self.cursor_row]
 
-    def show(self, rows: list[RunSummary], now: float, labels: Mapping[str, str] | None = None) -> None:
+    def show(
+        self,
+        rows: list[RunSummary],
+        now: float,
+        labels: Mapping[str, str] | None = None,
+        marked: Collection[str] | None = None,
+    ) -> None:
         """Show ``rows`` in this order; keeps the cursor on the same run and the scroll offset.
 
-        ``labels``: the name shown per run path (default: the folder name). Only rows whose summary
-        or label changed (or whose "ago" text moved) are re-rendered.
+        ``labels``: the name shown per run path (default: the folder name); ``marked``: run paths shown
+        with a mark. Only rows whose summary, label or mark changed (or whose "ago" text moved) are
+        re-rendered.
         """
+        if marked is not None:
+            self.marked = marked
         self._placing = True
         try:
             self._show(rows, now, labels or {})
@@ -147,6 +159,7 @@ class RunTable(DataTable[Text | str]):
         changed."""
         cached = self._cache.get(s.path)
         age = ago(s.last_change, now)
+        label = MARK + label if s.path in self.marked else label
         source = self._source.get(s.path)
         fresh = source is not None and source[1] == label and (source[0] is s or source[0] == s)
         if cached is not None and fresh and cached[UPDATED] == age:
@@ -166,7 +179,7 @@ class RunTable(DataTable[Text | str]):
             return Text(text, style=row, no_wrap=True, end="") if row is not None else text
 
         return [
-            cell(middle_cut(label, NAME_WIDTH)),
+            self._name_cell(label, cell),
             cell(s.kind),
             Text(status_text(s), style=self._style(STATUS_VARS.get(s.status, "foreground-muted"))),
             cell("-" if s.step is None else str(s.step)),
@@ -177,6 +190,13 @@ class RunTable(DataTable[Text | str]):
             ago(s.last_change, now),
             Text(flags(s), style=row + Style(bold=True) if row is not None else self._style("warning")),
         ]
+
+    def _name_cell(self, label: str, cell: Callable[[str], Text | str]) -> Text | str:
+        """The name cell; a marked run's label starts with the mark, drawn in the accent colour."""
+        if not label.startswith(MARK):
+            return cell(middle_cut(label, NAME_WIDTH))
+        name = cell(middle_cut(label[len(MARK) :], NAME_WIDTH - len(MARK)))
+        return Text.assemble((MARK, self._style("accent") + Style(bold=True)), name, no_wrap=True, end="")
 
     def _style(self, variable: str) -> Style:
         value = self.app.theme_variables.get(variable)
