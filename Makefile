@@ -37,7 +37,6 @@ unit: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
-	$(BIN)/python -m bench.compare
 
 clean-venv:
 	rm -rf $(VENV)

@@ -91,7 +91,7 @@ def _recipes(model: Path, work: Path, env: dict[str, str]) -> dict[str, float]:
 
 
 def main() -> None:
-    from runner.backend import control
+    from runner.backend import lifecycle
     from runner.backend.tinymodel import ensure_base_model
 
     model = ensure_base_model().resolve()
@@ -100,15 +100,15 @@ def main() -> None:
         work = Path(tmp)
         os.environ["TINKERTOP_HOME"] = str(work / "home")
         t0 = time.perf_counter()
-        info = control.start(wait=True, model=model)
+        info = lifecycle.start(wait=True, model=model)
         ready_s = time.perf_counter() - t0
         try:
-            env = dict(os.environ, **control.env_for(info), HF_HUB_OFFLINE="1", WANDB_MODE="disabled")
+            env = dict(os.environ, **lifecycle.env_for(info), HF_HUB_OFFLINE="1", WANDB_MODE="disabled")
             env["PYTHONPATH"] = str(REPO)
             stats = _recipes(model, work, env)
             rss, peak = _rss_gb(info.pid)
         finally:
-            control.stop()
+            lifecycle.stop()
             if old_home is None:
                 os.environ.pop("TINKERTOP_HOME", None)
             else:

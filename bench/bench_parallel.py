@@ -21,7 +21,7 @@ SMOKE = ["--local", "--smoke", "max_steps=1000", "save_every=0"]
 
 
 def _launch(cwd: Path, name: str, extra: list[str]) -> tuple[float, list[str]]:
-    from runner.control import store
+    from runner.control import state_dir
 
     t0 = time.monotonic()
     done = subprocess.run(
@@ -34,24 +34,24 @@ def _launch(cwd: Path, name: str, extra: list[str]) -> tuple[float, list[str]]:
     took = time.monotonic() - t0
     if done.returncode != 0:
         raise SystemExit(f"launch failed: {done.stderr[-2000:]}")
-    ids = [s["run_id"] for s in store.iter_states() if str(s.get("name", "")).startswith(name)]
+    ids = [s["run_id"] for s in state_dir.iter_states() if str(s.get("name", "")).startswith(name)]
     return took, ids
 
 
 def _first_metrics(ids: list[str], t0: float, timeout: float = 900) -> dict[str, float]:
-    from runner.control import records, store
+    from runner.control import records, state_dir
 
     seen: dict[str, float] = {}
     while len(seen) < len(ids) and time.monotonic() - t0 < timeout:
         for run_id in ids:
             if run_id in seen:
                 continue
-            state = store.read_state(run_id) or {}
+            state = state_dir.read_state(run_id) or {}
             metrics = Path(state.get("log_path", "/nonexistent")) / "metrics.jsonl"
             if metrics.exists() and metrics.stat().st_size > 0:
                 seen[run_id] = time.monotonic() - t0
             elif records.effective_status(state) in ("failed", "lost", "stopped"):
-                raise SystemExit(f"{run_id} ended early: {records.tail(store.console_path(run_id))[-5:]}")
+                raise SystemExit(f"{run_id} ended early: {records.tail(state_dir.console_path(run_id))[-5:]}")
         time.sleep(0.1)
     return seen
 
@@ -61,11 +61,11 @@ def _mib(kib: int | None) -> float:
 
 
 def _memory(ids: list[str]) -> tuple[list[float], list[float]]:
-    from runner.control import procs, store
+    from runner.control import procs, state_dir
 
     clients, sups = [], []
     for run_id in ids:
-        state = store.read_state(run_id) or {}
+        state = state_dir.read_state(run_id) or {}
         clients.append(_mib(procs.rss_kib(state.get("pid") or 0)))
         sups.append(_mib(procs.rss_kib(state.get("supervisor_pid") or 0)))
     return clients, sups
@@ -84,9 +84,9 @@ def _stop_all(ids: list[str]) -> float:
 
 def _status_cost(ids: list[str], rounds: int = 2000) -> None:
     """What the run-folder reader pays per refresh: records.status_for vs a bare stat (baseline)."""
-    from runner.control import records, store
+    from runner.control import records, state_dir
 
-    folders = [(store.read_state(r) or {})["log_path"] for r in ids]
+    folders = [(state_dir.read_state(r) or {})["log_path"] for r in ids]
     t0 = time.perf_counter()
     for _ in range(rounds):
         for folder in folders:
@@ -110,7 +110,7 @@ def _row(label: str, values: list[float], unit: str) -> str:
 
 
 def run(work: Path) -> None:
-    from runner.backend import control as backend
+    from runner.backend import lifecycle as backend
     from runner.control import procs
 
     t0 = time.monotonic()
@@ -156,7 +156,7 @@ def main() -> None:
         try:
             run(work)
         finally:
-            from runner.backend import control as backend
+            from runner.backend import lifecycle as backend
 
             backend.stop()
             if old is None:

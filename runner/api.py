@@ -188,10 +188,10 @@ def model_lineup(timeout: float = LINEUP_TIMEOUT_S) -> list[ModelChoice]:
 
 def lookup(path: str) -> RunRef:
     """The run at folder ``path`` with its supervisor status (``run_id`` None: not launched here)."""
-    from runner.control import records, store
+    from runner.control import records, state_dir
 
-    run_id = store.run_id_for(path)
-    state = store.read_state(run_id)
+    run_id = state_dir.run_id_for(path)
+    state = state_dir.read_state(run_id)
     name = Path(path).name
     if state is None:
         return RunRef(path, name, None, Status.UNKNOWN)
@@ -237,9 +237,9 @@ def clone_form(ref: RunRef, lr_factor: float | None = None) -> ActionResult:
 
     ``lr_factor``: the learning rate scaled by it already filled in (from the launch spec, else the
     run's config.json), and the name saying so; no learning rate found is an error, not a guess."""
-    from runner.control import store
+    from runner.control import state_dir
 
-    spec = store.read_spec(ref.run_id) if ref.run_id else None
+    spec = state_dir.read_spec(ref.run_id) if ref.run_id else None
     if not spec:
         return ActionResult(False, f"{ref.name}: no launch spec (not launched by tinkertop)", ref)
     form = form_from_spec(spec)

@@ -207,13 +207,13 @@ def start_demo(workspace: Path | None = None, say: Callable[[str], None] | None 
     """Backend up, base model ready, data written, every demo run launched; returns them.
 
     ``say`` gets a line at each stage (the terminal shows progress while the app is not open yet)."""
-    from runner.backend import control, tinymodel
+    from runner.backend import lifecycle, tinymodel
 
     say = say or (lambda _line: None)
     workspace = workspace or DEFAULT_WORKSPACE
     workspace.mkdir(parents=True, exist_ok=True)
     model = tinymodel.ensure_base_model()
-    info = control.ensure_running(model=model)
+    info = lifecycle.ensure_running(model=model)
     say(f"backend up at {info.url}, serving {model.name}")
     write_sft_data(sft_data_path(workspace))
     specs = demo_specs(workspace, str(model), tinymodel.RENDERER_NAME)
@@ -246,9 +246,9 @@ def read_record() -> list[StartedRun]:
 
 def status(run: StartedRun) -> Status:
     """The run's status from its supervisor's record (queued, starting, running, ..., lost)."""
-    from runner.control import records, store
+    from runner.control import records, state_dir
 
-    return records.effective_status(store.read_state(run.run_id) or {})
+    return records.effective_status(state_dir.read_state(run.run_id) or {})
 
 
 def is_alive(run: StartedRun) -> bool:
@@ -290,9 +290,9 @@ def run_rows(runs: list[StartedRun]) -> list[dict[str, str]]:
 
 def backend_url() -> str | None:
     """The URL of the backend the demo runs on (its key stays in the private state file)."""
-    from runner.backend import control
+    from runner.backend import lifecycle
 
-    info = control.recorded()
+    info = lifecycle.recorded()
     return info.url if info is not None else None
 
 

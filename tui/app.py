@@ -15,12 +15,12 @@ from textual.dom import DOMNode
 from textual.notifications import SeverityLevel
 from textual.worker import get_current_worker
 
-from runner.alerts.model import Alert
+from runner.alerts.alert import Alert
 from runner.api import PendingRuns
 from runner.keymap import KeymapError, load_keymap
 from runner.paths import workspace_for
-from runner.runs.model import RunSummary
 from runner.runs.snapshot import RunSnapshot
+from runner.runs.summary import RunSummary
 from tui.args import parse_args, roots_of
 from tui.bench_hook import Hook
 from tui.commands import RunCommands
@@ -334,7 +334,7 @@ class TinkertopApp(App[int]):
     def action_show_rollouts(self) -> None:
         """The rollouts view of the run the screen shows (the run view's, the alert's, the list's)."""
         from tui.screens.rollouts import open_rollouts
-        from tui.screens.run_control import RunControlMixin
+        from tui.screens.run_actions import RunControlMixin
 
         screen = self.screen
         path = screen.control_path() if isinstance(screen, RunControlMixin) else None

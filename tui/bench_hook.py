@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import time
 
-from runner.runs.model import RunSummary
+from runner.runs.summary import RunSummary
 
 
 class Hook:

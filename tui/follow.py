@@ -14,13 +14,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from runner.api import status_source
-from runner.runs.model import RunSummary
 from runner.runs.snapshot import RunSnapshot, last_steps, series_of
+from runner.runs.summary import RunSummary
 from tui.format import flatten_config
 
 if TYPE_CHECKING:
+    from runner.alerts.alert import Alert
     from runner.alerts.board import AlertBoard
-    from runner.alerts.model import Alert
     from runner.runs.folder import RunFolder
     from runner.runs.series import MetricTable
     from runner.runs.store import RunStore

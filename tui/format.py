@@ -6,7 +6,7 @@ import math
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from runner.runs.model import RunSummary
+    from runner.runs.summary import RunSummary
 
 BLOCKS = "▁▂▃▄▅▆▇█"
 

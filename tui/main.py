@@ -22,7 +22,7 @@ DEMO_HELP = (
 def main(argv: Sequence[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     if args[:1] == ["demo"]:
-        from tui.demo import run_demo
+        from tui.demo_command import run_demo
 
         return run_demo(args[1:])
     # a path (with a separator) is never a command: the app opens without building the CLI parser
@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _register_demo(subparsers: Any) -> None:
-    """List ``demo`` in ``tinkertop --help``; ``tinkertop demo`` itself is dispatched above, to ``tui.demo``."""
+    """List ``demo`` in ``tinkertop --help``; ``tinkertop demo`` itself is dispatched above, to ``tui.demo_command``."""
     subparsers.add_parser("demo", help=DEMO_HELP, add_help=False)
 
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from textual.message import Message
 
-from runner.alerts.model import Alert
-from runner.runs.model import RunSummary
+from runner.alerts.alert import Alert
 from runner.runs.snapshot import RunSnapshot
+from runner.runs.summary import RunSummary
 
 
 class RunsRefreshed(Message):

@@ -14,7 +14,7 @@ import pickle
 from collections.abc import Sequence
 from pathlib import Path
 
-from runner.runs.model import RunSummary
+from runner.runs.summary import RunSummary
 
 
 class QuickScanChild:

@@ -2,7 +2,7 @@
 
 The API the app and the CLI use: :class:`AlertEngine` (``evaluate(run) -> list[Alert]``), :func:`worst`,
 :func:`load_settings` (``tinkertop.toml``), :class:`AckStore` (acks on disk). Names are imported
-lazily, so that ``import runner.alerts.model`` (the CLI's registration) does not load numpy.
+lazily, so that ``import runner.alerts.alert`` (the CLI's registration) does not load numpy.
 """
 
 from __future__ import annotations
@@ -12,16 +12,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from runner.alerts.acks import AckStore
+    from runner.alerts.alert import Alert, Severity, worst
     from runner.alerts.engine import AlertEngine
-    from runner.alerts.model import Alert, Severity, worst
     from runner.alerts.settings import Settings, SettingsError, load_settings
 
 _WHERE = {
     "AckStore": "acks",
     "AlertEngine": "engine",
-    "Alert": "model",
-    "Severity": "model",
-    "worst": "model",
+    "Alert": "alert",
+    "Severity": "alert",
+    "worst": "alert",
     "Settings": "settings",
     "SettingsError": "settings",
     "load_settings": "settings",

@@ -15,7 +15,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from runner.alerts.model import LEVEL, Alert
+from runner.alerts.alert import LEVEL, Alert
 
 ACKS_FILE = Path(".tinkertop") / "acks.json"
 MARGIN = 0.5

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any
 
 from runner.alerts.acks import AckStore
+from runner.alerts.alert import LEVEL, Alert, worst
 from runner.alerts.engine import AlertEngine
-from runner.alerts.model import LEVEL, Alert, worst
 from runner.alerts.settings import Settings, SettingsError, load_settings
-from runner.runs.model import RunSummary
+from runner.runs.summary import RunSummary
 
 
 class AlertBoard:

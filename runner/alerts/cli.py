@@ -20,7 +20,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from runner.alerts.model import LEVEL, Alert
+from runner.alerts.alert import LEVEL, Alert
 
 TICK_S = 30.0  # watch: re-judge the time rules (stalled) this often without file changes
 FIELDS = ("run_path", "rule", "severity", "metric", "first_step", "last_step", "value", "threshold", "window",

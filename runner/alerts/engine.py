@@ -19,8 +19,8 @@ from typing import Any
 
 from runner.alerts import filerules, rules, rules_more
 from runner.alerts.acks import AckStore
+from runner.alerts.alert import Alert, severity_of, worst
 from runner.alerts.episodes import Episode, Tracker
-from runner.alerts.model import Alert, severity_of, worst
 from runner.alerts.series import Points, nonfinite_keys, points_of, read_column
 from runner.alerts.settings import Settings
 

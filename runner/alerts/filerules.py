@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.alerts.model import Alert, severity_of
+from runner.alerts.alert import Alert, severity_of
 from runner.alerts.settings import Settings
 from runner.runs.status import held_by_process, median_step_seconds
 

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any, TextIO
 
-from runner.alerts.model import Alert
+from runner.alerts.alert import Alert
 
 
 class Notifier:

@@ -83,25 +83,25 @@ def _show(data: dict[str, Any], as_json: bool) -> None:
 
 
 def _start(args: argparse.Namespace) -> int:
-    from runner.backend import control
+    from runner.backend import lifecycle
 
     try:
-        info = control.start(wait=True, model=args.model)
-    except control.BackendError as exc:
+        info = lifecycle.start(wait=True, model=args.model)
+    except lifecycle.BackendError as exc:
         print(f"tinkertop: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C while we look is no traceback
         print(f"tinkertop: backend start interrupted; {_after_interrupt()}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    _show(dict(control.details(info), running=True), args.json)
+    _show(dict(lifecycle.details(info), running=True), args.json)
     return 0
 
 
 def _stop(args: argparse.Namespace) -> int:
-    from runner.backend import control
+    from runner.backend import lifecycle
 
-    stopped = control.stop()
+    stopped = lifecycle.stop()
     if args.json:
         print(dump_json({"stopped": stopped}))
     else:
@@ -110,24 +110,24 @@ def _stop(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from runner.backend import control
+    from runner.backend import lifecycle
 
-    info = control.status()
+    info = lifecycle.status()
     if info is None:
-        starting = control.recorded()  # alive and recorded, not answering yet
+        starting = lifecycle.recorded()  # alive and recorded, not answering yet
         shown = dict(starting.public(), starting=True) if starting else {}
         _show(dict(shown, running=False), args.json)
         return 4 if starting else 3
-    _show(dict(control.details(info), running=True), args.json)
+    _show(dict(lifecycle.details(info), running=True), args.json)
     return 0
 
 
 def _after_interrupt() -> str:
     """One line on what the interrupted start left: the server is detached, so it goes on."""
-    from runner.backend import control
+    from runner.backend import lifecycle
 
     what = "`tinkertop backend status` shows it, `tinkertop backend stop` stops it"
-    info = control.recorded()
+    info = lifecycle.recorded()
     if info is None:
         pids = _unrecorded_servers()
         if not pids:
@@ -137,10 +137,10 @@ def _after_interrupt() -> str:
 
 
 def _doing(info: BackendInfo) -> str:
-    from runner.backend import control
+    from runner.backend import lifecycle
 
     try:
-        ready = control.request(info, "local/status", timeout=1.0).get("ready")
+        ready = lifecycle.request(info, "local/status", timeout=1.0).get("ready")
     except (OSError, ValueError):
         return "still starting, not answering yet"
     return "running and ready" if ready else "running, still loading its model"
@@ -149,9 +149,9 @@ def _doing(info: BackendInfo) -> str:
 def _unrecorded_servers() -> list[int]:
     """Pids of server processes started for this state dir (their log is ours) that have not recorded
     themselves yet: the moment between the spawn and the server listening."""
-    from runner.backend import control
+    from runner.backend import lifecycle
 
-    marker = [control.SERVER_MODULE.encode(), str(control.log_path()).encode()]
+    marker = [lifecycle.SERVER_MODULE.encode(), str(lifecycle.log_path()).encode()]
     found = []
     for entry in Path("/proc").glob("[0-9]*"):
         try:
@@ -164,11 +164,11 @@ def _unrecorded_servers() -> list[int]:
 
 
 def _env(args: argparse.Namespace) -> int:
-    from runner.backend import control
+    from runner.backend import lifecycle
 
-    info = control.status()
+    info = lifecycle.status()
     if info is None:
-        starting = control.recorded()
+        starting = lifecycle.recorded()
         problem = (
             f"the backend (pid {starting.pid}) is starting, not answering yet; retry once "
             "`tinkertop backend status` says running"
@@ -177,7 +177,7 @@ def _env(args: argparse.Namespace) -> int:
         )
         print(f"tinkertop: {problem}", file=sys.stderr)
         return 1
-    values = control.env_for(info)  # the key, printed because the user asked for exactly this
+    values = lifecycle.env_for(info)  # the key, printed because the user asked for exactly this
     if sys.stdout.isatty() and not args.show_key:  # a screen (and its scrollback): never the key
         values["TINKER_API_KEY"] = HIDDEN
         print(

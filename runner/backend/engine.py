@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.backend import checkpoints, lora, model, sampling, trainer
+from runner.backend import base_model, checkpoints, lora, sampling, trainer
 from runner.backend.futures import FutureStore
 
 log = logging.getLogger("tinkertop.backend")
@@ -57,7 +57,7 @@ class Engine:
         self.models: dict[str, trainer.TrainingModel] = {}
         self.samplers: dict[str, Sampler] = {}
         self.sessions: dict[str, float] = {}
-        self.base: model.BaseModel | None = None
+        self.base: base_model.BaseModel | None = None
         self.ready = threading.Event()
         self.load_error: str | None = None
         self.cancelled: set[str] = set()
@@ -88,7 +88,7 @@ class Engine:
 
     def _run(self) -> None:
         try:
-            self.base = model.load(self.model_path)
+            self.base = base_model.load(self.model_path)
         except Exception as exc:  # the server reports this on every request
             self.load_error = f"could not load the base model from {self.model_path}: {exc}"
             log.exception("model load failed")
@@ -206,7 +206,7 @@ class Engine:
         cutoff = time.time() - live_seconds
         return {"live_sessions": sum(1 for t in seen if t > cutoff), "models": models, "samplers": samplers}
 
-    def _base(self) -> model.BaseModel:
+    def _base(self) -> base_model.BaseModel:
         assert self.base is not None
         return self.base
 

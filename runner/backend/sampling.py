@@ -8,7 +8,7 @@ import numpy as np
 import torch
 
 from runner.backend import lora
-from runner.backend.model import BaseModel
+from runner.backend.base_model import BaseModel
 
 DEFAULT_MAX_TOKENS = 256
 

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from runner.backend import lora, losses
-from runner.backend.model import BaseModel
+from runner.backend.base_model import BaseModel
 
 MICRO_BATCH_TOKENS = 2048  # padded tokens per forward pass: fastest on this CPU, bounded memory
 

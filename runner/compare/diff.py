@@ -192,13 +192,13 @@ def read_text_capped(path: Path, notes: list[str], label: str) -> str | None:
 def launch_record(path: Path) -> tuple[dict[str, Any] | None, Path | None]:
     """tinkertop's launch record of the run in folder ``path`` (state.json) and its folder, if any."""
     try:
-        from runner.control import store
+        from runner.control import state_dir
 
-        run_id = store.run_id_for(path)
-        state_file = store.state_path(run_id)
+        run_id = state_dir.run_id_for(path)
+        state_file = state_dir.state_path(run_id)
         if not state_file.exists():
             return None, None
-        return store.read_state(run_id), state_file.parent
+        return state_dir.read_state(run_id), state_file.parent
     except Exception:  # noqa: BLE001 - no record readable: the run folder's files decide
         return None, None
 

@@ -28,7 +28,7 @@ from typing import Any
 from runner.compare.diff import display_names
 from runner.runs.folder import RunFolder
 from runner.runs.kinds import headline_key
-from runner.runs.model import RunSummary
+from runner.runs.summary import RunSummary
 from runner.status import Status
 
 DEFAULT_EMA = 0.6  # the run view's default EMA weight (tui.widgets.metric_chart.ChartView.ema)

@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from runner.control import procs, queue, records, store
+from runner.control import procs, queue, records, state_dir
 from runner.control.spawn import spawn_supervisor
 from runner.status import LIVE_OR_QUEUED, TERMINAL, Status
 
@@ -28,11 +28,11 @@ class Outcome:
 
 
 def _resolve(ref: str) -> tuple[str, dict]:
-    problem = store.ref_problem(ref)
+    problem = state_dir.ref_problem(ref)
     if problem:
         raise ActionError(problem)
-    run_id = store.resolve(ref)
-    state = store.read_state(run_id) if run_id else None
+    run_id = state_dir.resolve(ref)
+    state = state_dir.read_state(run_id) if run_id else None
     if not run_id or state is None:
         raise ActionError(f"no run named {ref!r} (a run name, id, or folder path launched by tinkertop)")
     return run_id, state
@@ -42,7 +42,7 @@ def wait_status(run_id: str, statuses: Iterable[str], timeout: float) -> Status:
     """Poll the state until its effective status is one of ``statuses`` (or the timeout passes)."""
     deadline, wanted = time.monotonic() + timeout, set(statuses)
     while True:
-        status = records.effective_status(store.read_state(run_id) or {})
+        status = records.effective_status(state_dir.read_state(run_id) or {})
         if status in wanted or time.monotonic() >= deadline:
             return status
         time.sleep(0.1)
@@ -54,17 +54,19 @@ def stop(ref: str, grace: float = 10.0, wait: bool = True) -> Outcome:
     status = records.effective_status(state)
     if status == Status.QUEUED:
         with queue.locked():
-            if (store.read_state(run_id) or {}).get("status") == Status.QUEUED:
-                store.update_state(run_id, status=Status.STOPPED, ended_at=store.now_iso())
+            if (state_dir.read_state(run_id) or {}).get("status") == Status.QUEUED:
+                state_dir.update_state(run_id, status=Status.STOPPED, ended_at=state_dir.now_iso())
                 return Outcome(run_id, Status.STOPPED, "removed from the queue")
-        state = store.read_state(run_id) or {}
+        state = state_dir.read_state(run_id) or {}
         status = records.effective_status(state)
     if status in TERMINAL:
         return Outcome(run_id, status, f"already {status}")
     if status == Status.LOST:
         _record_lost(run_id, state)
         return _stop_orphan(run_id, state, grace)
-    store.write_json_atomic(store.record_dir(run_id) / "stop.json", {"grace": grace, "at": store.now_iso()})
+    state_dir.write_json_atomic(
+        state_dir.record_dir(run_id) / "stop.json", {"grace": grace, "at": state_dir.now_iso()}
+    )
     procs.signal_pid(state.get("supervisor_pid") or 0, state.get("supervisor_start"), signal.SIGTERM)
     if not wait:
         return Outcome(run_id, Status.STOPPING, "stop requested")
@@ -75,7 +77,7 @@ def stop(ref: str, grace: float = 10.0, wait: bool = True) -> Outcome:
 def _record_lost(run_id: str, state: dict) -> None:
     """Persist what /proc showed: the supervisor is gone without a final record."""
     if state.get("status") != Status.LOST:
-        store.update_state(run_id, status=Status.LOST, lost_at=store.now_iso())
+        state_dir.update_state(run_id, status=Status.LOST, lost_at=state_dir.now_iso())
 
 
 def _stop_orphan(run_id: str, state: dict, grace: float) -> Outcome:
@@ -88,7 +90,9 @@ def _stop_orphan(run_id: str, state: dict, grace: float) -> Outcome:
             time.sleep(0.1)
         if procs.group_members(pid):
             procs.signal_group(pid, signal.SIGKILL)
-    store.update_state(run_id, status=Status.STOPPED, ended_at=store.now_iso(), error="supervisor was lost")
+    state_dir.update_state(
+        run_id, status=Status.STOPPED, ended_at=state_dir.now_iso(), error="supervisor was lost"
+    )
     return Outcome(run_id, Status.STOPPED, "supervisor was lost; job group signalled directly")
 
 
@@ -102,15 +106,15 @@ def resume(ref: str) -> Outcome:
         raise ActionError(
             f"{state.get('name')} is lost but its job (pid {state.get('pid')}) still runs: stop it first"
         )
-    spec = store.read_spec(run_id)
+    spec = state_dir.read_spec(run_id)
     if spec is None:
         raise ActionError(f"{run_id}: spec.json is missing; cannot resume")
     if status == Status.LOST:
         _record_lost(run_id, state)
     if not spec.get("logdir_arg", True):
         raise ActionError(f"{spec.get('recipe')} cannot resume (its log-dir behaviour is fixed to 'ask')")
-    (store.record_dir(run_id) / "stop.json").unlink(missing_ok=True)
-    store.update_state(
+    (state_dir.record_dir(run_id) / "stop.json").unlink(missing_ok=True)
+    state_dir.update_state(
         run_id,
         status=Status.STARTING,
         mode="resume",
@@ -150,14 +154,14 @@ def last_checkpoint(log_path: Path) -> str | None:
 def clone_command(ref: str) -> str:
     """The run's launch as a command line to edit and run again."""
     run_id, _ = _resolve(ref)
-    spec = store.read_spec(run_id) or {}
+    spec = state_dir.read_spec(run_id) or {}
     parts = ["tinkertop", "launch", spec.get("recipe", "?"), *spec.get("user_overrides", [])]
     parts += spec.get("combo", [])
     if spec.get("local"):
         parts.append("--local")
     if spec.get("smoke"):
         parts.append("--smoke")
-    base = str(spec.get("name", "run"))[: store.MAX_NAME - len("-clone")]
+    base = str(spec.get("name", "run"))[: state_dir.MAX_NAME - len("-clone")]
     parts += ["--name", f"{base}-clone"]
     return shlex.join(parts)
 
@@ -184,7 +188,7 @@ def rm(ref: str, confirm: str | None) -> Outcome:
         _refuse_live_overlap(run_id, name, folder)
         if folder.is_dir():
             shutil.rmtree(folder)
-        shutil.rmtree(store.record_dir(run_id), ignore_errors=True)
+        shutil.rmtree(state_dir.record_dir(run_id), ignore_errors=True)
     return Outcome(run_id, Status.DELETED, f"deleted {folder} and its record")
 
 
@@ -200,12 +204,12 @@ def _overlaps(a: str, b: str) -> bool:
 
 def _refuse_live_overlap(run_id: str, name: str, folder: Path) -> None:
     """ActionError naming a live (or queued) run whose folder is, holds, or sits inside ``folder``."""
-    real = store.real_folder(folder)
-    for other in store.iter_states():
+    real = state_dir.real_folder(folder)
+    for other in state_dir.iter_states():
         path = other.get("log_path")
         if other.get("run_id") == run_id or not path or not _is_live(other):
             continue
-        if _overlaps(real, store.real_folder(path)):
+        if _overlaps(real, state_dir.real_folder(path)):
             raise ActionError(
                 f"{name}: refusing to delete {folder}: the live run {other.get('name')} "
                 f"({records.effective_status(other)}, {path}) shares it; stop that run first"

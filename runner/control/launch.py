@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import paths
-from runner.control import creds, experiments, gitinfo, store
+from runner.control import creds, experiments, gitinfo, state_dir
 from runner.control.catalogue import Target, UnknownRecipe, resolve_target
 from runner.status import Status
 
@@ -126,10 +126,10 @@ def allocate(base: str, logs_root: Path, taken: set[str]) -> tuple[str, str, str
     for i in itertools.count(1):
         name = base if i == 1 else f"{base}-{i}"
         log_path = logs_root / name
-        run_id = store.run_id_for(log_path)
+        run_id = state_dir.run_id_for(log_path)
         if name in taken or log_path.exists():
             continue
-        record = store.record_dir(run_id)
+        record = state_dir.record_dir(run_id)
         try:
             record.mkdir(parents=True)
         except FileExistsError:
@@ -142,7 +142,7 @@ def allocate(base: str, logs_root: Path, taken: set[str]) -> tuple[str, str, str
 
 
 def _local_overrides(overrides: list[str], notes: list[str]) -> list[str]:
-    from runner.backend.control import BackendError
+    from runner.backend.lifecycle import BackendError
     from runner.control.localenv import local_model
 
     extra = []
@@ -213,7 +213,7 @@ def _prepare(req: LaunchRequest) -> tuple[Target, Any, list[str], list[str]]:
         target = resolve_target(req.recipe, req.cwd)
     except UnknownRecipe as exc:
         raise LaunchError(str(exc)) from exc
-    problem = store.name_problem(req.name, "--name") if req.name is not None else None
+    problem = state_dir.name_problem(req.name, "--name") if req.name is not None else None
     if problem:
         raise LaunchError(problem)
     user = parse_overrides(list(req.overrides))
@@ -258,15 +258,15 @@ def _place(base, combo, explicit_log, cwd, taken, n) -> tuple[str, str, str]:
     logs_root = (Path(cwd) / paths.DEFAULT_LOGS).resolve()
     if explicit_log:
         folder = (Path(cwd) / explicit_log).resolve()
-        problem = store.name_problem(folder.name, "log_path folder")
+        problem = state_dir.name_problem(folder.name, "log_path folder")
         if problem:
             raise LaunchError(problem)
         if folder.exists():
             raise LaunchError(f"log_path {folder} already exists: resume it (tinkertop resume) or rm it")
         folder.parent.mkdir(parents=True, exist_ok=True)
-        run_id = store.run_id_for(folder)
+        run_id = state_dir.run_id_for(folder)
         try:
-            store.record_dir(run_id).mkdir(parents=True)
+            state_dir.record_dir(run_id).mkdir(parents=True)
         except FileExistsError as exc:
             raise LaunchError(f"a run record for {folder} already exists ({run_id})") from exc
         return folder.name, str(folder), run_id
@@ -280,7 +280,7 @@ def release(runs: list[PlannedRun], *run_ids: str) -> None:
     a plan that failed, a dry run, planned runs abandoned because another plan failed."""
     for rid in [*run_ids, *(r.run_id for r in runs)]:
         try:
-            store.record_dir(rid).rmdir()
+            state_dir.record_dir(rid).rmdir()
         except OSError:
             pass
 
@@ -320,15 +320,17 @@ def launch(req: LaunchRequest, runs: list[PlannedRun]) -> list[str]:
     for run in runs:
         write_records(req, run, code, secrets)
         if req.queue:
-            store.update_state(run.run_id, status=Status.QUEUED, queued_ts=time.time())
+            state_dir.update_state(run.run_id, status=Status.QUEUED, queued_ts=time.time())
         else:
-            store.update_state(
+            state_dir.update_state(
                 run.run_id, status=Status.STARTING, claimed_ts=time.time(), claimed_by=os.getpid()
             )
             try:
                 spawn_supervisor(run.run_id, python=req.python)
             except (OSError, RuntimeError) as exc:
-                store.update_state(run.run_id, status=Status.FAILED, error=str(exc), ended_at=store.now_iso())
+                state_dir.update_state(
+                    run.run_id, status=Status.FAILED, error=str(exc), ended_at=state_dir.now_iso()
+                )
         ids.append(run.run_id)
     queue.drain()  # every launch also moves the queue
     return ids
@@ -353,7 +355,7 @@ def spec_for(req: LaunchRequest, run: PlannedRun, target: Target) -> dict[str, A
         "smoke": req.smoke,
         "wandb_project": run.config.get("wandb_project"),
         "env_names": ["TINKER_API_KEY"] if not req.local else ["TINKER_BASE_URL", "TINKER_API_KEY"],
-        "created_at": store.now_iso(),
+        "created_at": state_dir.now_iso(),
     }
 
 
@@ -364,8 +366,8 @@ def write_records(req: LaunchRequest, run: PlannedRun, code: gitinfo.CodeState, 
     spec["experiment_record"] = str(exp)
     spec = creds.redact_obj(spec, secrets)
     config = creds.redact_obj(run.config, secrets)
-    rdir = store.record_dir(run.run_id)
-    store.write_json_atomic(rdir / "spec.json", spec)
+    rdir = state_dir.record_dir(run.run_id)
+    state_dir.write_json_atomic(rdir / "spec.json", spec)
     if code.diff:
         (rdir / "code.diff").write_text(creds.redact(code.diff, secrets))
     state = {
@@ -382,5 +384,5 @@ def write_records(req: LaunchRequest, run: PlannedRun, code: gitinfo.CodeState, 
         "code": code.summary(),
         "notes": run.notes,
     }
-    store.write_state(run.run_id, state)
+    state_dir.write_state(run.run_id, state)
     experiments.write_launch_record(exp, spec, config, code.summary())

@@ -20,9 +20,9 @@ EXIT_USAGE = 2
 
 def start_failures(ids: list[str]) -> list[str]:
     """``<name>: could not start: <why>`` for each run whose record says its process never started."""
-    from runner.control import store
+    from runner.control import state_dir
 
-    states = [s for s in map(store.read_state, ids) if s]
+    states = [s for s in map(state_dir.read_state, ids) if s]
     failed = [s for s in states if s.get("status") == Status.FAILED and s.get("error")]
     return [f"{s.get('name')}: could not start: {s['error']}" for s in failed]
 

@@ -17,15 +17,15 @@ class LocalTarget:
 
 def local_model() -> LocalTarget:
     """The model the running embedded backend serves (started if needed), and the tiny model's renderer."""
-    from runner.backend import control, tinymodel
+    from runner.backend import lifecycle, tinymodel
 
-    info = control.ensure_running()
+    info = lifecycle.ensure_running()
     return LocalTarget(str(info.model_path), tinymodel.RENDERER_NAME)
 
 
 def backend_env() -> dict[str, str]:
     """``TINKER_BASE_URL``/``TINKER_API_KEY`` of the running embedded backend (started if needed)."""
-    from runner.backend import control
+    from runner.backend import lifecycle
 
-    info = control.ensure_running()
-    return dict(control.env_for(info))
+    info = lifecycle.ensure_running()
+    return dict(lifecycle.env_for(info))

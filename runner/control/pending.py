@@ -8,8 +8,8 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from runner.control import records, store
-from runner.runs.model import RunSummary
+from runner.control import records, state_dir
+from runner.runs.summary import RunSummary
 from runner.status import Status
 
 
@@ -33,7 +33,7 @@ class PendingRuns:
             return None
         hit = self._states.get(run_dir.name)
         if hit is None or hit[0] != mtime:
-            state = store.read_json(run_dir / "state.json")
+            state = state_dir.read_json(run_dir / "state.json")
             if state is None:
                 return None
             hit = self._states[run_dir.name] = (mtime, state)
@@ -44,10 +44,10 @@ class PendingRuns:
         folder appeared, or their record was deleted). Records of runs the list already shows (``known``
         folders) are not read."""
         for path in known - self._ids.keys():
-            self._ids[path] = store.run_id_for(path)
+            self._ids[path] = state_dir.run_id_for(path)
         known_ids = {self._ids[p] for p in known}
         out = []
-        for run_dir in store.runs_root().iterdir():
+        for run_dir in state_dir.runs_root().iterdir():
             if run_dir.name in known_ids:
                 continue
             state = self._state(run_dir)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from runner import paths
-from runner.control import records, store
+from runner.control import records, state_dir
 from runner.control.spawn import spawn_supervisor
 from runner.status import LIVE, Status
 
@@ -34,14 +34,14 @@ def max_parallel() -> int:
     env = os.environ.get("TINKERTOP_MAX_PARALLEL")
     if env and env.isdigit():
         return max(1, int(env))
-    value = (store.read_json(settings_path()) or {}).get("max_parallel")
+    value = (state_dir.read_json(settings_path()) or {}).get("max_parallel")
     return max(1, int(value)) if isinstance(value, int) else DEFAULT_MAX_PARALLEL
 
 
 def set_max_parallel(n: int) -> None:
-    data = store.read_json(settings_path()) or {}
+    data = state_dir.read_json(settings_path()) or {}
     data["max_parallel"] = max(1, n)
-    store.write_json_atomic(settings_path(), data)
+    state_dir.write_json_atomic(settings_path(), data)
 
 
 @contextmanager
@@ -58,7 +58,7 @@ def locked() -> Iterator[None]:
 def snapshot() -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """(live runs, queued runs oldest first)."""
     live, queued = [], []
-    for state in store.iter_states():
+    for state in state_dir.iter_states():
         status = records.effective_status(state)
         if status in LIVE:
             live.append(state)
@@ -76,12 +76,16 @@ def drain(limit: int | None = None) -> list[str]:
         free = (limit or max_parallel()) - len(live)
         for state in queued[: max(0, free)]:
             run_id = state["run_id"]
-            store.update_state(run_id, status=Status.STARTING, claimed_ts=time.time(), claimed_by=os.getpid())
-            spec = store.read_spec(run_id) or {}
+            state_dir.update_state(
+                run_id, status=Status.STARTING, claimed_ts=time.time(), claimed_by=os.getpid()
+            )
+            spec = state_dir.read_spec(run_id) or {}
             try:
                 spawn_supervisor(run_id, python=spec.get("python"))
             except Exception as exc:
-                store.update_state(run_id, status=Status.FAILED, error=str(exc), ended_at=store.now_iso())
+                state_dir.update_state(
+                    run_id, status=Status.FAILED, error=str(exc), ended_at=state_dir.now_iso()
+                )
                 continue
             started.append(run_id)
     return started

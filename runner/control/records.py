@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runner.control import procs, store
+from runner.control import procs, state_dir
 from runner.runs.console import read_console_tail
 from runner.status import LIVE, Status
 
@@ -68,20 +68,20 @@ def summarize(state: dict[str, Any]) -> dict[str, Any]:
         "recipe": state.get("recipe"),
         "local": state.get("local", False),
         "attempt": state.get("attempt", 1),
-        "console_log": str(store.console_path(run_id)),
+        "console_log": str(state_dir.console_path(run_id)),
         "error": state.get("error"),
         "stopping": bool(state.get("stop_requested")) and status in LIVE,
         "job_alive": job_alive(state) if status == Status.LOST else None,
     }
     if status in (Status.FAILED, Status.LOST):
-        out["console_tail"] = tail(store.console_path(run_id))
+        out["console_tail"] = tail(state_dir.console_path(run_id))
     return out
 
 
 def status_for(run_path: str | Path) -> dict[str, Any] | None:
     """Supervisor status of the run in folder ``run_path``, or None if tinkertop did not launch it."""
-    run_id = store.run_id_for(run_path)
-    path = store.state_path(run_id)
+    run_id = state_dir.run_id_for(run_path)
+    path = state_dir.state_path(run_id)
     try:
         mtime = path.stat().st_mtime
     except OSError:
@@ -93,7 +93,7 @@ def status_for(run_path: str | Path) -> dict[str, Any] | None:
             return hit[2]
         state = hit[1]  # live: only the /proc check is redone
     else:
-        state = store.read_state(run_id) or {}
+        state = state_dir.read_state(run_id) or {}
         if not state:
             return None
     result = summarize(state)
@@ -102,4 +102,4 @@ def status_for(run_path: str | Path) -> dict[str, Any] | None:
 
 
 def list_runs() -> list[dict[str, Any]]:
-    return [summarize(s) for s in store.iter_states()]
+    return [summarize(s) for s in state_dir.iter_states()]

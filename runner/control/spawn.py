@@ -12,12 +12,12 @@ import subprocess
 import sys
 from collections.abc import Mapping
 
-from runner.control import store
+from runner.control import state_dir
 
 
 def spawn_supervisor(run_id: str, python: str | None = None, env: Mapping[str, str] | None = None) -> int:
     """Start the supervisor of ``run_id``; returns its pid."""
-    rdir = store.record_dir(run_id)
+    rdir = state_dir.record_dir(run_id)
     rdir.mkdir(parents=True, exist_ok=True)
     with open(rdir / "supervisor.log", "ab") as log:
         proc = subprocess.Popen(

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runner.control import creds, experiments, procs, store
+from runner.control import creds, experiments, procs, state_dir
 from runner.control.scrub import ConsoleScrubber
 from runner.status import Status
 
@@ -27,7 +27,7 @@ DEFAULT_GRACE_S = 10.0
 class Supervisor:
     def __init__(self, run_id: str) -> None:
         self.run_id = run_id
-        self.spec: dict[str, Any] = store.read_spec(run_id) or {}
+        self.spec: dict[str, Any] = state_dir.read_spec(run_id) or {}
         self.signals: list[int] = []
         self.proc: subprocess.Popen | None = None
         self.stop_deadline: float | None = None
@@ -44,19 +44,19 @@ class Supervisor:
         signal.signal(signal.SIGHUP, signal.SIG_IGN)  # a hang-up never stops a run
 
     def stop_requested(self) -> bool:
-        return bool(self.signals) or (store.record_dir(self.run_id) / "stop.json").exists()
+        return bool(self.signals) or (state_dir.record_dir(self.run_id) / "stop.json").exists()
 
     def grace(self) -> float:
-        data = store.read_json(store.record_dir(self.run_id) / "stop.json") or {}
+        data = state_dir.read_json(state_dir.record_dir(self.run_id) / "stop.json") or {}
         return float(data.get("grace", DEFAULT_GRACE_S))
 
     # -- state -----------------------------------------------------------------------------
     def update(self, **changes: Any) -> dict[str, Any]:
-        return store.update_state(self.run_id, **changes)
+        return state_dir.update_state(self.run_id, **changes)
 
     def console(self, text: str) -> None:
-        with open(store.console_path(self.run_id), "a") as fh:
-            fh.write(f"[tinkertop {store.now_iso()}] {creds.redact(text)}\n")
+        with open(state_dir.console_path(self.run_id), "a") as fh:
+            fh.write(f"[tinkertop {state_dir.now_iso()}] {creds.redact(text)}\n")
 
     # -- the job ---------------------------------------------------------------------------
     def job_env(self) -> dict[str, str]:
@@ -80,14 +80,14 @@ class Supervisor:
         return argv
 
     def start_job(self) -> None:
-        state = store.read_state(self.run_id) or {}
+        state = state_dir.read_state(self.run_id) or {}
         mode = state.get("mode") or "delete"
         env = self.job_env()
         argv = self.job_argv(mode)
         # the job writes its own output straight to the console log; secrets it prints are masked in place
-        self.scrubber = ConsoleScrubber(store.console_path(self.run_id), creds.secret_values(env))
+        self.scrubber = ConsoleScrubber(state_dir.console_path(self.run_id), creds.secret_values(env))
         self.console(f"attempt {state.get('attempt', 1)}: {' '.join(argv)}")
-        log = open(store.console_path(self.run_id), "ab")
+        log = open(state_dir.console_path(self.run_id), "ab")
         try:
             self.proc = subprocess.Popen(
                 argv,
@@ -107,7 +107,7 @@ class Supervisor:
             pid=pid,
             pgid=pid,
             pid_start=procs.start_time(pid),
-            started_at=store.now_iso(),
+            started_at=state_dir.now_iso(),
             argv=[creds.redact(a) for a in argv],
         )
 
@@ -154,7 +154,7 @@ class Supervisor:
             status = Status.FINISHED
         else:
             status = Status.FAILED
-        ended = store.now_iso()
+        ended = state_dir.now_iso()
         sig = -rc if rc is not None and rc < 0 else None
         # the experiment record is complete before the final status says so (readers wait on the status)
         record = self.spec.get("experiment_record")
@@ -174,7 +174,7 @@ class Supervisor:
         )
         if not self.spec:
             self.update(
-                status=Status.FAILED, error="spec.json missing or unreadable", ended_at=store.now_iso()
+                status=Status.FAILED, error="spec.json missing or unreadable", ended_at=state_dir.now_iso()
             )
             return 1
         if self.stop_requested():
@@ -206,7 +206,9 @@ def detach(run_id: str) -> None:
     if pid:
         print(pid, flush=True)
         os._exit(0)
-    log = os.open(str(store.record_dir(run_id) / "supervisor.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT)
+    log = os.open(
+        str(state_dir.record_dir(run_id) / "supervisor.log"), os.O_WRONLY | os.O_APPEND | os.O_CREAT
+    )
     os.dup2(log, 1)
     os.dup2(log, 2)
     os.close(log)

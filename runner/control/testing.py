@@ -8,7 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
-from runner.control import records, store
+from runner.control import records, state_dir
 from runner.control.launch import LaunchRequest, launch, plan
 from runner.status import Status
 
@@ -35,7 +35,7 @@ def launch_job(cwd: Path, *overrides: str, name: str | None = None, queue: bool 
 
 
 def status(run_id: str) -> Status:
-    return records.effective_status(store.read_state(run_id) or {})
+    return records.effective_status(state_dir.read_state(run_id) or {})
 
 
 def wait_status(run_id: str, *wanted: str, timeout: float = 60.0) -> str:
@@ -48,7 +48,7 @@ def wait_status(run_id: str, *wanted: str, timeout: float = 60.0) -> str:
 
 def steps(run_id: str) -> list[int]:
     """Steps in the run's metrics.jsonl, in file order."""
-    path = Path((store.read_state(run_id) or {})["log_path"]) / "metrics.jsonl"
+    path = Path((state_dir.read_state(run_id) or {})["log_path"]) / "metrics.jsonl"
     try:
         lines = path.read_text().splitlines()
     except OSError:

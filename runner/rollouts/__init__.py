@@ -30,7 +30,7 @@ cookbook's store is imported lazily inside the readers)::
     gantt(step: StepTiming, width: int = 60) -> list[str]          # one text line per span
     clear_cache() -> None    # load_iteration keeps recent loads (1000, 128 MB of files; keyed by size+mtime)
 
-Data (frozen dataclasses, see ``runner.rollouts.model``):
+Data (frozen dataclasses, see ``runner.rollouts.trajectory``):
     Message(role, text, thinking=None, tool_calls=())   role: system|user|assistant|tool|env
     Trajectory(group, index, reward, step_rewards, advantage, metrics, logs, messages, tokens,
                stop_reason, has_text)
@@ -51,7 +51,9 @@ import threading
 from collections import OrderedDict
 from pathlib import Path
 
-from runner.rollouts.model import (
+from runner.rollouts.search import filter_trajectories, prompt_of, same_prompt, search
+from runner.rollouts.timing import PHASES, gantt, read_timing
+from runner.rollouts.trajectory import (
     Hit,
     Iteration,
     IterationRef,
@@ -62,8 +64,6 @@ from runner.rollouts.model import (
     Timing,
     Trajectory,
 )
-from runner.rollouts.search import filter_trajectories, prompt_of, same_prompt, search
-from runner.rollouts.timing import PHASES, gantt, read_timing
 
 # the submodules ``search`` and ``timing`` share their names with functions here: they are imported
 # above, before the functions are bound, so a later import of them never rebinds the names

@@ -16,7 +16,7 @@ from typing import Any
 
 from runner.rollouts import build
 from runner.rollouts.current import parse_summaries
-from runner.rollouts.model import Iteration, IterationRef, Message, RolloutError, Trajectory
+from runner.rollouts.trajectory import Iteration, IterationRef, Message, RolloutError, Trajectory
 
 TRAJECTORIES = "trajectories.jsonl"
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from runner.rollouts.logtree import Episode, GroupLog, Transcript, TreeLog
-from runner.rollouts.model import HIST_BINS, Iteration, IterationRef, Message, Trajectory
+from runner.rollouts.trajectory import HIST_BINS, Iteration, IterationRef, Message, Trajectory
 
 
 @dataclass

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from runner.rollouts.model import Hit, IterationRef, Trajectory
+    from runner.rollouts.trajectory import Hit, IterationRef, Trajectory
 
 EXIT_FAILURE = 1
 EXIT_USAGE = 2

@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from runner.rollouts.model import Message
+from runner.rollouts.trajectory import Message
 
 
 def conversation(data: dict[str, Any]) -> list[Message]:

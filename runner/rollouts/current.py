@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.rollouts import build
 from runner.rollouts.logtree import TreeLog, walk
-from runner.rollouts.model import Iteration, IterationRef, RolloutError
+from runner.rollouts.trajectory import Iteration, IterationRef, RolloutError
 
 if TYPE_CHECKING:
     from tinker_cookbook.stores import TrainingRunStore

@@ -17,7 +17,7 @@ from typing import Any
 
 from runner.rollouts import build
 from runner.rollouts.logtree import KNOWN_TAGS, walk
-from runner.rollouts.model import Iteration, IterationRef, RolloutError
+from runner.rollouts.trajectory import Iteration, IterationRef, RolloutError
 
 FLAT_NAME = re.compile(r"^(train|eval_(.+))_iteration_(\d+)\.html$")
 SKIP = frozenset(("head", "style", "script", "title"))

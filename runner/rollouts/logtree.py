@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from runner.rollouts.conversation import conversation
-from runner.rollouts.model import Message, RolloutError
+from runner.rollouts.trajectory import Message, RolloutError
 
 KNOWN_TAGS = frozenset(
     "body h1 h2 h3 h4 h5 h6 p div section details summary pre table thead tbody tr th td span".split()

@@ -7,7 +7,7 @@ import re
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
-from runner.rollouts.model import Hit, IterationRef, RolloutError, Trajectory
+from runner.rollouts.trajectory import Hit, IterationRef, RolloutError, Trajectory
 
 SNIPPET = 40  # characters each side of a hit
 

@@ -16,7 +16,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from runner.rollouts.model import Span, StepTiming, Timing
+from runner.rollouts.trajectory import Span, StepTiming, Timing
 
 PHASES = ("sampling", "scoring", "training", "checkpoint", "eval", "other", "waiting")
 _RULES = (

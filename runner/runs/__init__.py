@@ -2,5 +2,5 @@
 
 Entry points: :class:`runner.runs.store.RunStore` (many runs), :class:`runner.runs.folder.RunFolder`
 (one run), :func:`runner.runs.watch.watch_changes` (one watcher for all roots). Data crossing into
-the UI are the dataclasses in :mod:`runner.runs.model`.
+the UI are the dataclasses in :mod:`runner.runs.summary`.
 """

@@ -37,8 +37,8 @@ from runner.runs.jsonl import (
     read_capped,
     read_tail,
 )
-from runner.runs.model import BadLine, RunDetail, RunSummary, Scalar
 from runner.runs.series import MetricTable
+from runner.runs.summary import BadLine, RunDetail, RunSummary, Scalar
 from runner.status import Status
 
 SPARK_LEN = 64

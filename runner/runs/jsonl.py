@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from runner.runs.model import BadLine
+from runner.runs.summary import BadLine
 
 MAX_READ = 64 * 1024 * 1024  # bytes per read_new() call; the rest comes on the next call
 MAX_LINE = 16 * 1024 * 1024  # a longer line is a bad line, skipped without being held in memory

@@ -21,7 +21,6 @@ from runner.runs.discover import Found, discover
 from runner.runs.folder import RunFolder, run_name
 from runner.runs.jsonl import LineError, describe_error, parse_object, parse_record, read_capped, read_tail
 from runner.runs.kinds import headline_key, infer_kind, progress_of
-from runner.runs.model import RunSummary
 from runner.runs.series import step_of
 from runner.runs.status import (
     StatusSource,
@@ -30,6 +29,7 @@ from runner.runs.status import (
     infer_status,
     supervisor_status,
 )
+from runner.runs.summary import RunSummary
 from runner.status import Status
 
 TAIL_LINES = 24  # the list shows a 12-step sparkline; a margin for steps spread over several lines

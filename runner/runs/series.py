@@ -28,7 +28,7 @@ from operator import itemgetter, lt
 from typing import Any
 
 from runner.runs.counters import COUNTERS, FallbackCounter, step_of
-from runner.runs.model import BadLine, Scalar
+from runner.runs.summary import BadLine, Scalar
 
 NAN = math.nan
 MAX_BAD_KEPT = 200

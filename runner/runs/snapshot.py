@@ -6,8 +6,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from runner.alerts.model import Alert
-from runner.runs.model import RunDetail
+from runner.alerts.alert import Alert
+from runner.runs.summary import RunDetail
 
 if TYPE_CHECKING:
     from runner.runs.series import MetricTable

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from runner.runs.discover import Found, discover
 from runner.runs.folder import RunFolder, failure
-from runner.runs.model import RunSummary
 from runner.runs.status import StatusSource
+from runner.runs.summary import RunSummary
 
 
 def _key(path: str | Path) -> str:

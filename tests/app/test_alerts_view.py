@@ -136,7 +136,7 @@ async def test_e_on_an_alert_clones_with_the_learning_rate_halved(ws: Path) -> N
 
 
 def test_flags_name_the_alert_and_the_unreadable_file() -> None:
-    from runner.runs.model import RunSummary
+    from runner.runs.summary import RunSummary
     from tui.widgets.run_table import flags
 
     row = RunSummary("/r", "r", "rl", "running", 3, None, None, None, [], None, 3, 0, {})

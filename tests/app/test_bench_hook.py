@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.runs.model import RunSummary
+from runner.runs.summary import RunSummary
 from runner.status import Status
 from tui.bench_hook import Hook
 

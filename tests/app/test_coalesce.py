@@ -13,7 +13,7 @@ from pathlib import Path
 
 from textual.app import App
 
-from runner.runs.model import RunSummary
+from runner.runs.summary import RunSummary
 from runner.status import Status
 from tests.app.conftest import FIXED_MTIME, copy_run, wait_until
 from tui.app import TinkertopApp

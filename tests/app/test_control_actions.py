@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input
 
-from runner.control import procs, store
+from runner.control import procs, state_dir
 from runner.control.testing import launch_job, steps, wait_for, wait_status
 from tests.app.conftest import wait_until
 from tests.app.screen_text import screen_text
@@ -70,7 +70,7 @@ async def test_K_confirms_naming_the_run_escape_cancels_y_stops(ws: Path, cleanu
     run_id = launch_job(ws, *LONG, name="long")
     cleanup.append(run_id)
     wait_for(lambda: len(steps(run_id)) >= 2, what="first metrics")
-    pgid = (store.read_state(run_id) or {})["pgid"]
+    pgid = (state_dir.read_state(run_id) or {})["pgid"]
     wait_for(lambda: len(procs.group_members(pgid)) >= 2, what="job and grandchild")
     app = TinkertopApp([ws / "results" / "logs"])
     async with app.run_test(size=(140, 40)) as pilot:
@@ -81,7 +81,7 @@ async def test_K_confirms_naming_the_run_escape_cancels_y_stops(ws: Path, cleanu
             pilot, lambda: isinstance(app.screen, ConfirmModal) and app.screen, what="modal"
         )
         text = screen_text(app)
-        assert "Stop run long?" in text and f"pid {(store.read_state(run_id) or {})['pid']}" in text
+        assert "Stop run long?" in text and f"pid {(state_dir.read_state(run_id) or {})['pid']}" in text
         await pilot.press("escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, ConfirmModal), what="modal closed")
         assert modal is not app.screen
@@ -96,7 +96,7 @@ async def test_K_confirms_naming_the_run_escape_cancels_y_stops(ws: Path, cleanu
         await pilot.press("y")
         await wait_until(pilot, lambda: app.summaries[path].status == "stopped", 40, "row shows stopped")
         assert not procs.group_members(pgid)  # job and grandchild are gone
-        assert (store.read_state(run_id) or {})["status"] == "stopped"
+        assert (state_dir.read_state(run_id) or {})["status"] == "stopped"
         await pilot.pause(0.2)
         assert "stopped" in screen_text(app)
 
@@ -143,7 +143,7 @@ async def test_D_needs_the_exact_name_and_refuses_a_live_run(ws: Path, cleanup: 
         await pilot.press("enter")
         await wait_until(pilot, lambda: not Path(path).exists(), 20, "folder deleted")
         await wait_until(pilot, lambda: path not in app.summaries, 20, "row gone")
-        assert not store.record_dir(done).exists()
+        assert not state_dir.record_dir(done).exists()
 
 
 async def test_escape_on_delete_keeps_the_run(ws: Path) -> None:
@@ -158,7 +158,7 @@ async def test_escape_on_delete_keeps_the_run(ws: Path) -> None:
         await pilot.press(*"keep", "escape")
         await wait_until(pilot, lambda: not isinstance(app.screen, TypeNameModal), what="closed")
         await pilot.pause(0.3)
-        assert Path(path).is_dir() and store.record_dir(done).exists()
+        assert Path(path).is_dir() and state_dir.record_dir(done).exists()
 
 
 async def test_failed_run_shows_exit_code_and_console_tail(ws: Path) -> None:
@@ -209,7 +209,7 @@ async def test_queued_run_is_listed_from_its_record_and_K_dequeues_it(ws: Path, 
         modal.query_one(Input).value = "waiting"
         await pilot.press("enter")
         await wait_until(pilot, lambda: path not in app.summaries, 20, "row gone")
-        assert not store.record_dir(waiting).exists()
+        assert not state_dir.record_dir(waiting).exists()
 
 
 async def test_lost_run_is_shown_and_K_stops_its_orphaned_job(ws: Path, cleanup: list[str]) -> None:
@@ -219,7 +219,7 @@ async def test_lost_run_is_shown_and_K_stops_its_orphaned_job(ws: Path, cleanup:
     run_id = launch_job(ws, *LONG, name="orphan[1]")
     cleanup.append(run_id)
     wait_for(lambda: len(steps(run_id)) >= 2, what="first metrics")
-    state = store.read_state(run_id) or {}
+    state = state_dir.read_state(run_id) or {}
     os.kill(state["supervisor_pid"], signal.SIGKILL)  # the supervisor dies; the job goes on
     pgid = state["pgid"]
     app = TinkertopApp([ws / "results" / "logs"])
@@ -239,7 +239,7 @@ async def test_ctrl_k_force_stops_a_job_that_ignores_sigterm(ws: Path, cleanup: 
     run_id = launch_job(ws, *LONG, "ignore_term=true", name="stubborn")
     cleanup.append(run_id)
     wait_for(lambda: len(steps(run_id)) >= 2, what="first metrics")
-    pgid = (store.read_state(run_id) or {})["pgid"]
+    pgid = (state_dir.read_state(run_id) or {})["pgid"]
     app = TinkertopApp([ws / "results" / "logs"])
     async with app.run_test(size=(140, 40)) as pilot:
         path = _folder(ws, "stubborn")

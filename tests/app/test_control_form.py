@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Input, Select
 
-from runner.control import store
+from runner.control import state_dir
 from runner.control.testing import SELFTEST_JOB, launch_job, status, steps, wait_status
 from tests.app.conftest import wait_until
 from tests.app.screen_text import screen_text
@@ -33,7 +33,7 @@ def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def _records() -> list[str]:
-    return sorted(os.listdir(store.runs_root()))
+    return sorted(os.listdir(state_dir.runs_root()))
 
 
 async def _open_form(pilot, app: TinkertopApp) -> LaunchScreen:  # type: ignore[no-untyped-def]
@@ -65,7 +65,7 @@ async def test_validate_shows_resolved_config_then_launches(ws: Path) -> None:
         assert _records() == []  # validation reserves nothing
         await pilot.press("ctrl+l")
         await wait_until(pilot, lambda: not isinstance(app.screen, LaunchScreen), VALIDATE_TIMEOUT, "launch")
-        run_id = store.run_id_for(ws / "results" / "logs" / "formrun")
+        run_id = state_dir.run_id_for(ws / "results" / "logs" / "formrun")
         await wait_until(pilot, lambda: status(run_id) in ("finished", "failed"), 60, "finish")
         assert steps(run_id) == list(range(6))
         path = str((ws / "results" / "logs" / "formrun").resolve())
@@ -174,7 +174,7 @@ async def test_sweep_field_plans_and_launches_one_run_per_value(ws: Path) -> Non
         assert "would start sw-steps2" in text and "valid: 2 runs" in text
         await pilot.press("ctrl+l")
         await wait_until(pilot, lambda: not isinstance(app.screen, LaunchScreen), VALIDATE_TIMEOUT, "launch")
-        ids = [store.run_id_for(ws / "results" / "logs" / f"sw-steps{n}") for n in (2, 3)]
+        ids = [state_dir.run_id_for(ws / "results" / "logs" / f"sw-steps{n}") for n in (2, 3)]
         for run_id, n in zip(ids, (2, 3), strict=True):
             await wait_until(pilot, lambda r=run_id: status(r) in ("finished", "failed"), 60, "finish")
             assert steps(run_id) == list(range(n))

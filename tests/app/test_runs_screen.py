@@ -175,7 +175,7 @@ async def test_filter_matches_path_kind_status_and_config(tmp_path: Path) -> Non
 
 
 def test_filter_and_name_helpers() -> None:
-    from runner.runs.model import RunSummary
+    from runner.runs.summary import RunSummary
     from tui.format import display_names, flatten_config, middle_cut, run_matches
 
     assert middle_cut("abcdefghijklmnopqrstuvwxyz", 9) == "abcd…wxyz"

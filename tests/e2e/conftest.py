@@ -37,10 +37,10 @@ class Backend:
 
     def restart(self) -> None:
         """Stop the server and start a new one (new port, new key) on the same state folder."""
-        from runner.backend import control
+        from runner.backend import lifecycle
 
-        control.stop()
-        info = control.start(wait=True, model=self.model_path)
+        lifecycle.stop()
+        info = lifecycle.start(wait=True, model=self.model_path)
         self.url, self.key, self.pid = info.url, info.key, info.pid
 
     def env(self, extra: dict[str, str] | None = None) -> dict[str, str]:
@@ -71,16 +71,16 @@ def tiny_model() -> Path:
 
 @pytest.fixture(scope="session")
 def backend(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Backend]:
-    from runner.backend import control
+    from runner.backend import lifecycle
 
     home = tmp_path_factory.mktemp("tinkertop_home")
     old = os.environ.get("TINKERTOP_HOME")
     os.environ["TINKERTOP_HOME"] = str(home)
     try:
-        info = control.start(wait=True, model=tiny_model)
+        info = lifecycle.start(wait=True, model=tiny_model)
         yield Backend(info.url, info.key, Path(info.model_path), home, info.pid)
     finally:
-        control.stop()
+        lifecycle.stop()
         if old is None:
             os.environ.pop("TINKERTOP_HOME", None)
         else:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.control import actions, procs, store
+from runner.control import actions, procs, state_dir
 from runner.control.launch import LaunchRequest, launch, plan
 from runner.control.testing import launch_job, steps, wait_for, wait_status
 from tests.e2e.conftest import Backend, tmux
@@ -90,7 +90,7 @@ def test_local_math_rl_runs_survive_a_sigkilled_app(
         "math_rl", ["max_steps=400"], name="arith", local=True, smoke=True, sweep=["seed=0,1,2"], cwd=work
     )
     ids = launch(req, plan(req))
-    names = tuple(str((store.read_state(r) or {})["name"]) for r in ids)
+    names = tuple(str((state_dir.read_state(r) or {})["name"]) for r in ids)
     kill_and_restart_app(work, backend.home, ids, names, timeout=400)
 
 
@@ -142,7 +142,7 @@ def kill_and_restart_app(
         assert all(wait_status(r, "running", timeout=1) == "running" for r in ids)
     finally:
         tmux("kill-session", "-t", session, check=False)
-        groups = [(store.read_state(r) or {}).get("pgid") for r in ids]
+        groups = [(state_dir.read_state(r) or {}).get("pgid") for r in ids]
         for run_id in ids:
             actions.stop(run_id, grace=3)
     for run_id, name, pgid in zip(ids, names, groups, strict=True):

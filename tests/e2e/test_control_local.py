@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.control import actions, procs, records, store
+from runner.control import actions, procs, records, state_dir
 from runner.control.testing import wait_for, wait_status
 from tests.e2e.conftest import Backend
 
@@ -43,9 +43,9 @@ def _wait_metrics(run_id: str, log_path: Path, n: int = 1, timeout: float = 400)
     def ready() -> bool:
         if len(_metric_steps(log_path)) >= n:
             return True
-        status = records.effective_status(store.read_state(run_id) or {})
+        status = records.effective_status(state_dir.read_state(run_id) or {})
         if status in ("failed", "lost", "stopped"):
-            raise AssertionError(f"{run_id} {status}: {records.tail(store.console_path(run_id))[-8:]}")
+            raise AssertionError(f"{run_id} {status}: {records.tail(state_dir.console_path(run_id))[-8:]}")
         return False
 
     wait_for(ready, timeout=timeout, what=f"{n} metric lines of {run_id}")
@@ -61,9 +61,9 @@ def test_math_rl_local_runs_to_finished(
     assert run["config"]["renderer_name"] == "qwen3_disable_thinking"
     run_id = run["run_id"]
     assert wait_status(run_id, "finished", "failed", "lost", timeout=400) == "finished", records.tail(
-        store.console_path(run_id)
+        state_dir.console_path(run_id)
     )
-    state = store.read_state(run_id) or {}
+    state = state_dir.read_state(run_id) or {}
     assert state["exit_code"] == 0
     log_path = Path(run["log_path"])
     assert _metric_steps(log_path) == [0, 1, 2]
@@ -79,7 +79,7 @@ def test_math_rl_local_stop_then_resume_completes(backend: Backend, tmp_path: Pa
     run_id, log_path = out["runs"][0]["run_id"], Path(out["runs"][0]["log_path"])
     _wait_metrics(run_id, log_path)
     wait_for(lambda: (log_path / "checkpoints.jsonl").exists(), timeout=400, what="first checkpoint")
-    pgid = (store.read_state(run_id) or {})["pgid"]
+    pgid = (state_dir.read_state(run_id) or {})["pgid"]
     stopped = actions.stop(run_id, grace=20)
     assert stopped.status == "stopped"
     assert procs.group_members(pgid) == []  # nothing of the job's process group is left
@@ -87,10 +87,10 @@ def test_math_rl_local_stop_then_resume_completes(backend: Backend, tmp_path: Pa
         pytest.skip("the run finished before the stop landed")  # the machine was fast; nothing to resume
     actions.resume(run_id)
     assert wait_status(run_id, "finished", "failed", "lost", timeout=400) == "finished", records.tail(
-        store.console_path(run_id)
+        state_dir.console_path(run_id)
     )
     assert sorted(set(_metric_steps(log_path))) == list(range(6))
-    assert (store.read_state(run_id) or {})["attempt"] == 2
+    assert (state_dir.read_state(run_id) or {})["attempt"] == 2
 
 
 def test_local_runs_outlive_a_sigkilled_launcher(backend: Backend, tmp_path: Path) -> None:
@@ -111,17 +111,17 @@ def test_local_runs_outlive_a_sigkilled_launcher(backend: Backend, tmp_path: Pat
         assert launcher.stdout is not None
         ids = launcher.stdout.readline().split()
         assert len(ids) == 3
-        logs = {r: Path((store.read_state(r) or {})["log_path"]) for r in ids}
+        logs = {r: Path((state_dir.read_state(r) or {})["log_path"]) for r in ids}
         for run_id in ids:
             _wait_metrics(run_id, logs[run_id])
     finally:
         launcher.kill()  # SIGKILL: no cleanup of any kind in the launcher
         launcher.wait()
     for run_id in ids:
-        assert records.effective_status(store.read_state(run_id) or {}) in ("running", "finished")
+        assert records.effective_status(state_dir.read_state(run_id) or {}) in ("running", "finished")
     for run_id in ids:
         assert wait_status(run_id, "finished", "failed", "lost", timeout=600) == "finished", records.tail(
-            store.console_path(run_id)
+            state_dir.console_path(run_id)
         )
         assert _metric_steps(logs[run_id]) == list(range(10))  # every step, in order, none lost
 

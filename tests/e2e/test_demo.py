@@ -34,14 +34,16 @@ def _rows(folder: Path) -> list[dict[str, Any]]:
 
 
 def _wait(what: str, check: Callable[[], bool], timeout: float, folders: list[Path]) -> None:
-    from runner.control import store
+    from runner.control import state_dir
 
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
             return
         time.sleep(1.0)
-    logs = "\n".join(f"--- {f.name}\n{_tail(store.console_path(store.run_id_for(f)))}" for f in folders)
+    logs = "\n".join(
+        f"--- {f.name}\n{_tail(state_dir.console_path(state_dir.run_id_for(f)))}" for f in folders
+    )
     raise AssertionError(f"timed out waiting for {what}\n{logs}")
 
 
@@ -136,10 +138,10 @@ def test_demo_runs_move_and_stop_cleanly(backend: Backend, tmp_path: Path) -> No
             assert not config.get("wandb_project")
     finally:
         stopped = demo.stop_demo(started)
-    from runner.control import store
+    from runner.control import state_dir
 
     assert {r.run_id for r in stopped} <= {r.run_id for r in started}
     # supervised: each ends stopped (or finished, if it got to its last step first), never failed or lost
     assert all(demo.status(r) in ("stopped", "finished") for r in started), [demo.status(r) for r in started]
     assert demo.read_record() == []
-    assert all(store.console_path(r.run_id).exists() for r in started)
+    assert all(state_dir.console_path(r.run_id).exists() for r in started)

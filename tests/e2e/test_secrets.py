@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.control import actions, store
+from runner.control import actions, state_dir
 from runner.control.testing import SELFTEST_JOB, wait_status
 from tests.e2e.conftest import tmux
 from tests.shared_data import cli_exe
@@ -92,7 +92,7 @@ def test_secrets_never_reach_files_or_screen(tmp_path: Path, keys: tuple[str, st
         pane.wait("would start secrun", "valid: 1 run")
         pane.keys("C-l")
         pane.wait("secrun", "running", "Headline", timeout=60)
-        run_id = store.run_id_for(work / "results" / "logs" / "secrun")
+        run_id = state_dir.run_id_for(work / "results" / "logs" / "secrun")
         assert wait_status(run_id, "finished", "failed", timeout=60) == "finished"  # the keys reached the job
         pane.wait("secrun", "finished")
         pane.keys("Enter")
@@ -104,8 +104,8 @@ def test_secrets_never_reach_files_or_screen(tmp_path: Path, keys: tuple[str, st
         pane.keys("Escape", "q")
     finally:
         tmux("kill-session", "-t", session, check=False)
-        if store.state_path(store.run_id_for(work / "results" / "logs" / "secrun")).exists():
-            actions.stop(store.run_id_for(work / "results" / "logs" / "secrun"), grace=2)
+        if state_dir.state_path(state_dir.run_id_for(work / "results" / "logs" / "secrun")).exists():
+            actions.stop(state_dir.run_id_for(work / "results" / "logs" / "secrun"), grace=2)
         if old_home is None:
             os.environ.pop("TINKERTOP_HOME", None)
         else:

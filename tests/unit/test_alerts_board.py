@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from runner.alerts.alert import Alert
 from runner.alerts.board import AlertBoard, annotate
-from runner.alerts.model import Alert
-from runner.runs.model import RunSummary
 from runner.runs.store import RunStore
+from runner.runs.summary import RunSummary
 from tests.shared_data import SHARED
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from runner.api import LaunchForm, PendingRuns, Status, form_from_spec, lookup
-from runner.control import store
+from runner.control import state_dir
 
 
 @pytest.fixture
@@ -67,7 +67,7 @@ def test_lookup_of_a_folder_tinkertop_did_not_launch(home: Path) -> None:
 
 def _record(run_id: str, log_path: Path, status: str) -> None:
     state = {"run_id": run_id, "name": log_path.name, "log_path": str(log_path), "status": status}
-    store.write_state(run_id, state | {"supervisor_pid": None, "claimed_ts": 0})
+    state_dir.write_state(run_id, state | {"supervisor_pid": None, "claimed_ts": 0})
 
 
 def test_pending_runs_list_records_without_a_folder_and_mark_the_gone_ones_removed(home: Path) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from runner.backend import control
+from runner.backend import lifecycle
 from runner.backend.state import BackendInfo
 from tests.e2e.conftest import tiny_model_path
 
@@ -25,9 +25,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendInfo]:
     old = os.environ.get("TINKERTOP_HOME")
     os.environ["TINKERTOP_HOME"] = str(tmp_path_factory.mktemp("hostile_home"))
     try:
-        yield control.start(wait=True, model=model)
+        yield lifecycle.start(wait=True, model=model)
     finally:
-        control.stop()
+        lifecycle.stop()
         if old is None:
             os.environ.pop("TINKERTOP_HOME", None)
         else:
@@ -81,7 +81,7 @@ def dense(values: list[float], shape: list[int]) -> object:
 
 
 def healthy(info: BackendInfo) -> bool:
-    return control.request(info, "healthz", timeout=30).get("status") == "ok"
+    return lifecycle.request(info, "healthz", timeout=30).get("status") == "ok"
 
 
 def test_a_tiny_sparse_tensor_of_a_huge_shape_is_refused_before_allocating(server: BackendInfo) -> None:

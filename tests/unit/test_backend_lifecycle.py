@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.backend import control, state
+from runner.backend import lifecycle, state
 from runner.control import procs
 from runner.control.testing import wait_for
 from tests.e2e.conftest import tiny_model_path
@@ -29,17 +29,17 @@ def cli(home: Path, *args: str, **kw: object) -> subprocess.CompletedProcess[str
 
 def test_a_timed_out_start_leaves_a_recorded_server_that_start_reuses_and_stop_stops(home: Path) -> None:
     model = tiny_model_path()
-    with pytest.raises(control.BackendError, match="did not become ready"):
-        control.start(wait=True, model=model, timeout=0)
+    with pytest.raises(lifecycle.BackendError, match="did not become ready"):
+        lifecycle.start(wait=True, model=model, timeout=0)
     pid = wait_for(lambda: recorded_pid(home), timeout=120, what="the server's own record")
     shown = cli(home, "status", "--json")
     assert f'"pid": {pid}' in shown.stdout and state.read_info().key not in shown.stdout  # type: ignore[union-attr]
-    info = control.start(wait=True, model=model)
+    info = lifecycle.start(wait=True, model=model)
     assert info.pid == pid and servers(home) == [pid]
-    assert control.ensure_running(model) == info and servers(home) == [pid]
-    assert control.stop() is True
+    assert lifecycle.ensure_running(model) == info and servers(home) == [pid]
+    assert lifecycle.stop() is True
     wait_for(lambda: not servers(home), timeout=60, what="the server to exit")
-    assert control.status() is None and state.read_info() is None
+    assert lifecycle.status() is None and state.read_info() is None
 
 
 def test_a_killed_launcher_leaves_a_server_that_status_and_stop_find(home: Path) -> None:
@@ -66,7 +66,7 @@ def test_a_killed_launcher_leaves_a_server_that_status_and_stop_find(home: Path)
 
 def test_a_second_server_process_refuses_to_run_beside_the_first(home: Path) -> None:
     model = tiny_model_path()
-    first = control.start(wait=True, model=model)
+    first = lifecycle.start(wait=True, model=model)
     log = home / "second.log"
     second = subprocess.run(
         [sys.executable, "-m", MARKER, "--model", str(model), "--log-path", str(log)],
@@ -76,8 +76,8 @@ def test_a_second_server_process_refuses_to_run_beside_the_first(home: Path) -> 
         timeout=300,
     )
     assert second.returncode != 0 and f"pid {first.pid}" in second.stderr
-    assert servers(home) == [first.pid] and control.status() == first
-    control.stop()
+    assert servers(home) == [first.pid] and lifecycle.status() == first
+    lifecycle.stop()
 
 
 def test_a_server_left_a_zombie_by_its_parent_counts_as_stopped() -> None:
@@ -96,7 +96,7 @@ def test_a_server_left_a_zombie_by_its_parent_counts_as_stopped() -> None:
         while not procs.is_zombie(child):  # the child has exited; its parent does not wait for it
             assert time.monotonic() < deadline, "the child never became a zombie"
             time.sleep(0.05)
-        assert control._pid_alive(child) is False
+        assert lifecycle._pid_alive(child) is False
     finally:
         parent.kill()
         parent.wait()

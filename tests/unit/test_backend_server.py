@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from runner.backend import control, state
+from runner.backend import lifecycle, state
 from runner.backend.state import BackendInfo
 from tests.e2e.conftest import tiny_model_path
 
@@ -28,9 +28,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[BackendInfo]:
     old = os.environ.get("TINKERTOP_HOME")
     os.environ["TINKERTOP_HOME"] = str(home)
     try:
-        yield control.start(wait=True, model=model)
+        yield lifecycle.start(wait=True, model=model)
     finally:
-        control.stop()
+        lifecycle.stop()
         if old is None:
             os.environ.pop("TINKERTOP_HOME", None)
         else:
@@ -54,7 +54,7 @@ def healthy(info: BackendInfo) -> bool:
 
 @pytest.fixture()
 def sdk(server: BackendInfo, monkeypatch: pytest.MonkeyPatch) -> Any:
-    for key, value in control.env_for(server).items():
+    for key, value in lifecycle.env_for(server).items():
         monkeypatch.setenv(key, value)
     # these in-process clients live until the interpreter exits, after this module's server has
     # stopped: their exit-time telemetry flush would only print connection errors (recipes in
@@ -124,7 +124,7 @@ def test_key_is_private_and_never_logged(server: BackendInfo) -> None:
     path = state.state_path()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert server.key.startswith("tml-") and len(server.key) > 30
-    assert control.status() == server
+    assert lifecycle.status() == server
     log = Path(server.log_path).read_text()
     assert "listening on" in log
     assert server.key not in log
@@ -209,14 +209,14 @@ def test_four_models_train_at_once_with_their_own_adapters(server: BackendInfo, 
     base = sdk.create_sampling_client(base_model=server.model_path).result()
     ids = types.ModelInput.from_ints(tok.encode(texts[0]))
     assert trained.compute_logprobs(ids).result() != base.compute_logprobs(ids).result()
-    status = control.details(server)
+    status = lifecycle.details(server)
     assert status["models"] >= 4 and status["live_sessions"] >= 1 and "key" not in status
 
 
 def test_ensure_running_reuses_the_healthy_server(server: BackendInfo) -> None:
-    assert control.ensure_running(Path(server.model_path)) == server
-    assert control.ensure_running() == server
-    assert control.env_for(server) == {"TINKER_BASE_URL": server.url, "TINKER_API_KEY": server.key}
+    assert lifecycle.ensure_running(Path(server.model_path)) == server
+    assert lifecycle.ensure_running() == server
+    assert lifecycle.env_for(server) == {"TINKER_BASE_URL": server.url, "TINKER_API_KEY": server.key}
 
 
 def test_cli_status_shows_the_server_but_not_the_key(server: BackendInfo) -> None:

@@ -139,10 +139,10 @@ def test_lora_starts_as_the_base_and_switches_per_adapter() -> None:
 
 def test_batched_sampling_matches_one_request_at_a_time() -> None:
     """Left-padded batches give the same greedy tokens and logprobs as single requests."""
-    from runner.backend import model, sampling
+    from runner.backend import base_model, sampling
     from tests.e2e.conftest import tiny_model_path
 
-    base = model.load(tiny_model_path())
+    base = base_model.load(tiny_model_path())
     specs = [
         sampling.SampleSpec(
             list(range(5, 5 + n)), 2, max_tokens=5, temperature=0, stop=[], prompt_logprobs=True
@@ -187,10 +187,10 @@ def test_micro_batches_group_by_length_under_budget() -> None:
 
 
 def test_micro_batching_does_not_change_results(monkeypatch: pytest.MonkeyPatch) -> None:
-    from runner.backend import model, trainer
+    from runner.backend import base_model, trainer
     from tests.e2e.conftest import tiny_model_path
 
-    base = model.load(tiny_model_path())
+    base = base_model.load(tiny_model_path())
     rng = np.random.default_rng(0)
     data = []
     for n in (4, 30, 9, 17):

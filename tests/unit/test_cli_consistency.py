@@ -154,11 +154,11 @@ ERROR_CASES = {
 
 def _stubborn(work: Path) -> str:
     """A run whose supervisor ignores SIGTERM for the moment (stopped: SIGSTOP), so the stop cannot end."""
-    from runner.control import store
+    from runner.control import state_dir
 
     run_id = launch_job(work, *LONG, name="stubborn")
     wait_status(run_id, "running")
-    state = store.read_state(run_id) or {}
+    state = state_dir.read_state(run_id) or {}
     os.kill(int(state["supervisor_pid"]), signal.SIGSTOP)
     return run_id
 
@@ -180,9 +180,9 @@ def test_usage_errors_exit_2_and_failures_exit_1_on_stderr(
 
 
 def _release_stubborn(run_id: str) -> None:
-    from runner.control import store
+    from runner.control import state_dir
 
-    state = store.read_state(run_id) or {}
+    state = state_dir.read_state(run_id) or {}
     os.kill(int(state["supervisor_pid"]), signal.SIGCONT)
     actions.stop(run_id, grace=5)
 

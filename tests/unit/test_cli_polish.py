@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.backend import control, state, tinymodel
+from runner.backend import lifecycle, state, tinymodel
 from runner.backend.cli import _after_interrupt
 from runner.control.testing import wait_for
 from tests.e2e.conftest import tiny_model_path
@@ -70,7 +70,7 @@ def test_backend_env_help_says_the_key_goes_to_stdout_only_on_request(home: Path
 
 
 def test_backend_env_reaches_the_backend_from_the_tinker_cli_and_sdk(home: Path) -> None:
-    info = control.start(wait=True, model=tiny_model_path())
+    info = lifecycle.start(wait=True, model=tiny_model_path())
     shown = tinkertop(home, "backend", "env")
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout == f"export TINKER_BASE_URL={info.url} TINKER_API_KEY={info.key}\n"
@@ -95,7 +95,7 @@ def test_backend_env_reaches_the_backend_from_the_tinker_cli_and_sdk(home: Path)
     assert json.loads(from_cli)["models"][0]["model_name"] == str(tiny_model_path())
     assert from_sdk.strip() == str(tiny_model_path())
     assert f"pid {info.pid}" in _after_interrupt() and "running and ready" in _after_interrupt()
-    assert control.stop() is True
+    assert lifecycle.stop() is True
 
 
 # ---- Ctrl-C during tinkertop backend start -------------------------------------------------------

@@ -131,17 +131,17 @@ def test_display_names_add_parents_where_names_clash(tmp_path: Path) -> None:
 
 
 def test_commit_and_code_diff_come_from_the_launch_record_when_the_folder_has_none(tmp_path: Path) -> None:
-    from runner.control import store
+    from runner.control import state_dir
 
     folder = _run(tmp_path, "launched", {"lr": 1})
     cookbook = _run(
         tmp_path, "cookbook", {"lr": 2}, diff="### repo: /src/tc @ " + "ab" * 20 + "\n(no local changes)\n"
     )
-    run_id = store.run_id_for(folder)
-    store.write_state(
+    run_id = state_dir.run_id_for(folder)
+    state_dir.write_state(
         run_id, {"run_id": run_id, "status": "finished", "code": {"commit": "c0ffee" * 6 + "abcd"}}
     )
-    (store.record_dir(run_id) / "code.diff").write_text("diff --git a/x b/x\n+changed\n")
+    (state_dir.record_dir(run_id) / "code.diff").write_text("diff --git a/x b/x\n+changed\n")
 
     diff = config_diff([folder, cookbook, _run(tmp_path, "plain", {"lr": 3})])
 

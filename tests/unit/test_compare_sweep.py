@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from runner.compare import compare_table, config_diff, group_key_values, group_series
-from runner.control import store
+from runner.control import state_dir
 from runner.control.testing import launch_job, wait_status
 
 
@@ -45,7 +45,7 @@ def test_a_launched_sweep_groups_diffs_and_shows_its_commit(repo: Path) -> None:
     assert len(ids) == 4
     for run_id in ids:
         assert wait_status(run_id, "finished", "failed") == "finished"
-    paths = sorted(Path((store.read_state(i) or {})["log_path"]) for i in ids)
+    paths = sorted(Path((state_dir.read_state(i) or {})["log_path"]) for i in ids)
 
     groups = group_key_values(paths, "learning_rate")
     lrs = {p: json.loads((p / "config.json").read_text())["learning_rate"] for p in paths}
@@ -72,7 +72,7 @@ def test_a_launched_sweep_groups_diffs_and_shows_its_commit(repo: Path) -> None:
 
 
 def _all_ids() -> list[str]:
-    return sorted(p.name for p in store.runs_root().iterdir() if (p / "state.json").is_file())
+    return sorted(p.name for p in state_dir.runs_root().iterdir() if (p / "state.json").is_file())
 
 
 def _column(path: Path, key: str) -> tuple[list[int], list[float]]:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.control import actions, gitinfo, queue, store
+from runner.control import actions, gitinfo, queue, state_dir
 from runner.control.launch import (
     LaunchError,
     LaunchRequest,
@@ -27,7 +27,7 @@ CLI = [sys.executable, "-m", "runner.cli"]
 
 
 def _records() -> list[str]:
-    return sorted(p.name for p in store.runs_root().iterdir())
+    return sorted(p.name for p in state_dir.runs_root().iterdir())
 
 
 def test_typo_fails_before_any_process_names_the_key(work: Path) -> None:
@@ -119,7 +119,7 @@ def test_secrets_are_never_written(work: Path, monkeypatch: pytest.MonkeyPatch) 
         env=env,
     )
     assert done.returncode == 0, done.stderr
-    run_id = store.resolve("secret")
+    run_id = state_dir.resolve("secret")
     assert run_id and wait_status(run_id, "finished", "failed") == "finished"
     assert tinker_key not in done.stdout + done.stderr and wandb_key not in done.stdout + done.stderr
     roots = [work, Path(os.environ["TINKERTOP_HOME"])]
@@ -171,7 +171,7 @@ def test_queue_race_starts_each_run_exactly_once(work: Path, monkeypatch: pytest
     starts = marker.read_text().splitlines()
     assert len(starts) == 8
     assert sorted(line.split()[1] for line in starts) == sorted(
-        (store.read_state(r) or {})["log_path"] for r in ids
+        (state_dir.read_state(r) or {})["log_path"] for r in ids
     )
 
 
@@ -180,7 +180,7 @@ def test_queue_respects_the_limit(work: Path, monkeypatch: pytest.MonkeyPatch) -
     first = launch_job(work, "steps=100000", name="hold", queue=True)
     second = launch_job(work, "steps=2", name="wait", queue=True)
     wait_status(first, "running")
-    assert queue.drain() == [] and store.read_state(second)["status"] == "queued"
+    assert queue.drain() == [] and state_dir.read_state(second)["status"] == "queued"
     rows = queue.listing()
     assert [r["name"] for r in rows if r["position"]] == ["wait"]
     actions.stop("hold", grace=2)  # its supervisor starts the next queued run as it ends
@@ -201,7 +201,7 @@ def test_rm_needs_the_typed_name_and_refuses_live_runs(work: Path) -> None:
     assert folder.is_dir()
     done = subprocess.run([*CLI, "rm", str(folder), "--yes-delete", "busy"], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
-    assert not folder.exists() and store.resolve("busy") is None
+    assert not folder.exists() and state_dir.resolve("busy") is None
 
 
 def test_clone_prints_an_editable_launch_command(work: Path) -> None:
@@ -310,7 +310,7 @@ def test_cli_accepts_options_before_and_after_overrides(work: Path) -> None:
 def test_a_user_module_with_a_chz_entrypoint_launches(work: Path) -> None:
     run_id = launch_job_module(work)
     assert wait_status(run_id, "finished", "failed") == "finished"
-    argv = (store.read_state(run_id) or {})["argv"]
+    argv = (state_dir.read_state(run_id) or {})["argv"]
     assert argv[1:3] == ["-m", "runner.control.selftest_job"]
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.control import catalogue, creds, procs, records, store
+from runner.control import catalogue, creds, procs, records, state_dir
 
 
 @pytest.fixture
@@ -37,22 +37,22 @@ def test_status_for_ignores_foreign_folders_and_reads_records(home: Path) -> Non
     folder = home / "results" / "logs" / "r1"
     folder.mkdir(parents=True)
     assert records.status_for(folder) is None
-    run_id = store.run_id_for(folder)
-    store.write_state(run_id, {"run_id": run_id, "name": "r1", "status": "failed", "exit_code": 3})
-    store.console_path(run_id).write_text(
+    run_id = state_dir.run_id_for(folder)
+    state_dir.write_state(run_id, {"run_id": run_id, "name": "r1", "status": "failed", "exit_code": 3})
+    state_dir.console_path(run_id).write_text(
         "line1\n\rprogress\nTraceback\n[\x1b[91mERROR\x1b[0m] ValueError: bad\n"
     )
     info = records.status_for(folder)
     assert info is not None and info["status"] == "failed" and info["exit_code"] == 3
     assert info["console_tail"][-1] == "[ERROR] ValueError: bad"  # colour codes stripped
     assert records.status_for(str(folder) + "/") == info  # same folder, same record
-    assert store.resolve("r1") == run_id and store.resolve(str(folder)) == run_id
+    assert state_dir.resolve("r1") == run_id and state_dir.resolve(str(folder)) == run_id
 
 
 def test_claimed_run_without_supervisor_becomes_lost(home: Path) -> None:
     run_id = "x-1"
-    store.write_state(run_id, {"run_id": run_id, "status": "starting", "claimed_ts": 0})
-    assert records.effective_status(store.read_state(run_id) or {}) == "lost"
+    state_dir.write_state(run_id, {"run_id": run_id, "status": "starting", "claimed_ts": 0})
+    assert records.effective_status(state_dir.read_state(run_id) or {}) == "lost"
 
 
 def test_redaction_masks_keys_but_keeps_commits() -> None:
@@ -113,10 +113,10 @@ def test_model_lineup_comes_from_the_cookbook() -> None:
 
 
 def test_state_machine_refuses_illegal_transitions(home: Path) -> None:
-    store.write_state("t-1", {"run_id": "t-1", "status": "finished"})
-    with pytest.raises(store.IllegalTransition):
-        store.update_state("t-1", status="running")
-    assert store.update_state("t-1", status="starting")["status"] == "starting"  # resume
-    store.update_state("t-1", status="running")
-    with pytest.raises(store.IllegalTransition):
-        store.update_state("t-1", status="queued")
+    state_dir.write_state("t-1", {"run_id": "t-1", "status": "finished"})
+    with pytest.raises(state_dir.IllegalTransition):
+        state_dir.update_state("t-1", status="running")
+    assert state_dir.update_state("t-1", status="starting")["status"] == "starting"  # resume
+    state_dir.update_state("t-1", status="running")
+    with pytest.raises(state_dir.IllegalTransition):
+        state_dir.update_state("t-1", status="queued")

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from runner import cli
-from runner.control import actions, store
+from runner.control import actions, state_dir
 from runner.control.testing import SELFTEST_JOB, launch_job, status, steps, wait_for, wait_status
 
 LONG = ("steps=100000", "step_seconds=0.05")
@@ -34,7 +34,7 @@ def test_rm_refuses_a_folder_holding_a_live_run(work: Path) -> None:
         actions.rm("outer", "outer")
     assert "inner" in str(err.value) and "running" in str(err.value)
     assert sorted(p.name for p in inner_dir.iterdir()) == before  # nothing of the live run lost
-    assert store.read_state(outer) is not None and store.read_spec(inner) is not None
+    assert state_dir.read_state(outer) is not None and state_dir.read_spec(inner) is not None
     assert actions.stop("inner", grace=5).status == "stopped"
     assert actions.rm("outer", "outer").status == "deleted"
     assert not (_logs(work) / "outer").exists()
@@ -65,7 +65,7 @@ def test_rm_of_a_symlinked_folder_names_the_link_and_keeps_the_target(work: Path
     assert str(folder) in err and str(target) in err and "symlink" in err
     assert len(err.strip().splitlines()) == 1
     assert (target / "metrics.jsonl").exists() and folder.is_symlink()
-    assert store.read_state(run_id) is not None
+    assert state_dir.read_state(run_id) is not None
 
 
 def test_a_too_long_name_is_a_usage_error_everywhere(work: Path, capsys) -> None:
@@ -77,7 +77,7 @@ def test_a_too_long_name_is_a_usage_error_everywhere(work: Path, capsys) -> None
     assert cli.main(["stop", name]) == 2
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 5 and all("too long" in line and "128" in line for line in lines)
-    assert not list(store.runs_root().iterdir())  # nothing reserved
+    assert not list(state_dir.runs_root().iterdir())  # nothing reserved
 
 
 def test_names_with_a_slash_control_character_or_leading_dash_are_refused(work: Path, capsys) -> None:
@@ -88,12 +88,12 @@ def test_names_with_a_slash_control_character_or_leading_dash_are_refused(work: 
 
 
 def test_the_longest_name_launches_and_its_clone_name_stays_valid(work: Path) -> None:
-    name = "c" * store.MAX_NAME
+    name = "c" * state_dir.MAX_NAME
     run_id = launch_job(work, "steps=1", name=name)
     assert wait_status(run_id, "finished", "failed") == "finished"
     command = actions.clone_command(name)
     clone_name = command.split("--name ", 1)[1].split()[0]
-    assert clone_name.endswith("-clone") and store.name_problem(clone_name) is None
+    assert clone_name.endswith("-clone") and state_dir.name_problem(clone_name) is None
     assert actions.rm(name, name).status == "deleted"
 
 

@@ -9,14 +9,14 @@ import sys
 import textwrap
 from pathlib import Path
 
-from runner.control import actions, procs, records, store
+from runner.control import actions, procs, records, state_dir
 from runner.control.testing import launch_job, status, steps, wait_for, wait_status
 
 
 def test_run_finishes_with_exit_code_and_record(work: Path) -> None:
     run_id = launch_job(work, "steps=4", name="ok")
     assert wait_status(run_id, "finished", "failed") == "finished"
-    state = store.read_state(run_id) or {}
+    state = state_dir.read_state(run_id) or {}
     assert state["exit_code"] == 0 and state["started_at"] and state["ended_at"]
     assert procs.start_time(state["pid"]) != state["pid_start"]  # the job is gone
     assert steps(run_id) == [0, 1, 2, 3]
@@ -35,7 +35,9 @@ def test_experiment_record_is_complete_when_the_status_says_finished(work: Path)
     run_id = launch_job(work, "steps=40000", "step_seconds=0", name="order")
     record = wait_for(lambda: next((work / "notes" / "experiments").glob("*-order.md"), None))
     final = wait_for(
-        lambda: (store.read_state(run_id) or {}).get("status") in store.TERMINAL and record.read_text(),
+        lambda: (
+            (state_dir.read_state(run_id) or {}).get("status") in state_dir.TERMINAL and record.read_text()
+        ),
         timeout=300,
         interval=0.002,
         what="a final status",
@@ -59,7 +61,7 @@ def test_secret_printed_by_the_job_is_masked_in_the_console_log(work: Path) -> N
         assert wait_status(run_id, "finished", "failed") == "finished"
     finally:
         del os.environ["MY_SERVICE_TOKEN"]
-    text = store.console_path(run_id).read_text()
+    text = state_dir.console_path(run_id).read_text()
     assert "debug: TINKER_API_KEY is " + "*" * len(key) in text  # the job did print it; masked in place
     assert key not in text and "plain-value-without-a-pattern-1234" not in text
     assert "step 2" in text  # the rest of the output is intact
@@ -72,11 +74,11 @@ def _group_gone(pgid: int) -> bool:
 def test_stop_leaves_no_process_in_the_group(work: Path) -> None:
     run_id = launch_job(work, "steps=100000", "step_seconds=0.05", "spawn_grandchild=true", name="long")
     wait_for(lambda: len(steps(run_id)) >= 2, what="first metrics")
-    pgid = (store.read_state(run_id) or {})["pgid"]
+    pgid = (state_dir.read_state(run_id) or {})["pgid"]
     assert len(wait_for(lambda: len(procs.group_members(pgid)) >= 2 and procs.group_members(pgid))) >= 2
     out = actions.stop("long", grace=5)
     assert out.status == "stopped"
-    state = store.read_state(run_id) or {}
+    state = state_dir.read_state(run_id) or {}
     assert state["status"] == "stopped" and state["killed"] is False
     assert _group_gone(pgid)
 
@@ -84,9 +86,9 @@ def test_stop_leaves_no_process_in_the_group(work: Path) -> None:
 def test_job_ignoring_sigterm_is_killed_after_grace(work: Path) -> None:
     run_id = launch_job(work, "steps=100000", "ignore_term=true", name="stubborn")
     wait_for(lambda: len(steps(run_id)) >= 1, what="first metrics")
-    pgid = (store.read_state(run_id) or {})["pgid"]
+    pgid = (state_dir.read_state(run_id) or {})["pgid"]
     out = actions.stop(run_id, grace=1.0)
-    state = store.read_state(run_id) or {}
+    state = state_dir.read_state(run_id) or {}
     assert out.status == "stopped" and state["killed"] is True
     assert state["exit_code"] == -signal.SIGKILL
     assert _group_gone(pgid)
@@ -95,7 +97,7 @@ def test_job_ignoring_sigterm_is_killed_after_grace(work: Path) -> None:
 def test_killed_supervisor_is_lost_never_running(work: Path) -> None:
     run_id = launch_job(work, "steps=100000", name="orphan")
     wait_for(lambda: len(steps(run_id)) >= 1, what="first metrics")
-    state = store.read_state(run_id) or {}
+    state = state_dir.read_state(run_id) or {}
     os.kill(state["supervisor_pid"], signal.SIGKILL)
     wait_for(lambda: records.status_for(work / "results/logs/orphan")["status"] == "lost", what="lost")
     info = records.status_for(work / "results/logs/orphan")
@@ -110,8 +112,8 @@ def test_reused_pid_is_not_taken_for_a_live_run(work: Path) -> None:
     try:
         real = procs.start_time(other.pid)
         assert real is not None and procs.alive(other.pid, real)
-        run_id = store.run_id_for(work / "results/logs/ghost")
-        store.write_state(
+        run_id = state_dir.run_id_for(work / "results/logs/ghost")
+        state_dir.write_state(
             run_id,
             {
                 "run_id": run_id,
@@ -123,7 +125,7 @@ def test_reused_pid_is_not_taken_for_a_live_run(work: Path) -> None:
                 "pid_start": real - 1,
             },
         )
-        assert records.effective_status(store.read_state(run_id) or {}) == "lost"
+        assert records.effective_status(state_dir.read_state(run_id) or {}) == "lost"
         assert not procs.alive(other.pid, real - 1)
     finally:
         other.kill()
@@ -167,6 +169,6 @@ def test_resume_continues_in_the_same_folder(work: Path) -> None:
     assert done < 30
     actions.resume("again")
     assert wait_status(run_id, "finished", "failed") == "finished"
-    state = store.read_state(run_id) or {}
+    state = state_dir.read_state(run_id) or {}
     assert state["attempt"] == 2 and "behavior_if_log_dir_exists=resume" in state["argv"]
     assert steps(run_id) == list(range(30))

@@ -80,7 +80,7 @@ def test_demo_json_that_cannot_start_fails_on_stderr(home: Path, tmp_path: Path)
 @pytest.mark.e2e
 @pytest.mark.slow
 def test_demo_json_starts_the_demo_headless(home: Path, tmp_path: Path) -> None:
-    from runner.backend import control
+    from runner.backend import lifecycle
 
     workspace = tmp_path / "demo" / "logs"
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1")
@@ -89,7 +89,7 @@ def test_demo_json_starts_the_demo_headless(home: Path, tmp_path: Path) -> None:
             [str(cli_exe()), "demo", "--json", "--workspace", str(workspace)],
             capture_output=True, text=True, timeout=900, stdin=subprocess.DEVNULL, env=env,
         )  # fmt: skip
-        info = control.recorded()
+        info = lifecycle.recorded()
         assert shown.returncode == 0, shown.stderr
         assert info is not None, "no backend recorded"
         rows = json_lines(shown.stdout)
@@ -104,6 +104,6 @@ def test_demo_json_starts_the_demo_headless(home: Path, tmp_path: Path) -> None:
         assert "backend up at" in shown.stderr  # the progress lines, kept off stdout
     finally:
         stopped = tinkertop("demo", "--stop", "--json")
-        control.stop()
+        lifecycle.stop()
     assert stopped.returncode == 0, stopped.stderr
     assert {r["status"] for r in json_lines(stopped.stdout)} <= {"stopped", "finished"}

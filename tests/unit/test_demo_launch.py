@@ -45,7 +45,7 @@ def test_sft_data_is_cookbook_conversations(tmp_path: Path) -> None:
 def test_launch_through_the_runner_and_stop(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """The demo's launch path, real: the runner's launcher, a detached supervisor, a chz job (the
     runner's self-test script stands in for a recipe: hosted mode, so no backend is needed)."""
-    from runner.control import procs, store
+    from runner.control import procs, state_dir
 
     monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("TINKER_API_KEY", "tml-" + "k" * 40)
@@ -63,14 +63,14 @@ def test_launch_through_the_runner_and_stop(tmp_path: Path, monkeypatch: pytest.
     for run in started:
         assert run.path == str((workspace / run.name).resolve())
         wait_for(lambda r=run: demo.status(r) == "running" and (Path(r.path) / "metrics.jsonl").exists())
-    states = [store.read_state(r.run_id) or {} for r in started]
+    states = [state_dir.read_state(r.run_id) or {} for r in started]
     stopped = demo.stop_demo()
     assert sorted(r.name for r in stopped) == ["a", "b"]
     assert [demo.status(r) for r in started] == ["stopped", "stopped"]
     assert all(not procs.group_members(s["pgid"]) for s in states)  # nobody left in the job's group
     assert demo.read_record() == []
     # the job saw the demo's environment (no W&B), and the console log lives in the runner record
-    assert all(store.console_path(r.run_id).exists() for r in started)
+    assert all(state_dir.console_path(r.run_id).exists() for r in started)
     assert not any((Path(r.path) / "console.log").exists() for r in started)
     # the experiment records go beside the demo workspace, not into the project's notes/
     assert len(list((tmp_path / "demo" / "notes" / "experiments").glob("*.md"))) == 2

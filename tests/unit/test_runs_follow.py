@@ -311,10 +311,10 @@ def test_bulk_ingest_equals_line_by_line(rel):
 
 
 def test_supervisor_record_wins_over_the_files(tmp_path):
-    """A real state file written by runner.control.store (the supervisor's record) decides status, when
+    """A real state file written by runner.control.state_dir (the supervisor's record) decides status, when
     the caller passes the reader that status source."""
     from runner.api import status_source
-    from runner.control import store as control_store
+    from runner.control import state_dir as control_store
 
     lines = real_lines()
     run_dir = tmp_path / "run"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from runner.control import records, store
+from runner.control import records, state_dir
 from runner.status import FROM_FILES, LIVE, LIVE_OR_QUEUED, STOPPABLE, SUPERVISOR, TERMINAL, Status
 
 
@@ -26,7 +26,7 @@ def test_sets_say_each_rule_once() -> None:
     assert FROM_FILES == {Status.RUNNING, Status.FINISHED, Status.FAILED, Status.STALE, Status.UNKNOWN}
     assert not (LIVE & TERMINAL) and not (STOPPABLE & TERMINAL)
     # every recorded status has its place in the state machine
-    assert set(store.ALLOWED) == {None, *SUPERVISOR}
+    assert set(state_dir.ALLOWED) == {None, *SUPERVISOR}
 
 
 def test_members_are_their_strings_in_json_and_text() -> None:
@@ -40,15 +40,15 @@ def test_members_are_their_strings_in_json_and_text() -> None:
 def test_a_record_written_with_plain_strings_still_reads(home: Path) -> None:
     """State files from before the enum hold the same words: they read, compare and move on."""
     run_id = "old-1"
-    state_file = store.state_path(run_id)
+    state_file = state_dir.state_path(run_id)
     state_file.parent.mkdir(parents=True)
     state_file.write_text(json.dumps({"run_id": run_id, "status": "finished", "exit_code": 0}))
-    status = records.effective_status(store.read_state(run_id) or {})
+    status = records.effective_status(state_dir.read_state(run_id) or {})
     assert status is Status.FINISHED and status in TERMINAL
-    assert store.update_state(run_id, status=Status.STARTING)["status"] == "starting"  # a resume
+    assert state_dir.update_state(run_id, status=Status.STARTING)["status"] == "starting"  # a resume
     assert json.loads(state_file.read_text())["status"] == "starting"  # written as the same word
-    with pytest.raises(store.IllegalTransition):
-        store.update_state(run_id, status=Status.QUEUED)
+    with pytest.raises(state_dir.IllegalTransition):
+        state_dir.update_state(run_id, status=Status.QUEUED)
 
 
 def test_a_record_without_a_status_is_lost_and_a_strange_word_unknown(home: Path) -> None:

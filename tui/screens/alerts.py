@@ -16,8 +16,8 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
 from runner import api
-from runner.alerts.model import Alert
-from tui.screens.run_control import RunControlMixin, RunLookedUp
+from runner.alerts.alert import Alert
+from tui.screens.run_actions import RunControlMixin, RunLookedUp
 from tui.widgets.alert_table import AlertTable
 
 LR_FACTOR = 0.5

@@ -16,10 +16,10 @@ from textual.css.query import NoMatches
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
 
-from runner.runs.model import RunDetail
 from runner.runs.snapshot import RunSnapshot
+from runner.runs.summary import RunDetail
 from tui.format import number, progress, status_text
-from tui.screens.run_control import RunControlMixin, control_bindings
+from tui.screens.run_actions import RunControlMixin, control_bindings
 from tui.widgets.alert_table import AlertTable, steps_text
 from tui.widgets.metric_chart import EMA_WEIGHTS, WINDOWS, ChartMarker, MetricChart
 from tui.widgets.metric_picker import MetricPicker
@@ -27,7 +27,7 @@ from tui.widgets.run_info import RunInfoBar
 from tui.widgets.run_panes import CheckpointTable, LatestTable, TextPane, config_text, problems_text
 
 if TYPE_CHECKING:
-    from runner.alerts.model import Alert
+    from runner.alerts.alert import Alert
 
 TABS = ("charts", "alerts", "latest", "config", "checkpoints", "console", "problems")
 # the widget that takes focus when a tab is shown (a hidden focused widget would pull the tab back)

@@ -13,9 +13,9 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Input, Static
 
-from runner.runs.model import RunSummary
+from runner.runs.summary import RunSummary
 from tui.format import display_names, run_matches
-from tui.screens.run_control import RunControlMixin, control_bindings
+from tui.screens.run_actions import RunControlMixin, control_bindings
 from tui.widgets.run_table import SORTS, RunTable
 
 AGE_REFRESH_S = 5.0

@@ -11,7 +11,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import DataTable
 
-from runner.alerts.model import Alert
+from runner.alerts.alert import Alert
 from tui.format import middle_cut, number
 
 # severity -> theme variable (the runs list colours its rows the same way)

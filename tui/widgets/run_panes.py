@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
-from runner.runs.model import BadLine
+from runner.runs.summary import BadLine
 from tui.format import number
 
 

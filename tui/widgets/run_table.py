@@ -11,7 +11,7 @@ from textual.coordinate import Coordinate
 from textual.message import Message
 from textual.widgets import DataTable
 
-from runner.runs.model import RunSummary
+from runner.runs.summary import RunSummary
 from runner.status import Status
 from tui.format import ago, middle_cut, number, progress, short_key, spark, status_text
 

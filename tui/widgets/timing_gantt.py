@@ -15,7 +15,7 @@ from textual.message import Message
 from textual.widgets import Static
 
 if TYPE_CHECKING:
-    from runner.rollouts.model import Span, Timing
+    from runner.rollouts.trajectory import Span, Timing
 
 NAME_WIDTH = 26
 BAR_WIDTH = 60

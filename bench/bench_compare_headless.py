@@ -1,6 +1,6 @@
 """Compare 200 runs x 1,000 steps: ``runner.compare`` vs pandas' ``read_json(lines=True)`` in the same run.
 
-Run: ``.venv/bin/python -m bench.compare`` (needs ../shared/realdata; ``make bench`` runs it too).
+Run: ``.venv/bin/python -m bench compare_headless`` (needs ../shared/realdata; ``make bench`` runs it too).
 
 Data: the runs of :func:`bench.bench_app.make_runs` (real RL rows of IF-RLVR ``logs_v2p7`` replicated,
 steps renumbered, reward shifted per run), each run's config given one of four learning rates.
@@ -135,7 +135,7 @@ def part_pandas(runs: list[Path]) -> dict[str, Any]:
 
 def run_part(name: str, folder: Path) -> dict[str, Any]:
     """One side in a fresh interpreter (its own imports and peak memory)."""
-    code = [sys.executable, "-m", "bench.compare", "--part", name, str(folder / "runs")]
+    code = [sys.executable, "-m", "bench.bench_compare_headless", "--part", name, str(folder / "runs")]
     env = {**os.environ, "TINKERTOP_HOME": str(folder / "home")}  # no record of the user's is read
     done = subprocess.run(code, cwd=ROOT, env=env, capture_output=True, text=True, check=False)
     if done.returncode != 0:
