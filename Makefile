@@ -27,7 +27,7 @@ app: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff format --check runner tui tests bench
 	$(BIN)/ruff check runner tui tests bench
-	$(BIN)/mypy runner
+	$(BIN)/mypy runner tui bench
 
 test: lint
 	$(BIN)/pytest -q
@@ -35,8 +35,10 @@ test: lint
 unit: $(STAMP)
 	$(BIN)/pytest -q tests/unit
 
-bench: $(STAMP)
-	$(BIN)/python -m bench
+N_RUNS ?= 200
+bench: $(STAMP)  # make bench N_RUNS=1000: the app benches on 1,000 runs; figures to bench/results.json and the README
+	N_RUNS=$(N_RUNS) $(BIN)/python -m bench
+	$(BIN)/python -m bench.results --readme
 
 clean-venv:
 	rm -rf $(VENV)

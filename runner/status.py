@@ -39,19 +39,6 @@ class Status(enum.StrEnum):
             return default
 
 
-# what a supervisor record may hold, in the order a run goes through them
-SUPERVISOR = (
-    Status.QUEUED,
-    Status.STARTING,
-    Status.RUNNING,
-    Status.FINISHED,
-    Status.FAILED,
-    Status.STOPPED,
-    Status.LOST,
-)
-# what the files alone can say
-FROM_FILES = frozenset({Status.RUNNING, Status.FINISHED, Status.FAILED, Status.STALE, Status.UNKNOWN})
-
 LIVE = frozenset({Status.STARTING, Status.RUNNING})  # a supervisor owns a job (or is about to)
 LIVE_OR_QUEUED = LIVE | {Status.QUEUED}  # nothing to resume or delete
 TERMINAL = frozenset({Status.FINISHED, Status.FAILED, Status.STOPPED})  # ended, and recorded so

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
+from tui.typed import tapp
 from tui.widgets.run_table import SORTS
 
 
@@ -15,14 +16,14 @@ class RunCommands(Provider):
     """``open <run>``, ``sort by <key>``, ``runs list``."""
 
     def _commands(self) -> list[tuple[str, Callable[[], object], str]]:
-        app = self.app
+        app = tapp(self)
         out: list[tuple[str, Callable[[], object], str]] = []
-        for summary in sorted(app.summaries.values(), key=lambda s: s.name):  # type: ignore[attr-defined]
+        for summary in sorted(app.summaries.values(), key=lambda s: s.name):
             help_text = f"{summary.kind} · {summary.status} · {Path(summary.path).parent}"
-            out.append((f"open {summary.name}", partial(app.open_run, summary.path), help_text))  # type: ignore[attr-defined]
+            out.append((f"open {summary.name}", partial(app.open_run, summary.path), help_text))
         for key in SORTS:
-            out.append((f"sort runs by {key}", partial(app.runs_screen.set_sort, key), "runs list order"))  # type: ignore[attr-defined]
-        out.append(("runs list", app.action_show_runs, "back to the list of runs"))  # type: ignore[attr-defined]
+            out.append((f"sort runs by {key}", partial(app.runs_screen.set_sort, key), "runs list order"))
+        out.append(("runs list", app.action_show_runs, "back to the list of runs"))
         return out
 
     async def discover(self) -> Hits:

@@ -40,7 +40,6 @@ RULES: tuple[rules.Rule, ...] = (
     rules_more.Slow(),
 )
 MAX_SELECTIONS = 64  # distinct key sets whose rule selection is kept
-FILE_RULES = ("crashed", "lost", "stalled", "console_warning", "disk")
 
 __all__ = ["RULES", "AlertEngine", "worst"]
 

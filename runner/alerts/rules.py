@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from runner.alerts.episodes import Episode, Judgement
-from runner.alerts.series import Points, align, rolling_all, rolling_count, trailing_median_mad
+from runner.alerts.series import MAD_SCALE, Points, align, rolling_all, rolling_count, trailing_median_mad
 from runner.alerts.settings import Settings
 from runner.runs.kinds import headline_key
 
@@ -266,5 +266,5 @@ def _log_z(
     with np.errstate(all="ignore"):
         lx = np.log(np.where(x > 0, x, np.nan))
         med, mad = trailing_median_mad(lx, at, window)
-        z[keep] = 0.6745 * (lx[at] - med) / np.maximum(mad, mad_floor)
+        z[keep] = MAD_SCALE * (lx[at] - med) / np.maximum(mad, mad_floor)
     return np.nan_to_num(z, nan=0.0, posinf=0.0, neginf=0.0)

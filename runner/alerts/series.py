@@ -17,7 +17,7 @@ import numpy as np
 if TYPE_CHECKING:
     from runner.runs.series import Columns, MetricTable
 
-MAD_SCALE = 0.6745  # z = 0.6745 * (x - median) / MAD
+MAD_SCALE = 0.6745  # the robust z-score: z = MAD_SCALE * (x - median) / MAD
 
 
 @dataclass(frozen=True)

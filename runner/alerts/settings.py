@@ -64,7 +64,6 @@ PROFILE: dict[str, dict[str, float]] = {
     "console_warning": {"repeats": 5, "lines": 200},
     "disk": {"warn_free": 0.05, "crit_free": 0.01},
 }
-COMMON = ("enabled",)
 # the least value of a parameter: below it a rule means nothing or cannot judge at all (steps = 0)
 COUNTS = {"rearm": 1, "steps": 1, "window": 1, "recent": 1, "baseline": 1, "rising": 1, "warn_steps": 1,
           "crit_steps": 1, "neg_steps": 1, "min_bad": 1, "lines": 1, "repeats": 1, "warmup": 0, "evals": 2}  # fmt: skip

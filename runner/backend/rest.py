@@ -9,9 +9,8 @@ from typing import Any
 import pydantic
 from fastapi import APIRouter, HTTPException, Request
 
-from runner.backend.checkpoints import parse_path
 from runner.backend.http import parse
-from runner.backend.routes import Context
+from runner.backend.routes import Context, locate
 
 LIVE_SECONDS = 60.0
 
@@ -39,17 +38,28 @@ def _page(items: list[Any], offset: int, limit: int) -> tuple[list[Any], dict[st
 
 
 def build(ctx: Context) -> APIRouter:
+    """The listing routes (runs, checkpoints, weights info) and ``/local/status`` under /api/v1."""
     r = APIRouter(prefix="/api/v1")
-    store = ctx.engine.store
+    _run_routes(r, ctx)
+    _checkpoint_routes(r, ctx)
+    _status_route(r, ctx)
+    return r
 
-    def record(run_id: str) -> dict[str, Any]:
-        try:
-            found = store.get_run(run_id)
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from exc
-        if found is None:
-            raise HTTPException(404, f"unknown training run {run_id!r}")
-        return found
+
+def _record(ctx: Context, run_id: str) -> dict[str, Any]:
+    """The training run's record; a malformed id is a 400, an unknown one a 404."""
+    try:
+        found = ctx.engine.store.get_run(run_id)
+    except ValueError as exc:
+        raise HTTPException(400, str(exc)) from exc
+    if found is None:
+        raise HTTPException(404, f"unknown training run {run_id!r}")
+    return found
+
+
+def _run_routes(r: APIRouter, ctx: Context) -> None:
+    """Training runs: the list, one run, one run's checkpoints."""
+    store = ctx.engine.store
 
     @r.get("/training_runs")
     async def list_runs(limit: int = 20, offset: int = 0) -> dict[str, Any]:
@@ -58,28 +68,26 @@ def build(ctx: Context) -> APIRouter:
 
     @r.get("/training_runs/{run_id}")
     async def get_run(run_id: str) -> dict[str, Any]:
-        return _run(ctx, record(run_id))
+        return _run(ctx, _record(ctx, run_id))
 
     @r.get("/training_runs/{run_id}/checkpoints")
     async def run_checkpoints(run_id: str) -> dict[str, Any]:
-        record(run_id)
+        _record(ctx, run_id)
         return {"checkpoints": store.list_checkpoints(run_id)}
+
+
+def _checkpoint_routes(r: APIRouter, ctx: Context) -> None:
+    """Every checkpoint, and what a checkpoint's weights are (``weights_info``)."""
 
     @r.get("/checkpoints")
     async def all_checkpoints(limit: int = 100, offset: int = 0) -> dict[str, Any]:
-        page, cursor = _page(store.list_checkpoints(), offset, limit)
+        page, cursor = _page(ctx.engine.store.list_checkpoints(), offset, limit)
         return {"checkpoints": page, "cursor": cursor}
 
     @r.post("/weights_info")
     async def weights_info(request: Request) -> dict[str, Any]:
         body = await parse(request, _WeightsInfo)
-        try:
-            found = store.locate(body.tinker_path)
-            parse_path(body.tinker_path)
-        except ValueError as exc:
-            raise HTTPException(400, str(exc)) from exc
-        except LookupError as exc:
-            raise HTTPException(404, str(exc)) from exc
+        found = locate(ctx.engine, body.tinker_path)
         cfg = found.meta.get("lora_config") or {}
         return {
             "base_model": found.meta.get("base_model", ctx.engine.base_name),
@@ -89,6 +97,10 @@ def build(ctx: Context) -> APIRouter:
             "train_mlp": cfg.get("train_mlp"),
             "train_attn": cfg.get("train_attn"),
         }
+
+
+def _status_route(r: APIRouter, ctx: Context) -> None:
+    """This backend's own status: ready or not, what it holds, what waits."""
 
     @r.get("/local/status")
     async def local_status() -> dict[str, Any]:
@@ -105,8 +117,6 @@ def build(ctx: Context) -> APIRouter:
             "queued": eng.queued(),
             "pending_futures": eng.futures.pending(),
         }
-
-    return r
 
 
 class _WeightsInfo(pydantic.BaseModel):

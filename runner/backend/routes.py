@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse, Response
 from tinker import types
 
 from runner.backend import sampling, trainer, wire
+from runner.backend.checkpoints import Located
 from runner.backend.engine import Engine, Sampler
 from runner.backend.http import parse, read_body
 
@@ -27,11 +28,20 @@ class Context:
 
 
 def build(ctx: Context) -> APIRouter:
+    """The routes under /api/v1, group by group (the order they are matched in)."""
     r = APIRouter(prefix="/api/v1")
-    eng = ctx.engine
+    for group in ROUTE_GROUPS:
+        group(r, ctx.engine)
+    return r
 
-    def future(rid: str, **extra: Any) -> dict[str, Any]:
-        return {"request_id": rid, **extra}
+
+def _future(rid: str, **extra: Any) -> dict[str, Any]:
+    """The answer of a route whose work runs later: the id the SDK polls ``retrieve_future`` with."""
+    return {"request_id": rid, **extra}
+
+
+def _service_routes(r: APIRouter, eng: Engine) -> None:
+    """The service: health, client config, capabilities, telemetry."""
 
     @r.get("/healthz")
     async def healthz() -> dict[str, str]:
@@ -57,6 +67,10 @@ def build(ctx: Context) -> APIRouter:
     async def telemetry(request: Request) -> dict[str, str]:
         await read_body(request)
         return {"status": "accepted"}
+
+
+def _session_routes(r: APIRouter, eng: Engine) -> None:
+    """Sessions and the models they train: create, heartbeat, create_model, get_info."""
 
     @r.post("/create_session")
     async def create_session(request: Request) -> dict[str, Any]:
@@ -86,7 +100,7 @@ def build(ctx: Context) -> APIRouter:
         rid = eng.submit(
             lambda: {"type": "create_model", "model_id": eng.create_model(session, seq, lora_cfg, meta)}
         )
-        return future(rid, model_id=f"{session}:train:{seq}")
+        return _future(rid, model_id=f"{session}:train:{seq}")
 
     @r.post("/get_info")
     async def get_info(request: Request) -> dict[str, Any]:
@@ -104,6 +118,10 @@ def build(ctx: Context) -> APIRouter:
             "model_name": eng.base_name,
         }
 
+
+def _training_routes(r: APIRouter, eng: Engine) -> None:
+    """Training steps: forward_backward and optim_step (answered by futures)."""
+
     @r.post("/forward_backward")
     async def forward_backward(request: Request) -> dict[str, Any]:
         if PROTO not in request.headers.get("content-type", ""):
@@ -116,7 +134,7 @@ def build(ctx: Context) -> APIRouter:
         except ValueError as exc:
             raise HTTPException(400, str(exc)) from exc
         _known(eng, job.model_id)
-        return future(eng.submit(lambda: eng.forward_backward(job)), model_id=job.model_id)
+        return _future(eng.submit(lambda: eng.forward_backward(job)), model_id=job.model_id)
 
     @r.post("/optim_step")
     async def optim_step(request: Request) -> dict[str, Any]:
@@ -125,14 +143,18 @@ def build(ctx: Context) -> APIRouter:
         params = req.optim_params.model_dump(mode="json")
         if params.get("type", "adamw") != "adamw":
             raise HTTPException(400, f"optimizer {params['type']!r} is not supported here; use Adam")
-        return future(eng.submit(lambda: eng.optim_step(req.model_id, params)), model_id=req.model_id)
+        return _future(eng.submit(lambda: eng.optim_step(req.model_id, params)), model_id=req.model_id)
+
+
+def _weights_routes(r: APIRouter, eng: Engine) -> None:
+    """Weights: save (for training or for sampling) and load (answered by futures)."""
 
     @r.post("/save_weights")
     async def save_weights(request: Request) -> dict[str, Any]:
         req = await parse(request, types.SaveWeightsRequest)
         _known(eng, req.model_id)
         name = req.path or f"ckpt_{int(time.time() * 1000)}"
-        return future(eng.submit(lambda: eng.save_weights(req.model_id, name)), model_id=req.model_id)
+        return _future(eng.submit(lambda: eng.save_weights(req.model_id, name)), model_id=req.model_id)
 
     @r.post("/save_weights_for_sampler")
     async def save_for_sampler(request: Request) -> dict[str, Any]:
@@ -142,7 +164,7 @@ def build(ctx: Context) -> APIRouter:
         if req.path is None:
             sampler_id = f"{tm.session_id}:sample:{req.sampling_session_seq_id or 0}"
         rid = eng.submit(lambda: eng.save_for_sampler(req.model_id, req.path, sampler_id))
-        return future(rid, model_id=req.model_id)
+        return _future(rid, model_id=req.model_id)
 
     @r.post("/load_weights")
     async def load_weights(request: Request) -> dict[str, Any]:
@@ -153,7 +175,11 @@ def build(ctx: Context) -> APIRouter:
         rid = eng.submit(
             lambda: eng.load_weights(req.path, req.model_id, req.session_id, req.model_seq_id, req.optimizer)
         )
-        return future(rid, model_id=mid)
+        return _future(rid, model_id=mid)
+
+
+def _sampling_routes(r: APIRouter, eng: Engine) -> None:
+    """Sampling sessions and samples."""
 
     @r.post("/create_sampling_session")
     async def create_sampling_session(request: Request) -> dict[str, Any]:
@@ -181,7 +207,11 @@ def build(ctx: Context) -> APIRouter:
             sampler = _sampler_for(eng, req.model_path, req.base_model)
         spec = _spec(req)
         rid = eng.submit_sample(sampler, spec)
-        return future(rid, sample_sequence_ids=[f"{rid}:{i}" for i in range(spec.num_samples)])
+        return _future(rid, sample_sequence_ids=[f"{rid}:{i}" for i in range(spec.num_samples)])
+
+
+def _future_routes(r: APIRouter, eng: Engine) -> None:
+    """Futures: cancel one, or wait for its result (long poll)."""
 
     @r.post("/cancel_future")
     async def cancel_future(request: Request) -> dict[str, Any]:
@@ -201,7 +231,15 @@ def build(ctx: Context) -> APIRouter:
             return JSONResponse({"error": entry.error, "category": entry.category})
         return _result(entry.result, PROTO in request.headers.get("accept", ""))
 
-    return r
+
+ROUTE_GROUPS = (
+    _service_routes,
+    _session_routes,
+    _training_routes,
+    _weights_routes,
+    _sampling_routes,
+    _future_routes,
+)
 
 
 class _Cancel(pydantic.BaseModel):
@@ -230,15 +268,20 @@ def _known(eng: Engine, model_id: str) -> trainer.TrainingModel:
     return tm
 
 
-def _sampler_for(eng: Engine, model_path: str | None, base_model: str | None) -> Sampler:
-    if not model_path:
-        return Sampler(_check_base(eng, base_model), None)
+def locate(eng: Engine, tinker_path: str) -> Located:
+    """The checkpoint at ``tinker_path``; a malformed path is a 400, a missing checkpoint a 404."""
     try:
-        eng.store.locate(model_path)
+        return eng.store.locate(tinker_path)
     except ValueError as exc:
         raise HTTPException(400, str(exc)) from exc
     except LookupError as exc:
         raise HTTPException(404, str(exc)) from exc
+
+
+def _sampler_for(eng: Engine, model_path: str | None, base_model: str | None) -> Sampler:
+    if not model_path:
+        return Sampler(_check_base(eng, base_model), None)
+    locate(eng, model_path)
     return Sampler(eng.base_name, model_path)
 
 

@@ -105,6 +105,28 @@ def _check_alerts(workspace: Path, cwd: Path, unstable: Path, steady: Path) -> l
     return seen[0]
 
 
+def _check_compare(rl: list[Path], cwd: Path) -> None:
+    """``tinkertop compare --json --group-by learning_rate`` on the demo's RL sweep (a real process): one
+    row per run, the learning rate as the changed key with each run's value from its config.json, and one
+    group per learning rate."""
+    tinkertop = Path(sys.executable).parent / "tinkertop"
+    out = subprocess.run(
+        [str(tinkertop), "compare", "--json", "--group-by", "learning_rate", *map(str, rl)],
+        capture_output=True, text=True, timeout=300, cwd=cwd, stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    lines = [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
+    rows = [x for x in lines if x["type"] == "row"]
+    assert sorted(Path(r["path"]).name for r in rows) == sorted(f.name for f in rl)
+    lrs = {f.name: json.loads((f / "config.json").read_text())["learning_rate"] for f in rl}
+    (lr_row,) = [x for x in lines if x["type"] == "diff" and x["key"] == "learning_rate"]
+    assert lr_row["change"] == "changed"
+    assert {name: float(v) for name, v in lr_row["values"].items()} == lrs  # display name -> value
+    groups = [x for x in lines if x["type"] == "group"]
+    assert len(groups) == len(set(lrs.values())) == 3
+    assert sorted(Path(r).name for g in groups for r in g["runs"]) == sorted(lrs)
+
+
 def test_demo_runs_move_and_stop_cleanly(backend: Backend, tmp_path: Path) -> None:
     from runner import demo
 
@@ -133,6 +155,7 @@ def test_demo_runs_move_and_stop_cleanly(backend: Backend, tmp_path: Path) -> No
             return len(nll) >= 10 and sum(nll[-3:]) / 3 < 0.8 * sum(nll[:3]) / 3
 
         _wait("SFT train_mean_nll to fall", sft_falls, 400, [sft])
+        _check_compare([f for f in folders if f.name.startswith("rl-")], tmp_path)
         for folder in folders:
             config = json.loads((folder / "config.json").read_text())
             assert not config.get("wandb_project")

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Static
 from runner import api
 from runner.alerts.alert import Alert
 from tui.screens.run_actions import RunControlMixin, RunLookedUp
+from tui.typed import tapp
 from tui.widgets.alert_table import AlertTable
 
 LR_FACTOR = 0.5
@@ -55,7 +56,7 @@ class AlertsScreen(RunControlMixin, Screen[None]):
             self._show()
 
     def _show(self) -> None:
-        app = self.tapp
+        app = tapp(self)
         every = app.all_alerts()
         shown = [a for a in every if self.show_acked or not a.acked]
         hidden = len(every) - len(shown)
@@ -78,7 +79,7 @@ class AlertsScreen(RunControlMixin, Screen[None]):
     def action_open_alert(self) -> None:
         alert = self._selected()
         if alert is not None:
-            self.tapp.open_run(alert.run_path, alert)
+            tapp(self).open_run(alert.run_path, alert)
 
     @on(DataTable.RowSelected)
     def _chosen(self, event: DataTable.RowSelected) -> None:
@@ -88,7 +89,7 @@ class AlertsScreen(RunControlMixin, Screen[None]):
     def action_acknowledge(self) -> None:
         alert = self._selected()
         if alert is not None:
-            self.tapp.acknowledge(alert)
+            tapp(self).acknowledge(alert)
 
     def action_toggle_hidden(self) -> None:
         self.show_acked = not self.show_acked

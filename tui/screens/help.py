@@ -3,6 +3,8 @@ binding ids every screen and widget has (what ``[keys]`` may remap)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.text import Text
 from textual.app import App, ComposeResult
 from textual.binding import Binding
@@ -40,8 +42,36 @@ class HelpScreen(ModalScreen[None]):
         with VerticalScroll(id="help-box"):
             yield Static(text)
 
-    def action_dismiss(self, result: None = None) -> None:  # type: ignore[override]
-        self.dismiss(result)
+
+def help_for(app: App[Any]) -> HelpScreen:
+    """The help of the top screen: its keys, the app's and the focused widget's, as remapped."""
+    screen = app.screen
+    rows: list[tuple[str, str, str]] = []
+    for title, node in (("this screen", screen), ("everywhere", app), ("focused widget", screen.focused)):
+        if node is None:
+            continue
+        section = binding_rows(app, node)
+        if section:
+            rows.append(("", title, ""))
+            rows.extend(section)
+    return HelpScreen(f"Keys: {screen.id or 'screen'}", rows)
+
+
+def binding_rows(app: App[Any], node: DOMNode) -> list[tuple[str, str, str]]:
+    """One row per action of ``node``'s bindings: all its keys, its description and binding id."""
+    by_action: dict[str, list[Binding]] = {}
+    table = node._bindings.copy()
+    table.apply_keymap(app._keymap)  # the keys as remapped in tinkertop.toml
+    for bindings in table.key_to_bindings.values():
+        for binding in bindings:
+            if binding.description:
+                by_action.setdefault(binding.action, []).append(binding)
+    rows = []
+    for group in by_action.values():
+        main = next((b for b in group if b.id), group[0])
+        keys = ",".join(dict.fromkeys(app.get_key_display(b) for b in group))
+        rows.append((keys, main.description, main.id or ""))
+    return rows
 
 
 def binding_ids() -> set[str]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from textual.binding import Binding
 from textual.message import Message
@@ -20,10 +19,8 @@ from textual.screen import Screen
 from runner import api
 from runner.api import ActionResult, RunRef
 from runner.status import LIVE_OR_QUEUED, STOPPABLE
+from tui.typed import tapp
 from tui.widgets.confirm import ConfirmModal, TypeNameModal
-
-if TYPE_CHECKING:
-    from tui.app import TinkertopApp
 
 STOP_GRACE_S = 10.0
 FORCE_GRACE_S = 1.0
@@ -62,14 +59,6 @@ class RunActionDone(Message):
 class RunControlMixin(Screen[None]):
     """Actions behind ``control_bindings``, for the screens that show runs."""
 
-    @property
-    def tapp(self) -> TinkertopApp:
-        """The app, typed."""
-        from tui.app import TinkertopApp
-
-        assert isinstance(self.app, TinkertopApp)
-        return self.app
-
     def control_path(self) -> str | None:
         """The folder of the run the keys act on (the screen says which)."""
         raise NotImplementedError
@@ -99,7 +88,7 @@ class RunControlMixin(Screen[None]):
     def _workspace(self) -> Path:
         from runner.paths import workspace_for
 
-        return workspace_for(self.tapp.roots)
+        return workspace_for(tapp(self).roots)
 
     def _look_up(self, verb: str) -> None:
         path = self.control_path()
@@ -195,4 +184,4 @@ class RunControlMixin(Screen[None]):
             self.app.push_screen(LaunchScreen(self._workspace(), result.form))
             return
         self.notify(result.message, severity="information" if result.ok else "error", markup=False)
-        self.tapp.resummarise_runs()
+        tapp(self).resummarise_runs()

@@ -16,6 +16,7 @@ from textual.widgets import Footer, Input, Static
 from runner.runs.summary import RunSummary
 from tui.format import display_names, run_matches
 from tui.screens.run_actions import RunControlMixin, control_bindings
+from tui.typed import tapp
 from tui.widgets.run_table import SORTS, RunTable
 
 AGE_REFRESH_S = 5.0
@@ -104,10 +105,10 @@ class RunsScreen(RunControlMixin, Screen[None]):
 
     def shown_runs(self) -> list[RunSummary]:
         """The runs that match the filter, sorted; while the order holds, in the held order."""
-        configs = self.app.follower.configs  # type: ignore[attr-defined]
+        configs = tapp(self).follower.configs
         text = self.filter_text
         rows = [s for s in self.summaries if run_matches(s, configs.get(s.path), text)]
-        rows.sort(key=SORTS[self.sort])  # type: ignore[arg-type]
+        rows.sort(key=SORTS[self.sort])
         if self.held is None:
             return rows
         place = {path: i for i, path in enumerate(self.held)}
@@ -119,13 +120,13 @@ class RunsScreen(RunControlMixin, Screen[None]):
     def render_runs(self) -> None:
         rows = self.shown_runs()
         table = self.query_one(RunTable)
-        table.show(rows, self.app.now(), self.labels, self.marked)  # type: ignore[attr-defined]
+        table.show(rows, tapp(self).now(), self.labels, self.marked)
         empty = self.query_one("#runs-empty", Static)
         have_any = bool(self.summaries)
         table.display = have_any
         empty.display = not have_any
         if not have_any and self.scanned:
-            roots = "\n".join(_root_line(r) for r in self.app.roots)  # type: ignore[attr-defined]
+            roots = "\n".join(_root_line(r) for r in tapp(self).roots)
             empty.update(EMPTY_TEXT.format(roots=roots))
         self._title(len(rows))
         if self.scanned:
@@ -133,8 +134,9 @@ class RunsScreen(RunControlMixin, Screen[None]):
 
     def _painted(self, rows: int) -> None:
         """The list is on screen with data: the full read may start (and the benchmark hook)."""
-        self.app.first_paint.set()  # type: ignore[attr-defined]
-        self.app.hook.painted(rows)  # type: ignore[attr-defined]
+        app = tapp(self)
+        app.first_paint.set()
+        app.hook.painted(rows)
 
     def _title(self, shown: int) -> None:
         total = len(self.summaries)
@@ -169,7 +171,7 @@ class RunsScreen(RunControlMixin, Screen[None]):
     def action_open_run(self) -> None:
         path = self.query_one(RunTable).selected_path()
         if path:
-            self.app.open_run(path)  # type: ignore[attr-defined]
+            tapp(self).open_run(path)
 
     def control_path(self) -> str | None:
         return self.query_one(RunTable).selected_path()
@@ -238,7 +240,7 @@ class RunsScreen(RunControlMixin, Screen[None]):
         return paths
 
     def action_compare(self) -> None:
-        self.app.open_compare(self.compare_paths())  # type: ignore[attr-defined]
+        tapp(self).open_compare(self.compare_paths())
 
     def action_cursor_down(self) -> None:
         self.query_one(RunTable).action_cursor_down()

@@ -7,6 +7,7 @@ keyed by the alert's identity, so the cursor stays on its alert while alerts arr
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -42,8 +43,8 @@ def steps_text(alert: Alert) -> str:
 class AlertTable(DataTable[Text | str]):
     """Alerts, one per row; ``with_run`` adds the run's name (the alerts view)."""
 
-    def __init__(self, with_run: bool = True, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, with_run: bool = True, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self.with_run = with_run
         self.alerts: list[Alert] = []
         self.labels: dict[str, str] = {}  # run path -> name shown

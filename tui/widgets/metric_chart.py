@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from textual.color import Color
 from textual_plotext import PlotextPlot
@@ -64,8 +65,8 @@ def smooth(values: list[float], view: ChartView) -> list[float]:
 class MetricChart(PlotextPlot):
     """Overlay of the selected series with the current ``ChartView``."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.view = ChartView()
         self.series: dict[str, Series] = {}
         self.keys: list[str] = []

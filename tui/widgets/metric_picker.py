@@ -8,6 +8,8 @@ messages: a burst of typed keys rebuilds it many times before the list handles i
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -39,8 +41,8 @@ class MetricPicker(Vertical):
             super().__init__()
             self.keys = keys
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.all_keys: list[str] = []
         self.picked: list[str] = []
         self.needle = ""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from rich.markup import escape
 from textual.message import Message
 from textual.widgets import Static
@@ -49,8 +51,8 @@ class RunInfoBar(Static):
 
     DEFAULT_CSS = "RunInfoBar { height: auto; max-height: 12; padding: 0 1; }"
 
-    def __init__(self, path: str, **kwargs: object) -> None:
-        super().__init__("", **kwargs)  # type: ignore[arg-type]
+    def __init__(self, path: str, **kwargs: Any) -> None:
+        super().__init__("", **kwargs)
         self.path = path
         self.info: RunInfo | None = None
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from typing import Any
 
 from rich.text import Text
+from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
@@ -64,12 +66,12 @@ class CheckpointTable(DataTable[str]):
 class TextPane(VerticalScroll):
     """Scrollable text. With class ``follow`` it sticks to the end unless the user scrolled up."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self._text: str | None = None
         self._at_end = True
 
-    def compose(self):  # type: ignore[no-untyped-def]
+    def compose(self) -> ComposeResult:
         yield Static("", markup=False)
 
     def show(self, text: str) -> None:
