@@ -29,7 +29,9 @@ COMMAND_MODULES = (
     "runner.alerts.cli",
     "runner.rollouts.cli",
     "runner.compare.cli",
+    "runner.experiment.cli",
     "runner.serve",
+    "runner.chat.cli",
 )
 
 HEADLESS_COMMANDS: set[str] = set()

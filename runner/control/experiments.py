@@ -103,6 +103,22 @@ def fill_metrics(path: Path, status: str, exit_code: int | None, log_path: Path,
     _write_atomic(path, redact(head + "\n".join(lines) + "\n"))
 
 
+RESULTS_MARK = "## Experiment results"
+
+
+def fill_results(path: Path, lines: list[str]) -> None:
+    """Put (or replace) the experiment's results section, before the metrics section (which
+    ``fill_metrics`` rewrites when the run ends, keeping everything before it)."""
+    try:
+        text = path.read_text()
+    except OSError:
+        return
+    head, mark, tail = text.partition(METRICS_MARK)
+    head = head.split(RESULTS_MARK, 1)[0].rstrip("\n") + "\n\n"
+    section = "\n".join([RESULTS_MARK, "", *lines, "", ""])
+    _write_atomic(path, redact(head + section + mark + tail))
+
+
 def _write_atomic(path: Path, text: str) -> None:
     """Replace ``path`` in one step (temp file beside it + ``os.replace``): readers never see half."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

@@ -20,16 +20,21 @@ from runner.runs.snapshot import RunSnapshot
 from runner.runs.summary import RunDetail
 from tui.format import number, progress, status_text
 from tui.screens.run_actions import RunControlMixin, control_bindings
+from tui.screens.tabs import TabKeys, tab_bindings
+from tui.typed import tapp
 from tui.widgets.alert_table import AlertTable, steps_text
-from tui.widgets.metric_chart import EMA_WEIGHTS, WINDOWS, ChartMarker, MetricChart
+from tui.widgets.chart_keys import ChartKeys, chart_bindings
+from tui.widgets.chat_pane import ChatPane
+from tui.widgets.metric_chart import ChartMarker, MetricChart
 from tui.widgets.metric_picker import MetricPicker
+from tui.widgets.result_view import ResultView
 from tui.widgets.run_info import RunInfoBar
 from tui.widgets.run_panes import CheckpointTable, LatestTable, TextPane, config_text, problems_text
 
 if TYPE_CHECKING:
     from runner.alerts.alert import Alert
 
-TABS = ("charts", "alerts", "latest", "config", "checkpoints", "console", "problems")
+TABS = ("charts", "alerts", "latest", "config", "checkpoints", "console", "problems", "chat", "results")
 # the widget that takes focus when a tab is shown (a hidden focused widget would pull the tab back)
 TAB_FOCUS = {
     "charts": "#metric-list",
@@ -39,17 +44,20 @@ TAB_FOCUS = {
     "checkpoints": "#checkpoint-table",
     "console": "#console-text",
     "problems": "#problems-text",
+    "chat": "#chat-prompt",
+    "results": "#flip-table",
 }
 
 
-class RunViewScreen(RunControlMixin, Screen[None]):
+class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
     """A run's live charts and files. Escape returns to the list."""
+
+    TABS = TABS
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="run.back"),
         Binding("backspace", "back", "Back", show=False, id="run.back_bs"),
-        Binding("right_square_bracket", "tab(1)", "Next tab", id="run.next_tab"),
-        Binding("left_square_bracket", "tab(-1)", "Prev tab", show=False, id="run.prev_tab"),
+        *tab_bindings("run"),
         Binding("c", "show_tab('charts')", "Charts", show=False, id="run.tab_charts"),
         Binding("exclamation_mark", "show_tab('alerts')", "Alerts", show=False, id="run.tab_alerts"),
         Binding("a", "acknowledge", "Acknowledge alert", show=False, id="run.ack_alert"),
@@ -58,18 +66,12 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         Binding("p", "show_tab('checkpoints')", "Checkpoints", show=False, id="run.tab_checkpoints"),
         Binding("l", "show_tab('console')", "Console", show=False, id="run.tab_console"),
         Binding("b", "show_tab('problems')", "Bad lines", show=False, id="run.tab_problems"),
+        Binding("t", "show_tab('chat')", "Chat (sample checkpoints)", show=False, id="run.tab_chat"),
+        Binding("v", "show_tab('results')", "Results (base vs trained)", show=False, id="run.tab_results"),
         Binding("r", "rollouts", "Rollouts at step", show=False, id="run.rollouts"),
         # priority: handled as the key arrives, so the keys typed right after it go to the search box
         Binding("slash", "search", "Search metrics", priority=True, id="run.search"),
-        Binding("S", "cycle_ema", "EMA", id="chart.ema"),
-        Binding("greater_than_sign", "ema(0.01)", "EMA weight +0.01", show=False, id="chart.ema_up"),
-        Binding("less_than_sign", "ema(-0.01)", "EMA weight -0.01", show=False, id="chart.ema_down"),
-        Binding("W", "cycle_window", "Window", id="chart.window"),
-        Binding("X", "toggle_x", "X-axis", id="chart.x"),
-        Binding("Y", "toggle_log", "Log-y", id="chart.log"),
-        Binding("plus,equals_sign", "zoom(0.5)", "Zoom in", id="chart.zoom_in"),
-        Binding("minus", "zoom(2)", "Zoom out", show=False, id="chart.zoom_out"),
-        Binding("0", "zoom(0)", "Reset zoom", show=False, id="chart.zoom_reset"),
+        *chart_bindings("chart", footer=True),
         *control_bindings("run"),
     ]
 
@@ -84,11 +86,14 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         # held by reference: a live refresh never queries the tree (it may be mounting or going away)
         self.picker = MetricPicker(id="picker")
         self.chart = MetricChart(id="chart")
+        self.chart_view = self.chart.view  # the chart keys' (ChartKeys)
         self.latest = LatestTable(id="latest-table")
         self.config_pane = TextPane(id="config-text")
         self.checkpoints = CheckpointTable(id="checkpoint-table")
         self.console = TextPane(id="console-text", classes="follow")
         self.problems = TextPane(id="problems-text")
+        self.chat_pane = ChatPane(path, id="chat-pane")
+        self.result_view = ResultView(path, id="result-view")
         self.alert_table = AlertTable(with_run=False, id="run-alert-table")
         self.title_bar = Static("", id="run-title")
         self.chart_status = Static("", id="chart-status")
@@ -118,6 +123,10 @@ class RunViewScreen(RunControlMixin, Screen[None]):
                 yield self.console
             with TabPane("Bad lines", id="problems"):
                 yield self.problems
+            with TabPane("Chat", id="chat"):
+                yield self.chat_pane
+            with TabPane("Results", id="results"):
+                yield self.result_view
         yield Footer()
 
     def on_mount(self) -> None:
@@ -145,7 +154,7 @@ class RunViewScreen(RunControlMixin, Screen[None]):
             if self.alert is not None:
                 self.chart.marker = marker_for(self.alert)
             if self.keys and any(k not in snap.series for k in self.keys):
-                self.app.focus_run(self.path, self.keys)  # type: ignore[attr-defined]
+                tapp(self).focus_run(self.path, self.keys)
         else:
             self.picker.set_keys(detail.metric_keys)
         self._title(detail)
@@ -158,6 +167,7 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         self.latest.show(detail.summary.latest, snap.last_steps, detail.summary.step)
         self.config_pane.show(config_text(detail.config, detail.config_error))
         self.checkpoints.show(detail.checkpoints)
+        self.chat_pane.set_checkpoints(detail.checkpoints)
         self.console.show("\n".join(detail.console_tail) or "no logs.log")
         self.problems.show(problems_text(detail.bad, detail.summary.bad_lines))
         self._problems_label(detail.summary.bad_lines)
@@ -198,7 +208,7 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         self.chart.mark(marker_for(alert))
         self.action_show_tab("charts")
         self._status()
-        self.app.focus_run(self.path, self.keys)  # type: ignore[attr-defined]
+        tapp(self).focus_run(self.path, self.keys)
 
     def action_acknowledge(self) -> None:
         """Acknowledge the alert under the cursor in the Alerts tab."""
@@ -207,7 +217,7 @@ class RunViewScreen(RunControlMixin, Screen[None]):
             return
         alert = self.alert_table.selected()
         if alert is not None:
-            self.app.acknowledge(alert)  # type: ignore[attr-defined]
+            tapp(self).acknowledge(alert)
 
     def action_rollouts(self) -> None:
         """The rollouts at the step under the chart (in the Alerts tab: the alert's step)."""
@@ -247,22 +257,17 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         chart = self.chart
         if all(k in chart.series for k in self.keys):
             chart.set_data(chart.series, self.keys)
-        self.app.focus_run(self.path, self.keys)  # type: ignore[attr-defined]
+        tapp(self).focus_run(self.path, self.keys)
 
     # --- actions --------------------------------------------------------------
     def action_back(self) -> None:
-        if isinstance(self.focused, Input):
+        if isinstance(self.focused, Input) and self.query_one(TabbedContent).active == "charts":
             self.picker.listing.focus()
             return
-        self.app.close_run()  # type: ignore[attr-defined]
+        tapp(self).close_run()
 
     def control_path(self) -> str | None:
         return self.path
-
-    def action_tab(self, delta: int) -> None:
-        tabs = self.query_one(TabbedContent)
-        i = TABS.index(tabs.active) if tabs.active in TABS else 0
-        self.action_show_tab(TABS[(i + delta) % len(TABS)])
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
@@ -271,6 +276,8 @@ class RunViewScreen(RunControlMixin, Screen[None]):
     @on(TabbedContent.TabActivated)
     def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
         pane = event.pane.id or ""
+        if pane == "results":
+            self.result_view.reload()  # the experiment may have written its folder since
         if pane in TAB_FOCUS and not self.query_one(TAB_FOCUS[pane]).has_focus_within:
             if not isinstance(self.focused, Input) or pane != "charts":
                 self.query_one(TAB_FOCUS[pane]).focus()
@@ -283,42 +290,9 @@ class RunViewScreen(RunControlMixin, Screen[None]):
         self.query_one(TabbedContent).active = "charts"
         self.set_focus(self.picker.search)
 
-    def _redraw(self) -> None:
+    def redraw_charts(self) -> None:
         self.chart.replot()
         self._status()
-
-    def action_cycle_ema(self) -> None:
-        """Next preset weight above the current one, after the last: off."""
-        view = self.chart.view
-        view.ema = next((w for w in EMA_WEIGHTS if w > view.ema), 0.0)
-        self._redraw()
-
-    def action_ema(self, delta: float) -> None:
-        view = self.chart.view
-        view.ema = round(min(0.99, max(0.0, view.ema + delta)), 2)
-        self._redraw()
-
-    def action_cycle_window(self) -> None:
-        view = self.chart.view
-        view.window = (
-            WINDOWS[(WINDOWS.index(view.window) + 1) % len(WINDOWS)] if view.window in WINDOWS else 0
-        )
-        self._redraw()
-
-    def action_toggle_x(self) -> None:
-        view = self.chart.view
-        view.x_time = not view.x_time
-        self._redraw()
-
-    def action_toggle_log(self) -> None:
-        view = self.chart.view
-        view.log_y = not view.log_y
-        self._redraw()
-
-    def action_zoom(self, factor: float) -> None:
-        view = self.chart.view
-        view.zoom = 1.0 if factor == 0 else min(1.0, max(1 / 256, view.zoom * factor))
-        self._redraw()
 
 
 def marker_for(alert: Alert) -> ChartMarker:

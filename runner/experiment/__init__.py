@@ -1,0 +1,1 @@
+"""Experiments: base vs trained evidence in ``results/`` (issue 13), and ``tinkertop check``."""
