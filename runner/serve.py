@@ -7,6 +7,9 @@ textual-serve until the command runs, so registering it costs nothing.
 
 textual-serve has no authentication: whoever reaches the port drives the app (launch, stop, delete
 runs). It listens on 127.0.0.1 unless told otherwise, and a non-loopback ``--host`` prints a warning.
+A web page the user visits could still open the app's websocket (browsers let any page do that), so
+``/ws`` is refused (403) unless its ``Origin`` is the served URL's (or this server's other loopback
+name) and its ``Host`` is an address of this server (DNS rebinding); no ``Origin`` means no browser.
 Everything the server and the app processes print goes to stderr through ``creds.redact`` (the app
 process inherits the environment, keys included, because launches need them); stdout holds only the
 URL line (``--json``: one JSON object). Ctrl-C stops the server and every app process: exit 130
@@ -28,6 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO, cast
+from urllib.parse import urlsplit
 
 from runner.cli import EXIT_USAGE
 
@@ -37,8 +41,12 @@ if TYPE_CHECKING:
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
+LOGGER = "tinkertop.serve"  # our own warnings (a refused websocket), formatted like textual-serve's
 SHUTDOWN_SECONDS = 5.0  # how long open browser sessions get to close their app on Ctrl-C
 LOOPBACK_NAMES = ("localhost", "localhost.localdomain", "ip6-localhost")
+BROWSER_LOOPBACK = ("localhost", "127.0.0.1", "::1")  # what a browser on this machine may call us
+WILDCARDS = ("0.0.0.0", "::", "")
+DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,59 @@ def default_url(host: str, port: int) -> str:
     """The URL of ``host:port`` as a browser writes it (IPv6 in brackets)."""
     shown = f"[{host}]" if ":" in host and not host.startswith("[") else host
     return f"http://{shown}:{port}"
+
+
+def _address(netloc: str) -> tuple[str, int | None] | None:
+    """``(host, port)`` of ``HOST[:PORT]``: lower case, no brackets, None for a port left out."""
+    try:
+        parts = urlsplit(f"//{netloc}")
+        port = parts.port
+    except ValueError:
+        return None
+    if not parts.hostname or parts.username is not None or parts.path:
+        return None
+    return parts.hostname, port
+
+
+def _origin(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of an origin or URL (the scheme's port by default); None for ``null``."""
+    scheme, _, rest = url.lower().partition("://")
+    address = _address(rest.split("/", 1)[0]) if rest and scheme in DEFAULT_PORTS else None
+    if address is None:
+        return None
+    name, port = address
+    return scheme, name, DEFAULT_PORTS[scheme] if port is None else port
+
+
+def allowed_origins(spec: ServeSpec) -> set[tuple[str, str, int]]:
+    """The served URL's origin, and this server by a loopback name when it listens on loopback."""
+    allowed = {origin for origin in [_origin(spec.url)] if origin}
+    host = spec.host.strip("[]").lower()
+    if is_loopback(host) or host in WILDCARDS:
+        allowed |= {("http", name, spec.port) for name in BROWSER_LOOPBACK}
+    elif host:
+        allowed.add(("http", host, spec.port))
+    return allowed
+
+
+def allowed_hosts(spec: ServeSpec) -> set[tuple[str, int | None]]:
+    """``Host`` headers of this server: the allowed origins' (a default port may be left out) and the
+    listening address itself (what a reverse proxy usually forwards)."""
+    hosts: set[tuple[str, int | None]] = {(spec.host.strip("[]").lower(), spec.port)}
+    for scheme, name, port in allowed_origins(spec):
+        hosts.add((name, port))
+        if port == DEFAULT_PORTS[scheme]:
+            hosts.add((name, None))
+    return hosts
+
+
+def refusal(spec: ServeSpec, origin: str | None, host: str | None) -> str | None:
+    """Why a websocket with these ``Origin`` and ``Host`` headers is refused (None: it is not)."""
+    if host is None or _address(host) not in allowed_hosts(spec):
+        return f"Host {host!r} is not this server"
+    if origin is not None and _origin(origin) not in allowed_origins(spec):
+        return f"Origin {origin!r} is not {spec.url}"
+    return None
 
 
 def app_command(folders: list[str]) -> str:
@@ -205,7 +266,7 @@ def _run_server(spec: ServeSpec, log_stream: TextIO, on_listening: Callable[[], 
         loop.add_signal_handler(signum, stop, signum)
     try:
         web.run_app(
-            _web_app(server, sessions),
+            _web_app(server, sessions, spec),
             host=spec.host,
             port=spec.port,
             handle_signals=False,
@@ -219,14 +280,19 @@ def _run_server(spec: ServeSpec, log_stream: TextIO, on_listening: Callable[[], 
     return 128 + (caught[0] if caught else signal.SIGINT)
 
 
-async def _web_app(server: Server, sessions: set[asyncio.Task[Any]]) -> web.Application:
+async def _web_app(server: Server, sessions: set[asyncio.Task[Any]], spec: ServeSpec) -> web.Application:
     """textual-serve's routes (its ``_make_app`` without the stdout banner), with every browser session
-    tracked so that shutdown closes each one: its app process is told to quit and is waited for."""
+    tracked so that shutdown closes each one: its app process is told to quit and is waited for. A
+    websocket from a foreign origin or host is refused (403) before any app process starts."""
     import aiohttp_jinja2
     import jinja2
     from aiohttp import web
 
     async def session(request: web.Request) -> web.StreamResponse:
+        reason = refusal(spec, request.headers.get("Origin"), request.headers.get("Host"))
+        if reason is not None:
+            logging.getLogger(LOGGER).warning("refused a websocket: %s", reason)
+            raise web.HTTPForbidden(text=f"tinkertop serve: {reason}\n")
         task = asyncio.current_task()
         assert task is not None
         sessions.add(task)
@@ -259,7 +325,7 @@ def _log_to(stream: TextIO) -> None:
     """textual-serve's and aiohttp's warnings and errors, plain (no locals in tracebacks), on ``stream``."""
     handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter("tinkertop serve: %(name)s: %(message)s"))
-    for name in ("textual-serve", "aiohttp"):
+    for name in ("textual-serve", "aiohttp", LOGGER):
         logger = logging.getLogger(name)
         logger.handlers[:] = [handler]
         logger.setLevel(logging.WARNING)

@@ -5,7 +5,8 @@ Text output: the table (runs, then per metric last/min/max/best step/smoothed-la
 each run's commit, then the groups with ``--group-by``. ``--json``: strict JSON lines through
 :func:`runner.runs.cli.dump_json`, each with a ``type``: ``row`` (one per run), ``diff`` (one per
 key), ``code`` (one per run: commit, code diff), ``group`` (with ``--group-by``: label, runs, last
-mean/min/max of the metric) and ``note``. ``--csv``: the table.
+mean/min/max of the metric) and ``note``. ``--csv``: the table (with ``--group-by``, a ``group``
+column: each run's group). A ``--metric`` no compared run has a finite value of is said on stderr.
 
 A folder that is not itself a run expands to the runs below it. A path that does not exist, or holds
 no run, is a usage error naming it (exit 2).
@@ -83,17 +84,32 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
     store = RunStore(paths, status_source=default_status_source())
     table = compare_table(paths, args.metric, store=store)
-    diff = config_diff(paths, all_keys=args.all_keys)
-    groups = _groups(store, paths, table, args) if args.group_by else None
+    for metric in absent_metrics(table) if args.metric else []:
+        print(f"tinkertop: compare: no compared run has a finite value of metric {metric!r}", file=sys.stderr)
     if args.csv:
         from runner.compare import table_to_csv
 
-        _emit([table_to_csv(table).rstrip("\n")])
-    elif args.json:
+        _emit([table_to_csv(table, _group_of(paths, args.group_by) if args.group_by else None).rstrip("\n")])
+        return 0
+    diff = config_diff(paths, all_keys=args.all_keys)
+    groups = _groups(store, paths, table, args) if args.group_by else None
+    if args.json:
         _emit(json_lines(table, diff, groups))
     else:
         _emit([format_text(table, diff, groups)])
     return 0
+
+
+def absent_metrics(table: Any) -> list[str]:
+    """The table's metrics that no run has a finite value of (a typo in ``--metric``, most likely)."""
+    return [m for m in table.metrics if all(row.metrics[m].last is None for row in table.rows)]
+
+
+def _group_of(paths: list[Path], key: str) -> dict[str, str]:
+    """Run path -> the label of its group by config ``key`` (the ``group`` column of ``--csv``)."""
+    from runner.compare import group_key_values
+
+    return {str(p): label for label, runs in group_key_values(paths, key).items() for p in runs}
 
 
 def _groups(store: Any, paths: list[Path], table: Any, args: argparse.Namespace) -> list[dict[str, Any]]:

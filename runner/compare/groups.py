@@ -9,7 +9,9 @@ aligned on the union of their steps: at each step only the runs holding a finite
 
 from __future__ import annotations
 
+import json
 import math
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -54,17 +56,35 @@ def _sort_key(value: object) -> tuple[int, Any]:
 def group_key_values(paths: Sequence[Path], key: str) -> dict[str, list[Path]]:
     """Runs grouped by the value of config ``key`` (full dotted key or its last part), as
     ``{"<key>=<value>": [paths]}`` ordered by value (numbers numerically); runs without the key (or
-    without a readable config) go last, under ``"<key>=—"``. Equal values group together (1 == 1.0)."""
+    without a readable config) go last, under ``"<key>=—"``. Equal values group together (1 == 1.0);
+    a string printed like another group's value is quoted (``seed=1`` and ``seed="1"``)."""
     groups: dict[object, tuple[object, list[Path]]] = {}
     for path in paths:
         config = run_config(Path(path), [], str(path)) or {}
         flat = flatten_config(config)
         found = find_key(flat, key)
         value = flat[found] if found is not None else MISSING
-        norm = repr(comparable(value))
-        groups.setdefault(norm, (value, []))[1].append(Path(path))
+        groups.setdefault(comparable(value), (value, []))[1].append(Path(path))  # 1 and 1.0: one group
     ordered = sorted(groups.values(), key=lambda vp: _sort_key(vp[0]))
-    return {f"{key}={format_value(value)}": runs for value, runs in ordered}
+    labels = group_labels(key, [value for value, _ in ordered])
+    return {label: runs for label, (_, runs) in zip(labels, ordered, strict=True)}
+
+
+def group_labels(key: str, values: Sequence[object]) -> list[str]:
+    """``<key>=<value>`` per distinct value, each label unique: a string shown like another value
+    (``"1"`` next to ``1``, ``"—"`` next to a missing key) is quoted; any clash left is numbered."""
+    shown = [format_value(v) for v in values]
+    clashing = {text for text, n in Counter(shown).items() if n > 1}
+    labels = [
+        f"{key}={json.dumps(v, ensure_ascii=False) if text in clashing and isinstance(v, str) else text}"
+        for v, text in zip(values, shown, strict=True)
+    ]
+    seen: Counter[str] = Counter()
+    out = []
+    for label in labels:
+        seen[label] += 1
+        out.append(label if seen[label] == 1 else f"{label} #{seen[label]}")
+    return out
 
 
 def group_series(

@@ -321,13 +321,17 @@ def _csv_cell(value: Any) -> Any:
     return value
 
 
-def table_to_csv(table: CompareTable) -> str:
-    """The table as CSV text (header line, then one line per run; empty cells where None)."""
+def table_to_csv(table: CompareTable, groups: Mapping[str, str] | None = None) -> str:
+    """The table as CSV text (header line, then one line per run; empty cells where None).
+    ``groups``: run path -> its group's label, written as a ``group`` column after the run's fields."""
     buf = io.StringIO()
-    fields = list(ROW_FIELDS) + [f"{m}:{k}" for m in table.metrics for k in STATS]
+    fields = list(ROW_FIELDS) + (["group"] if groups is not None else [])
+    fields += [f"{m}:{k}" for m in table.metrics for k in STATS]
     writer = csv.DictWriter(buf, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for rec in table_to_records(table):
+        if groups is not None:
+            rec["group"] = groups.get(rec["path"], "")
         writer.writerow({k: _csv_cell(v) for k, v in rec.items()})
     return buf.getvalue()
 

@@ -15,10 +15,17 @@ from typing import Any
 
 SECRET_NAMES = ("TINKER_API_KEY", "WANDB_API_KEY", "NEPTUNE_API_TOKEN", "HF_TOKEN", "OPENAI_API_KEY")
 _KEY_RE = re.compile(r"tml-[A-Za-z0-9_\-]{8,}")
-# a 40-hex W&B key next to a name that says what it is (bare 40-hex strings are git commits)
+# Each pattern below: group 2 is the secret, group 1 what says it is one (``scrub`` masks group 2 too).
+# A value after a name that says what it is: ``WANDB_API_KEY=...``, ``os.environ["HF_TOKEN"] = "..."``
 _NAMED_RE = re.compile(
-    r"(?i)((?:api[_-]?key|token|secret|password|wandb[_a-z]*key)[\"']?\s*[:=]\s*[\"']?)([A-Za-z0-9_\-.]{16,})"
+    r"(?i)((?:api[_-]?key|token|secret|password|wandb[_a-z]*key)[\"']?\]?\s*[:=]\s*[\"']?)([A-Za-z0-9_\-.]{16,})"
 )
+# a ``key=`` argument given a string: ``wandb.login(key="...")``
+_KEY_ARG_RE = re.compile(r"(?i)(\bkey\s*=\s*[\"'])([A-Za-z0-9_\-.]{16,})")
+# a 40-hex W&B key on a line that mentions wandb (elsewhere a bare 40-hex string is a git commit)
+_WANDB_HEX_RE = re.compile(r"(?i)(wandb[^\n]*?)\b([0-9a-f]{40})\b")
+_HEX_WANDB_RE = re.compile(r"(?i)()\b([0-9a-f]{40})\b(?=[^\n]*wandb)")
+NAMED_PATTERNS = (_NAMED_RE, _KEY_ARG_RE, _WANDB_HEX_RE, _HEX_WANDB_RE)
 MASK = "***"
 
 
@@ -83,11 +90,24 @@ def secret_values(env: Mapping[str, str]) -> list[str]:
 
 
 def redact(text: str, extra: list[str] | None = None) -> str:
-    """Mask anything that looks like a key (``tml-...``, a 40-hex W&B key) and the given values."""
+    """Mask anything that looks like a key (``tml-...``, a named key or token, a ``key=`` argument, a
+    40-hex key on a line mentioning wandb) and the given values."""
     for value in extra or ():
         text = text.replace(value, MASK)
     text = _KEY_RE.sub(MASK, text)
-    return _NAMED_RE.sub(lambda m: m.group(1) + MASK, text)
+    for pattern in NAMED_PATTERNS:
+        text = _masked(pattern, text)
+    return text
+
+
+def _masked(pattern: re.Pattern[str], text: str) -> str:
+    """``pattern``'s group 2 masked everywhere, again until none is left (a match may hide the next
+    one on its line: ``wandb login KEY1 KEY2``); each round masks at least one value, so this ends."""
+    while True:
+        masked = pattern.sub(lambda m: m.group(1) + MASK, text)
+        if masked == text:
+            return text
+        text = masked
 
 
 def redact_obj(obj: Any, extra: list[str] | None = None) -> Any:

@@ -28,7 +28,7 @@ class ConsoleScrubber:
         patterns = [re.escape(v) for v in sorted(values, key=len, reverse=True)]
         patterns.append(creds._KEY_RE.pattern.encode())
         self._exact = re.compile(b"|".join(patterns))
-        self._named = re.compile(creds._NAMED_RE.pattern.encode())
+        self._named = [re.compile(p.pattern.encode()) for p in creds.NAMED_PATTERNS]
 
     def scan(self) -> int:
         """Mask secrets in bytes appended since the last scan; returns how many were masked now."""
@@ -47,7 +47,7 @@ class ConsoleScrubber:
                 if not data:
                     break
                 spans = [m.span() for m in self._exact.finditer(data)]
-                spans += [m.span(2) for m in self._named.finditer(data)]
+                spans += [m.span(2) for named in self._named for m in named.finditer(data)]
                 for a, b in spans:
                     if data[a:b].strip(b"*"):
                         os.pwrite(fd, b"*" * (b - a), start + a)

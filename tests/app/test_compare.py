@@ -261,3 +261,121 @@ async def test_a_metric_picked_by_search_replaces_the_overlay_and_a_flat_one_sta
         assert screen.picker.picked == ["optim/lr"]  # one metric at a time
         # 4e-05 in all four runs: drawn as a level line with its value said, never scaled to its range
         assert screen.chart.flat_note.startswith("flat at")
+
+
+# --- review fixes: text shown as written, the table read again only on a change, a deleted run ------
+def _two_arith_runs(root: Path, names: tuple[str, str], configs: tuple[dict, dict]) -> list[Path]:
+    """Two copies of the formats' rl_arith run named ``names``, their config updated with ``configs``."""
+    from tests.app.conftest import copy_run
+
+    out = []
+    for name, extra in zip(names, configs, strict=True):
+        run = copy_run("rl_arith", root / "tmp").rename(root / name)
+        (root / "tmp").rmdir()
+        config = json.loads((run / "config.json").read_text())
+        (run / "config.json").write_text(json.dumps(config | extra))
+        out.append(run)
+    return out
+
+
+def _shown(table, row_key: str) -> list[str]:  # type: ignore[no-untyped-def]
+    """The cells of a DataTable row as drawn (a plain str cell is read as markup when drawn)."""
+    cells = table._get_row_renderables(table.get_row_index(row_key)).cells
+    return [str(cell) for cell in cells]
+
+
+async def test_brackets_in_names_and_config_values_are_shown_as_written(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
+    root = tmp_path / "logs"
+    root.mkdir()
+    a, _b = _two_arith_runs(
+        root,
+        ("sweep[lr=1e-4]", "plain"),
+        ({"splits": ["train", "test"], "stop": "[/INST]"}, {"splits": ["train"], "stop": "[bold]</s>"}),
+    )
+    app = TinkertopApp([root])
+    async with app.run_test(size=(160, 45)) as pilot:
+        table = await _loaded(pilot, 2)
+        assert "sweep[lr=1e-4]" in _shown(table, str(a))[0]
+        screen = await _compare(pilot, 2)
+        assert "sweep[lr=1e-4]" in _shown(screen.table_view, str(a))[1]
+        await pilot.press("d")
+        keys = screen.diff_pane.keys
+        await wait_until(pilot, lambda: "stop" in screen.diff_pane.rows_shown(), what="diff rows")
+        await pilot.pause()
+        assert sorted(_shown(keys, "splits")[2:]) == ["[train, test]", "[train]"]
+        assert sorted(_shown(keys, "stop")[2:]) == ["[/INST]", "[bold]</s>"]
+        assert app.is_running
+
+
+async def test_the_table_is_read_again_only_when_a_poll_found_a_change(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import runner.compare
+    from tui.screens import compare
+
+    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
+    monkeypatch.setattr(compare, "POLL_S", 0.05)  # many polls quickly; the test waits on their count
+    real = runner.compare.compare_table
+    calls: list[int] = []
+
+    def counted(*args, **kwargs):  # type: ignore[no-untyped-def]  # seam: count the table reads
+        calls.append(1)
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(runner.compare, "compare_table", counted)
+    root = tmp_path / "logs"
+    root.mkdir()
+    a, _b = _two_arith_runs(root, ("a", "b"), ({"seed": 1}, {"seed": 2}))
+    app = TinkertopApp([root])
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await _compare(pilot, 2)
+        assert len(calls) == 1
+        polls = screen._polls
+        await wait_until(pilot, lambda: screen._polls >= polls + 4 * compare.TABLE_EVERY, what="polls")
+        assert len(calls) == 1  # nothing changed: no table read
+        metrics = a / "metrics.jsonl"
+        last = json.loads(metrics.read_text().splitlines()[-1])
+        with metrics.open("a") as handle:
+            handle.write(json.dumps(last | {"step": last["step"] + 1}) + "\n")
+        row = lambda: next(r for r in screen.table_view.rows_shown if r.path == str(a))  # noqa: E731
+        await wait_until(pilot, lambda: row().step == last["step"] + 1, what="the new step in the table")
+        assert len(calls) == 2
+
+
+async def test_a_run_deleted_while_compared_leaves_the_overlay_and_is_marked(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
+    root = tmp_path / "logs"
+    root.mkdir()
+    a, b = _two_arith_runs(root, ("a", "b"), ({"seed": 1}, {"seed": 2}))
+    app = TinkertopApp([root])
+    async with app.run_test(size=(160, 45)) as pilot:
+        screen = await _compare(pilot, 2)
+        shutil.rmtree(a)
+        await wait_until(pilot, lambda: str(a) not in app.summaries, what="the run gone", timeout=30)
+        await wait_until(pilot, lambda: str(a) not in screen.chart.keys, what="its line gone")
+        assert list(screen.chart.keys) == [str(b)]
+        await wait_until(pilot, lambda: ("a (deleted)", screen.colours[str(a)]) in screen.legend.entries)
+        assert app.screen is screen and app.is_running
+
+
+def test_table_cells_with_brackets_are_shown_as_written(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from textual.widgets._data_table import default_cell_formatter
+
+    from runner.compare import compare_table
+    from tui.widgets.compare_table import CompareTableView
+
+    run = tmp_path / "r"
+    run.mkdir()
+    (run / "metrics.jsonl").write_text('{"step": 0, "env/[math]/reward": 1.0}\n')
+    (row,) = compare_table([run], ["env/[math]/reward"]).rows
+    odd = replace(row, note="[/x] 1 bad line", kind="[bold]rl")
+    shown = {key: str(default_cell_formatter(CompareTableView._cell(odd, key, (1, 2, 3))))
+             for key in ("note", "kind")}  # fmt: skip
+    assert shown == {"note": "[/x] 1 bad line", "kind": "[bold]rl"}

@@ -126,7 +126,7 @@ async def test_order_holds_while_the_cursor_moves(tmp_path: Path) -> None:
             fh.write(json.dumps(dict(row, step=6)) + "\n")
         os.utime(metrics)  # rl_arith is now the newest: "updated" would put it on top
         path = str(runs["rl_arith"])
-        await wait_until(pilot, lambda: table.get_cell(path, "step") == "6", what="step 6 in place")
+        await wait_until(pilot, lambda: str(table.get_cell(path, "step")) == "6", what="step 6 in place")
         assert _names(table) == ["sl_conversations", "dpo_local", "rl_arith"]
         assert "order held" in screen_text(app)
         # a new run arrives while the order holds: at the end

@@ -202,3 +202,77 @@ def test_registering_serve_imports_no_server_and_no_ui() -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=os.environ
     )
     assert out.stdout.strip() == "[]"
+
+
+def spec_for(host: str, port: int, public_url: str | None = None) -> serve.ServeSpec:
+    spec = serve.plan(argparse.Namespace(folders=[], host=host, port=port, public_url=public_url))
+    assert isinstance(spec, serve.ServeSpec)
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("origin", "host", "refused"),
+    [
+        ("http://127.0.0.1:8000", "127.0.0.1:8000", False),
+        ("http://localhost:8000", "localhost:8000", False),  # the same server by its other loopback name
+        ("http://[::1]:8000", "[::1]:8000", False),
+        (None, "127.0.0.1:8000", False),  # not a browser (browsers always send Origin on a websocket)
+        ("http://evil.example", "127.0.0.1:8000", True),
+        ("http://127.0.0.1:9999", "127.0.0.1:8000", True),  # another local server's page
+        ("https://127.0.0.1:8000", "127.0.0.1:8000", True),
+        ("null", "127.0.0.1:8000", True),
+        ("http://evil.example:8000", "evil.example:8000", True),  # DNS rebinding: same origin, foreign host
+        ("http://127.0.0.1:8000", "evil.example:8000", True),
+        ("http://127.0.0.1:8000", None, True),
+        ("http://127.0.0.1:8000", "127.0.0.1:notaport", True),
+    ],
+)  # fmt: skip
+def test_a_websocket_from_a_foreign_origin_or_host_is_refused(
+    origin: str | None, host: str | None, refused: bool
+) -> None:
+    reason = serve.refusal(spec_for("127.0.0.1", 8000), origin, host)
+    assert (reason is not None) is refused, reason
+
+
+def test_behind_a_public_url_its_origin_and_host_are_the_allowed_ones() -> None:
+    spec = spec_for("127.0.0.1", 8000, "https://runs.example.org/")
+    assert serve.refusal(spec, "https://runs.example.org", "runs.example.org") is None
+    assert serve.refusal(spec, "https://runs.example.org:443", "127.0.0.1:8000") is None  # proxy's Host
+    assert serve.refusal(spec, "http://runs.example.org", "runs.example.org") is not None
+    assert serve.refusal(spec, "https://evil.example", "runs.example.org") is not None
+    off = spec_for("192.168.1.4", 8000)  # a concrete address off loopback: loopback names are not it
+    assert serve.refusal(off, "http://192.168.1.4:8000", "192.168.1.4:8000") is None
+    assert serve.refusal(off, "http://localhost:8000", "localhost:8000") is not None
+
+
+async def ws_status(port: int, headers: dict[str, str]) -> tuple[int, int]:
+    """Open the app's websocket with ``headers``: (HTTP status, bytes of app output read, up to 1)."""
+    import aiohttp
+
+    url = f"http://127.0.0.1:{port}/ws?width=80&height=24"
+    async with aiohttp.ClientSession() as session:
+        try:
+            async with session.ws_connect(
+                url, headers=headers, timeout=aiohttp.ClientWSTimeout(DEADLINE)
+            ) as ws:
+                msg = await ws.receive(timeout=DEADLINE)
+                return 101, len(msg.data) if isinstance(msg.data, bytes | str) else 0
+        except aiohttp.WSServerHandshakeError as refused:
+            return refused.status, 0
+
+
+def test_the_served_websocket_refuses_foreign_origins_and_hosts(ws: Path, served: list[Served]) -> None:
+    import asyncio
+
+    port = free_port()
+    s = Served(str(ws), "--port", str(port))
+    served.append(s)
+    ours = f"127.0.0.1:{port}"
+    assert asyncio.run(ws_status(port, {"Origin": "http://evil.example"})) == (403, 0)
+    rebound = {"Origin": f"http://evil.example:{port}", "Host": f"evil.example:{port}"}  # DNS rebinding
+    assert asyncio.run(ws_status(port, rebound)) == (403, 0)
+    status, got = asyncio.run(ws_status(port, {"Origin": f"http://{ours}"}))
+    assert status == 101 and got > 0
+    code, _, err = s.stop()
+    assert code == 130, err
+    assert "refused a websocket" in err and "evil.example" in err

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from contextlib import suppress
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from textual import on, work
 from textual.actions import SkipAction
@@ -19,21 +19,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
 
 from runner.runs.snapshot import Series
-from tui.widgets.compare_chart import (
-    RGB,
-    ChartKeys,
-    CompareChart,
-    CompareLegend,
-    GroupBands,
-    SeriesReader,
-    chart_bindings,
-    run_colours,
-)
+from tui.screens.compare_reads import DiffRead, SeriesRead, TableRead
+from tui.screens.tabs import TabKeys, tab_bindings
+from tui.typed import tapp
+from tui.widgets.chart_keys import ChartKeys, chart_bindings
+from tui.widgets.compare_chart import RGB, CompareChart, CompareLegend, GroupBands, SeriesReader, run_colours
 from tui.widgets.compare_table import CompareTableView, export
 from tui.widgets.config_diff import ConfigDiffPane, GroupPicker
 from tui.widgets.metric_chart import ChartView
@@ -41,7 +35,6 @@ from tui.widgets.metric_picker import MetricPicker
 
 if TYPE_CHECKING:
     from runner.compare import CompareTable, ConfigDiff
-    from tui.app import TinkertopApp
 
 TABS = ("overlay", "multiples", "table", "config")
 POLL_S = 1.0  # live runs: the series of runs whose table changed are read again this often
@@ -49,46 +42,14 @@ TABLE_EVERY = 5  # ...and the table every this many polls that found a change
 MAX_MULTIPLES = 6
 
 
-class SeriesRead(Message):
-    """A batch of series (metric -> run path -> series; only those that changed) and, on the first
-    read, the runs' metric keys, headline metrics and the overlay's metric; ``groups``: the overlay
-    metric's group lines."""
-
-    def __init__(
-        self,
-        series: dict[str, dict[str, Series]],
-        keys: list[str] | None = None,
-        headline: list[str] | None = None,
-        groups: GroupBands | None = None,
-        metric: str = "",
-    ) -> None:
-        super().__init__()
-        self.series = series
-        self.metric = metric
-        self.keys = keys
-        self.headline = headline
-        self.groups = groups
-
-
-class TableRead(Message):
-    def __init__(self, table: CompareTable) -> None:
-        super().__init__()
-        self.table = table
-
-
-class DiffRead(Message):
-    def __init__(self, diff: ConfigDiff) -> None:
-        super().__init__()
-        self.diff = diff
-
-
-class CompareScreen(ChartKeys, Screen[None]):
+class CompareScreen(ChartKeys, TabKeys, Screen[None]):
     """The runs at ``paths`` compared. Escape returns to the list."""
+
+    TABS = TABS
 
     BINDINGS = [
         Binding("escape", "back", "Back", id="compare.back"),
-        Binding("right_square_bracket", "tab(1)", "Next tab", id="compare.next_tab"),
-        Binding("left_square_bracket", "tab(-1)", "Prev tab", show=False, id="compare.prev_tab"),
+        *tab_bindings("compare"),
         Binding("c", "show_tab('overlay')", "Overlay", show=False, id="compare.tab_overlay"),
         Binding("m", "show_tab('multiples')", "Small multiples", id="compare.tab_multiples"),
         Binding("t", "show_tab('table')", "Table", show=False, id="compare.tab_table"),
@@ -120,6 +81,9 @@ class CompareScreen(ChartKeys, Screen[None]):
         self.reader: SeriesReader | None = None  # created by the first read (worker thread)
         self._kinds: dict[str, str] = {}  # run path -> kind, from the runs list
         self._polls = 0
+        self._table_stamp: tuple[object, ...] | None = None  # what the last table read saw (see stamp())
+        self._known: set[str] = set()  # compared runs the runs list held when the view opened
+        self.gone: set[str] = set()  # ...and no longer holds: deleted; off the charts, marked in the legend
         self.picker = MetricPicker(id="compare-picker")
         self.chart = CompareChart(self.chart_view, id="compare-chart")
         self.legend = CompareLegend(id="compare-legend")
@@ -129,13 +93,6 @@ class CompareScreen(ChartKeys, Screen[None]):
         self.table_view = CompareTableView(id="compare-table")
         self.table_status = Static("table: reading…", id="compare-table-status", markup=False)
         self.diff_pane = ConfigDiffPane(id="compare-diff")
-
-    @property
-    def tapp(self) -> TinkertopApp:
-        from tui.app import TinkertopApp
-
-        assert isinstance(self.app, TinkertopApp)
-        return self.app
 
     def compose(self) -> ComposeResult:
         yield self.title_bar
@@ -162,8 +119,9 @@ class CompareScreen(ChartKeys, Screen[None]):
 
         self.colours = run_colours(self.app, self.paths)
         self.names = dict(zip(self.paths, display_names(self.paths), strict=True))
-        runs = self.tapp.summaries
+        runs = tapp(self).summaries
         self._kinds = {p: runs[p].kind for p in self.paths if p in runs}
+        self._known = {p for p in self.paths if p in runs}
         self.query_one("#compare-filter").display = False
         self.legend.show((self.names[p], self.colours[p]) for p in self.paths)
         self._title()
@@ -177,7 +135,7 @@ class CompareScreen(ChartKeys, Screen[None]):
         """The series of the overlay metric (and the multiples' metrics when shown) that changed."""
         try:
             if self.reader is None:
-                self.reader = SeriesReader(self.tapp.follower.store, self.paths, self._kinds)
+                self.reader = SeriesReader(tapp(self).follower.store, self.paths, self._kinds)
             reader, metric, group_key = self.reader, self.metric, self.group_key
             keys = headline = None
             if first:
@@ -193,18 +151,18 @@ class CompareScreen(ChartKeys, Screen[None]):
             if series or keys is not None or groups is not None:
                 self.post_message(SeriesRead(series, keys, headline, groups, metric))
         except Exception as exc:  # noqa: BLE001 - shown; the view stays up
-            self.tapp._report(f"reading the compared runs failed: {exc!r}")
+            tapp(self)._report(f"reading the compared runs failed: {exc!r}")
 
     @work(thread=True, group="compare-table", exclusive=True, exit_on_error=False)
     def read_table(self) -> None:
         from runner.compare import compare_table
 
-        follower = self.tapp.follower
+        follower = tapp(self).follower
         try:
             table = compare_table([Path(p) for p in self.paths], store=follower.store, board=follower.board)
             self.post_message(TableRead(table))
         except Exception as exc:  # noqa: BLE001
-            self.tapp._report(f"the compare table failed: {exc!r}")
+            tapp(self)._report(f"the compare table failed: {exc!r}")
 
     @work(thread=True, group="compare-diff", exclusive=True, exit_on_error=False)
     def read_diff(self, all_keys: bool) -> None:
@@ -213,20 +171,48 @@ class CompareScreen(ChartKeys, Screen[None]):
         try:
             self.post_message(DiffRead(config_diff([Path(p) for p in self.paths], all_keys=all_keys)))
         except Exception as exc:  # noqa: BLE001
-            self.tapp._report(f"the config diff failed: {exc!r}")
+            tapp(self)._report(f"the config diff failed: {exc!r}")
 
     def _poll(self) -> None:
-        """Live runs: read what changed (the worker skips runs whose table did not)."""
+        """Live runs: read what changed (the worker skips runs whose table did not); the table every
+        ``TABLE_EVERY`` polls, only when a compared run's summary changed since it was last read."""
+        self._drop_gone()
         if self.reader is not None:
             self.read_series()
         self._polls += 1
-        if self._polls % TABLE_EVERY == 0 and self.table is not None:
-            self.read_table()
+        if self._polls % TABLE_EVERY == 0 and self.table is not None and self.stamp() != self._table_stamp:
+            self._refresh_table()
+
+    def stamp(self) -> tuple[object, ...]:
+        """What the table shows of each compared run, as the runs list has it (None: the run is gone)."""
+        runs = tapp(self).summaries
+        return tuple(
+            None if (s := runs.get(p)) is None
+            else (s.status, s.step, s.n_lines, s.bad_lines, s.last_change, s.note, s.exit_code,
+                  s.alert_flag, s.alert_severity, s.removed)
+            for p in self.paths
+        )  # fmt: skip
+
+    def _refresh_table(self) -> None:
+        self._table_stamp = self.stamp()
+        self.read_table()
+
+    def _drop_gone(self) -> None:
+        """Runs the runs list lost (deleted) leave every chart; the legend marks them."""
+        runs = tapp(self).summaries
+        gone = {p for p in self._known - self.gone if p not in runs or runs[p].removed}
+        if not gone:
+            return
+        self.gone |= gone
+        for series in self.data.values():
+            for path in gone:
+                series.pop(path, None)
+        self._show_data()
 
     # --- showing ----------------------------------------------------------------------------
     def on_series_read(self, message: SeriesRead) -> None:
         for key, runs in message.series.items():
-            self.data.setdefault(key, {}).update(runs)
+            self.data.setdefault(key, {}).update((p, s) for p, s in runs.items() if p not in self.gone)
         if message.groups is not None:
             self.groups = message.groups
         if message.keys is not None:  # the first read
@@ -239,7 +225,7 @@ class CompareScreen(ChartKeys, Screen[None]):
 
     def _read_the_rest(self) -> None:
         """The table and the config diff, after the chart's first paint (they compete for the GIL)."""
-        self.read_table()
+        self._refresh_table()
         self.read_diff(self.diff_pane.all_keys)
 
     def on_table_read(self, message: TableRead) -> None:
@@ -267,11 +253,14 @@ class CompareScreen(ChartKeys, Screen[None]):
             self.legend.show(((g.legend(), colours[g.label]) for g in groups.lines), f"by {self.group_key}")
         else:
             self.chart.show_runs(self.data.get(self.metric, {}), self.colours, self.metric)
-            self.legend.show((self.names[p], self.colours[p]) for p in self.paths)
+            self.legend.show((self._legend_name(p), self.colours[p]) for p in self.paths)
         if self._multiples_shown():  # hidden, they are drawn when their tab is shown
             for chart in self.query(".multiple").results(CompareChart):
                 chart.show_runs(self.data.get(chart.metric, {}), self.colours, chart.metric)
         self._status()
+
+    def _legend_name(self, path: str) -> str:
+        return f"{self.names[path]} (deleted)" if path in self.gone else self.names[path]
 
     def _build_multiples(self) -> None:
         """One chart per headline metric (built once: they keep their view as data arrives)."""
@@ -372,11 +361,11 @@ class CompareScreen(ChartKeys, Screen[None]):
     def _export(self, table: CompareTable, fmt: str) -> None:
         from runner.paths import workspace_for
 
-        folder = workspace_for(self.tapp.roots) / "results" / "compare"
+        folder = workspace_for(tapp(self).roots) / "results" / "compare"
         try:
             path = export(table, folder, fmt)
         except OSError as exc:
-            self.tapp._report(f"export failed: {exc}")
+            tapp(self)._report(f"export failed: {exc}")
             return
         self.app.call_from_thread(self.notify, f"exported {len(table.rows)} runs to {path}", markup=False)
 
@@ -391,12 +380,7 @@ class CompareScreen(ChartKeys, Screen[None]):
                 self.focused.display = False
             self.table_view.focus() if self.focused.id == "compare-filter" else self.picker.listing.focus()
             return
-        self.tapp.close_run()
-
-    def action_tab(self, delta: int) -> None:
-        tabs = self.query_one(TabbedContent)
-        i = TABS.index(tabs.active) if tabs.active in TABS else 0
-        self.action_show_tab(TABS[(i + delta) % len(TABS)])
+        tapp(self).close_run()
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
@@ -412,11 +396,3 @@ class CompareScreen(ChartKeys, Screen[None]):
         if event.pane.id == "multiples":
             self._show_data()
             self.read_series()  # the multiples' metrics (only those not read yet)
-
-    def chart_state(self) -> dict[str, Any]:
-        """What the overlay shows (for tests and the benchmark): metric, runs drawn, legend."""
-        return {
-            "metric": self.chart.metric,
-            "keys": list(self.chart.keys),
-            "legend": list(self.legend.entries),
-        }

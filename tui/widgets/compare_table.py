@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual.widgets import DataTable
@@ -87,8 +88,8 @@ def duration(seconds: float) -> str:
 class CompareTableView(DataTable[Text | str]):
     """The table as shown: ``sort_column`` (reversed with ``descending``) and ``filter_text`` applied."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=True, **kwargs)
         self.table: CompareTable | None = None
         self.colours: dict[str, RGB] = {}
         self.sort_column = ""  # "" = the order the runs were marked in
@@ -147,7 +148,7 @@ class CompareTableView(DataTable[Text | str]):
         self.clear(columns=True)
         self.add_column("", key="colour", width=2)
         for key, label in cols:
-            self.add_column(label, key=key)
+            self.add_column(Text(label), key=key)  # a metric named ``x/[y]`` is not markup either
         for row in rows:
             colour = self.colours.get(row.path, (128, 128, 128))
             cells: list[Text | str] = [swatch(colour)]
@@ -163,7 +164,7 @@ class CompareTableView(DataTable[Text | str]):
         text = _text(key, cell_value(row, key))
         if key == "name":
             return swatch(colour, middle_cut(text, NAME_WIDTH))
-        return text
+        return Text(text)  # a note or status with ``[...]`` in it is shown as written, never as markup
 
     def _cursor_path(self) -> str | None:
         rows = self.rows_shown

@@ -5,6 +5,7 @@ side by side, each in its own scrollable column; and the picker of a differing k
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from rich.style import Style
 from rich.text import Text
@@ -45,8 +46,8 @@ def diff_title(diff: ConfigDiff, all_keys: bool) -> str:
 class ConfigDiffPane(Vertical):
     """Keys table on top, commits and code diffs below."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
         self.diff: ConfigDiff | None = None
         self.all_keys = False
         self.title = Static("config: reading…", id="diff-title", markup=False)
@@ -81,7 +82,7 @@ class ConfigDiffPane(Vertical):
             mark, variable = CHANGES.get(row.change, ("?", "warning"))
             style = self._style(variable)
             cells: list[Text | str] = [Text(mark, style=style + Style(bold=True)), Text(row.key, style=style)]
-            cells += [middle_cut(format_value(v), VALUE_WIDTH) for v in row.values]
+            cells += [Text(middle_cut(format_value(v), VALUE_WIDTH)) for v in row.values]  # never markup
             table.add_row(*cells, key=row.key)
 
     def _code(self, diff: ConfigDiff, colours: Mapping[str, RGB]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Mapping
+from typing import TYPE_CHECKING, Any
 
 from rich.style import Style
 from rich.text import Text
@@ -14,6 +15,9 @@ from textual.widgets import DataTable
 from runner.runs.summary import RunSummary
 from runner.status import Status
 from tui.format import ago, middle_cut, number, progress, short_key, spark, status_text
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
 
 COLUMNS = (
     ("name", "Run", 20),
@@ -44,7 +48,7 @@ STATUS_VARS: dict[Status, str] = {
     Status.STOPPED: "secondary",
 }
 
-SORTS: dict[str, Callable[[RunSummary], object]] = {
+SORTS: dict[str, Callable[[RunSummary], SupportsRichComparison]] = {
     "updated": lambda s: -(s.last_change or 0.0),
     "name": lambda s: s.name.lower(),
     "status": lambda s: (s.status, s.name.lower()),
@@ -61,6 +65,14 @@ def _finite(v: float | None) -> bool:
 
 # alert severity -> theme variable for the row (the alerts view uses the same)
 ALERT_VARS = {"critical": "error", "warning": "warning"}
+
+
+def same_cell(a: Text | str | None, b: Text | str | None) -> bool:
+    """Cells drawn alike: ``Text ==`` compares text and spans only, not the style of the whole (a row
+    turning red when its run gets an alert keeps its text)."""
+    if isinstance(a, Text) and isinstance(b, Text):
+        return a == b and a.style == b.style
+    return type(a) is type(b) and a == b
 
 
 def flags(summary: RunSummary) -> str:
@@ -83,8 +95,8 @@ class RunTable(DataTable[Text | str]):
     class Navigated(Message):
         """The user moved the cursor to another row (keys or mouse; not a re-sort)."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
         self._order: list[str] = []
         self._cache: dict[str, list[Text | str]] = {}
         self._source: dict[str, tuple[RunSummary, str]] = {}
@@ -142,7 +154,7 @@ class RunTable(DataTable[Text | str]):
                 if old is not cells:
                     before: list[Text | str | None] = list(old) if old else [None] * len(COLUMNS)
                     for (col, _, _), value, was in zip(COLUMNS, cells, before, strict=True):
-                        if value != was:
+                        if not same_cell(value, was):
                             self.update_cell(s.path, col, value)
             return
         scroll = self.scroll_offset
@@ -175,8 +187,8 @@ class RunTable(DataTable[Text | str]):
         alarm = ALERT_VARS.get(s.alert_severity)
         row = self._style(alarm) if alarm else None
 
-        def cell(text: str) -> Text | str:
-            return Text(text, style=row, no_wrap=True, end="") if row is not None else text
+        def cell(text: str) -> Text | str:  # Text: a name like ``sweep[lr=1e-4]`` is never read as markup
+            return Text(text, style=row if row is not None else "", no_wrap=True, end="")
 
         return [
             self._name_cell(label, cell),
