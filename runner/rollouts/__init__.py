@@ -159,6 +159,14 @@ def _stamp(ref: IterationRef) -> tuple[tuple[int, int], ...]:
 
 
 def _load(ref: IterationRef) -> Iteration:
+    """One iteration by its layout; a file nested past the recursion limit is a RolloutError naming it."""
+    try:
+        return _load_layout(ref)
+    except RecursionError as exc:
+        raise RolloutError(f"{ref.source}: nested too deeply to read") from exc
+
+
+def _load_layout(ref: IterationRef) -> Iteration:
     if ref.layout == "flat":
         from runner.rollouts.flat_html import load_flat
 

@@ -19,6 +19,7 @@ from runner.rollouts.current import parse_summaries
 from runner.rollouts.trajectory import Iteration, IterationRef, Message, RolloutError, Trajectory
 
 TRAJECTORIES = "trajectories.jsonl"
+SHAPE: dict[str, type] = {"metrics": dict, "logs": dict, "turns": list}
 
 
 def _paths(path: Path) -> tuple[Path, Path]:
@@ -33,7 +34,7 @@ def load_benchmark(path: Path) -> Iteration:
         data = traj_path.read_bytes()
     except OSError as exc:
         raise RolloutError(f"{traj_path}: {exc.strerror or exc}") from exc
-    records, problems = parse_summaries(data, str(traj_path))
+    records, problems = parse_summaries(data, str(traj_path), SHAPE, {})
     if not records and problems:
         raise RolloutError(problems[0])
     result, note = _result(result_path, problems)

@@ -171,11 +171,11 @@ def histogram(values: Sequence[float], bins: int = HIST_BINS) -> tuple[tuple[int
     lo, hi = min(finite), max(finite)
     if hi == lo:
         lo, hi = lo - 0.5, hi + 0.5
-    width = (hi - lo) / bins
+    half = hi / 2 - lo / 2  # halves: hi - lo overflows to inf for the widest floats
     counts = [0] * bins
     for v in finite:
-        counts[min(bins - 1, int((v - lo) / width))] += 1
-    return tuple(counts), tuple(lo + k * width for k in range(bins + 1))
+        counts[min(bins - 1, int((v / 2 - lo / 2) / half * bins))] += 1
+    return tuple(counts), tuple(lo * (1 - k / bins) + hi * (k / bins) for k in range(bins + 1))
 
 
 def freeze(

@@ -14,6 +14,7 @@ cannot be read; a part of an iteration that cannot be read is named on stderr.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,7 +35,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     query = p.add_mutually_exclusive_group()
     query.add_argument("--search", metavar="TEXT", help="case-insensitive text across iterations")
     query.add_argument("--regex", metavar="RE", help="a regular expression across iterations")
-    p.add_argument("--min-reward", type=float, metavar="X", help="only trajectories with reward >= X")
+    p.add_argument("--min-reward", type=_reward, metavar="X", help="only trajectories with reward >= X")
     p.add_argument(
         "--timing",
         action="store_true",
@@ -42,6 +43,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--json", action="store_true", help="one JSON object per line")
     p.set_defaults(func=cmd_rollouts)
+
+
+def _reward(text: str) -> float:
+    """A reward bound: a number, never NaN (every comparison with NaN is false: it would filter nothing)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if math.isnan(value):
+        raise argparse.ArgumentTypeError(f"a reward bound is a number, not {text!r}")
+    return value
 
 
 def _usage(message: str) -> int:
@@ -68,6 +80,7 @@ def ranges(steps: list[int]) -> str:
 
 def cmd_rollouts(args: argparse.Namespace) -> int:
     from runner.rollouts import RolloutError
+    from runner.rollouts.search import TOO_SLOW
 
     path = Path(args.run_path)
     if not path.exists():
@@ -76,7 +89,7 @@ def cmd_rollouts(args: argparse.Namespace) -> int:
         return _run(args, path)
     except RolloutError as exc:
         text = str(exc)
-        if text.startswith("not a valid regular expression"):
+        if text.startswith(("not a valid regular expression", TOO_SLOW)):
             return _usage(text)
         print(f"tinkertop: rollouts failed: {text}", file=sys.stderr)
         return EXIT_FAILURE

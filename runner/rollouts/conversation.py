@@ -18,10 +18,20 @@ def conversation(data: dict[str, Any]) -> list[Message]:
         if not isinstance(msg, dict):
             continue
         text, thinking = _content(msg.get("content"))
-        calls = tuple(_tool_call(c) for c in msg.get("tool_calls") or [] if isinstance(c, dict))
-        calls += tuple("unparsed: " + str(c.get("raw_text", c)) for c in msg.get("unparsed_tool_calls") or [])
+        calls = tuple(_tool_call(c) for c in _listed(msg.get("tool_calls")))
+        calls += tuple(
+            "unparsed: " + str(c.get("raw_text", c) if isinstance(c, dict) else c)
+            for c in _listed(msg.get("unparsed_tool_calls"))
+        )
         out.append(Message(str(msg.get("role", "?")), text, thinking, calls))
     return out
+
+
+def _listed(value: Any) -> list[Any]:
+    """A list field as a list (a lone value of another type is kept as one item; null is none)."""
+    if value is None:
+        return []
+    return value if isinstance(value, list) else [value]
 
 
 def _content(content: Any) -> tuple[str, str | None]:
@@ -44,7 +54,9 @@ def _content(content: Any) -> tuple[str, str | None]:
     return "".join(texts), ("\n".join(thoughts) if thoughts else None)
 
 
-def _tool_call(call: dict[str, Any]) -> str:
+def _tool_call(call: Any) -> str:
+    if not isinstance(call, dict):
+        return str(call)
     if isinstance(call.get("text"), str):  # read back from the HTML: already "name(arguments)"
         return str(call["text"])
     fn = call.get("function") if isinstance(call.get("function"), dict) else call

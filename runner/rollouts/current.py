@@ -26,6 +26,7 @@ if TYPE_CHECKING:
 SUMMARIES = "_rollout_summaries.jsonl"
 LOGTREE = "_logtree.json"
 MAX_STATS_BYTES = 4 << 20  # listing reads summaries up to this size for its figures
+TOO_DEEP = "nested too deeply to read (more levels than Python's recursion limit)"
 
 
 def open_store(run: Path) -> TrainingRunStore:
@@ -106,8 +107,52 @@ def _ref(run: Path, step: int, base: str, names: list[str], store: TrainingRunSt
     )
 
 
-def parse_summaries(data: bytes, source: str) -> tuple[list[dict[str, Any]], list[str]]:
-    """The records of a summaries file, and one problem per bad line (``file:line: reason``)."""
+SUMMARY_SHAPE: dict[str, type] = {
+    "group_idx": int,
+    "traj_idx": int,
+    "trajectory_metrics": dict,
+    "steps": list,
+}
+STEP_SHAPE: dict[str, type] = {"metrics": dict, "logs": dict}
+_KINDS = {int: "an integer", dict: "an object", list: "a list", str: "a string", float: "a number"}
+
+
+def _kind(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    return "a number" if isinstance(value, int | float) else _KINDS.get(type(value), type(value).__name__)
+
+
+def shape_problem(record: dict[str, Any], shape: dict[str, type], step_shape: dict[str, type]) -> str | None:
+    """Why a record's fields are not the types the reader needs (``"group_idx" is null, not an
+    integer``), or None. Absent fields are fine, and a null object or list (read as empty); each dict in
+    ``steps`` is checked with ``step_shape``."""
+    for key, kind in shape.items():
+        if not _fits(record.get(key, kind()), kind):
+            return f'"{key}" is {_kind(record[key])}, not {_KINDS[kind]}'
+    for k, step in enumerate(record.get("steps") or [], start=1):
+        for key, kind in step_shape.items():
+            if isinstance(step, dict) and not _fits(step.get(key, kind()), kind):
+                return f'"{key}" of step {k} is {_kind(step[key])}, not {_KINDS[kind]}'
+    return None
+
+
+def _fits(value: Any, kind: type) -> bool:
+    if value is None:
+        return kind is not int
+    return isinstance(value, kind) and not isinstance(value, bool)
+
+
+def parse_summaries(
+    data: bytes,
+    source: str,
+    shape: dict[str, type] = SUMMARY_SHAPE,
+    step_shape: dict[str, type] = STEP_SHAPE,
+) -> tuple[list[dict[str, Any]], list[str]]:
+    """The records of a summaries file, and one problem per bad line (``file:line: reason``): not
+    JSON, not an object, or a field of the wrong type (``shape``)."""
     records: list[dict[str, Any]] = []
     problems: list[str] = []
     for lineno, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
@@ -121,6 +166,9 @@ def parse_summaries(data: bytes, source: str) -> tuple[list[dict[str, Any]], lis
         if not isinstance(record, dict):
             problems.append(f"{source}:{lineno}: a summary is a JSON object, not {type(record).__name__}")
             continue
+        if (why := shape_problem(record, shape, step_shape)) is not None:
+            problems.append(f"{source}:{lineno}: {why}")
+            continue
         records.append(record)
     return records, problems
 
@@ -133,7 +181,12 @@ def parse_logtree(data: bytes, source: str) -> TreeLog:
         raise RolloutError(f"{source}:{exc.lineno}: not valid JSON ({exc.msg}, column {exc.colno})") from exc
     except UnicodeDecodeError as exc:
         raise RolloutError(f"{source}: not UTF-8 text ({exc.reason})") from exc
-    return walk(tree, source, escaped=True)
+    except RecursionError as exc:
+        raise RolloutError(f"{source}: {TOO_DEEP}") from exc
+    try:
+        return walk(tree, source, escaped=True)
+    except RecursionError as exc:
+        raise RolloutError(f"{source}: {TOO_DEEP}") from exc
 
 
 def load_current(ref: IterationRef) -> Iteration:

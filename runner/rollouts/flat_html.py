@@ -112,8 +112,9 @@ def parse_html(data: bytes, source: str) -> tuple[dict[str, Any], list[str]]:
     with its last line and the last element it opened."""
     import lxml.etree
 
-    parser = lxml.etree.HTMLParser(recover=True, encoding="utf-8", remove_comments=True)
+    parser = lxml.etree.HTMLParser(recover=True, encoding="utf-8", remove_comments=True, huge_tree=True)
     root = lxml.etree.fromstring(data, parser) if data.strip() else None
+    fatal = [e for e in parser.error_log if e.level >= lxml.etree.ErrorLevels.FATAL]
     body = None if root is None else (root if root.tag == "body" else root.find("body"))
     last_line = data.count(b"\n") + (0 if data.endswith(b"\n") else 1)
     if body is None:
@@ -125,6 +126,7 @@ def parse_html(data: bytes, source: str) -> tuple[dict[str, Any], list[str]]:
             f"; the last element, <{last.tag}>, opened at line {last.sourceline}" if last is not None else ""
         )
         problems.append(f"{source}:{last_line}: the file is cut short (no </html>{opened})")
+    problems += [f"{source}:{e.line}: the HTML parser gave up here ({e.message.strip()})" for e in fatal]
     return _node(body), problems
 
 

@@ -4,20 +4,37 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+
+import regex as rx  # unlike re: a match timeout, and the GIL released while matching (concurrent=True)
 
 from runner.rollouts.trajectory import Hit, IterationRef, RolloutError, Trajectory
 
 SNIPPET = 40  # characters each side of a hit
+MATCH_TIMEOUT_S = 2.0  # a regex gets this long on one text (a catastrophic one backtracks for hours)
+TOO_SLOW = "the regular expression took too long"
 
 
-def compile_query(query: str, regex: bool = False) -> re.Pattern[str]:
+def compile_query(query: str, regex: bool = False) -> rx.Pattern[str]:
     """A case-insensitive pattern; an invalid regex raises RolloutError saying why."""
     try:
-        return re.compile(query if regex else re.escape(query), re.IGNORECASE)
-    except re.error as exc:
+        return rx.compile(query if regex else rx.escape(query), rx.IGNORECASE | rx.VERSION0)
+    except rx.error as exc:
         raise RolloutError(f"not a valid regular expression: {query!r} ({exc})") from exc
+
+
+def _matches(pattern: rx.Pattern[str], text: str) -> Iterator[tuple[int, int]]:
+    """(start, end) of each non-empty match; RolloutError when matching one text takes longer than
+    ``MATCH_TIMEOUT_S`` (the GIL is released meanwhile, so the app's loop keeps running)."""
+    try:
+        spans = [m.span() for m in pattern.finditer(text, concurrent=True, timeout=MATCH_TIMEOUT_S)]
+    except TimeoutError:
+        raise RolloutError(
+            f"{TOO_SLOW} (over {MATCH_TIMEOUT_S:g} s on one text of {len(text):,} characters): "
+            f"{pattern.pattern!r} backtracks too much; simplify it"
+        ) from None
+    return ((a, b) for a, b in spans if b > a)
 
 
 def snippet(text: str, start: int, end: int, width: int = SNIPPET) -> str:
@@ -27,7 +44,7 @@ def snippet(text: str, start: int, end: int, width: int = SNIPPET) -> str:
     return ("…" if lo > 0 else "") + body + ("…" if hi < len(text) else "")
 
 
-def search_trajectory(ref: IterationRef, traj: Trajectory, pattern: re.Pattern[str]) -> Iterator[Hit]:
+def search_trajectory(ref: IterationRef, traj: Trajectory, pattern: rx.Pattern[str]) -> Iterator[Hit]:
     """Hits in one trajectory: each message's text, thinking and tool calls, then its logs (message -1,
     searched as ``key: value`` lines). ``Hit.field`` says which text ``start``/``end`` index."""
     for k, msg in enumerate(traj.messages):
@@ -36,46 +53,43 @@ def search_trajectory(ref: IterationRef, traj: Trajectory, pattern: re.Pattern[s
             ("thinking", msg.thinking or ""),
             ("tool_calls", "\n".join(msg.tool_calls)),
         ):
-            for m in pattern.finditer(text):
-                if m.end() > m.start():
-                    yield Hit(
-                        ref,
-                        traj.group,
-                        traj.index,
-                        k,
-                        m.start(),
-                        m.end(),
-                        snippet(text, m.start(), m.end()),
-                        field,
-                    )
+            for a, b in _matches(pattern, text):
+                yield Hit(ref, traj.group, traj.index, k, a, b, snippet(text, a, b), field)
     logs = "\n".join(f"{key}: {value}" for key, value in traj.logs.items())
-    for m in pattern.finditer(logs):
-        if m.end() > m.start():
-            yield Hit(
-                ref, traj.group, traj.index, -1, m.start(), m.end(), snippet(logs, m.start(), m.end()), "logs"
-            )
+    for a, b in _matches(pattern, logs):
+        yield Hit(ref, traj.group, traj.index, -1, a, b, snippet(logs, a, b), "logs")
 
 
 def search(
-    run: Path, query: str, regex: bool = False, refs: Sequence[IterationRef] | None = None
+    run: Path,
+    query: str,
+    regex: bool = False,
+    refs: Sequence[IterationRef] | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> Iterator[Hit]:
     """Every hit of ``query`` across the iterations (``refs``, default all of the run), in order.
 
     Lazy: iterations load one at a time as the caller consumes hits. An iteration that cannot be
     read is skipped (the listing already names it). A file is only parsed when its raw bytes hold the
-    query (plain text) so a search over many iterations reads mostly bytes.
+    query (plain text) so a search over many iterations reads mostly bytes. ``cancelled`` is asked
+    before each iteration and trajectory: True ends the search (its caller went away).
     """
     from runner.rollouts import list_iterations, load_iteration
 
     pattern = compile_query(query, regex)
+    stop = cancelled or (lambda: False)
     for ref in list_iterations(run, stats=False) if refs is None else refs:
+        if stop():
+            return
         if not regex and not _may_hold(ref, query):
             continue
         try:
             iteration = load_iteration(ref)
-        except (RolloutError, OSError):
+        except (RolloutError, OSError, RecursionError):
             continue
         for traj in iteration.trajectories:
+            if stop():
+                return
             yield from search_trajectory(ref, traj, pattern)  # the caller's ref, for equality
 
 

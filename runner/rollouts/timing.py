@@ -11,6 +11,7 @@ is the union of its spans over the summed step walls; ``waiting`` is the time no
 from __future__ import annotations
 
 import json
+import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
@@ -65,8 +66,9 @@ def _intersection(a: list[tuple[float, float]], b: list[tuple[float, float]]) ->
     return union_length(a) + union_length(b) - union_length(a + b)
 
 
-def parse_line(record: Any) -> StepTiming | None:
-    """One step from a decoded line; None when it is not a step record."""
+def parse_line(record: Any, skipped: list[str] | None = None) -> StepTiming | None:
+    """One step from a decoded line; None when it is not a step record. A span with a NaN or infinite
+    time is left out, its name added to ``skipped``."""
     if not isinstance(record, dict) or not isinstance(record.get("step"), int):
         return None
     spans = []
@@ -76,6 +78,10 @@ def parse_line(record: Any) -> StepTiming | None:
         start, end = raw.get("wall_start"), raw.get("wall_end")
         if isinstance(start, int | float) and isinstance(end, int | float):
             name = str(raw.get("name", "?"))
+            if not (math.isfinite(start) and math.isfinite(end)):
+                if skipped is not None:
+                    skipped.append(name)
+                continue
             spans.append(Span(name, float(start), float(end), phase_of(name)))
     spans.sort(key=lambda s: (s.start, s.end))
     return StepTiming(record["step"], tuple(spans), max((s.end for s in spans), default=0.0))
@@ -116,11 +122,13 @@ def read_timing(run: Path) -> Timing:
     for lineno, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
         if not line.strip():
             continue
+        skipped: list[str] = []
         try:
-            step = parse_line(json.loads(line))
+            step = parse_line(json.loads(line), skipped)
         except json.JSONDecodeError as exc:
             problems.append(f"{source}:{lineno}: not a JSON line ({exc.msg}, column {exc.colno})")
             continue
+        problems += [f"{source}:{lineno}: span {name!r} has a non-finite time" for name in skipped]
         if step is None:
             problems.append(f"{source}:{lineno}: not a timing record (no integer step)")
             continue

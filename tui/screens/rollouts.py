@@ -79,6 +79,27 @@ def chart_step(chart: MetricChart) -> int | None:
     return min(steps, key=lambda s: abs(s - centre))
 
 
+TRAIN_NAMESPACES = frozenset(
+    {"env", "optim", "progress", "time", "train", "sampling_client", "training_client", "teacher_kl", "final"}
+)
+
+
+def metric_split(key: str) -> str:
+    """The rollouts split a metric comes from: ``<name>/...`` is the ``<name>`` evaluator's
+    (``eval:<name>``: the cookbook prefixes an RL evaluator's metrics with its name and writes its
+    rollouts as ``eval_<name>_*``), a training namespace or a bare key is ``train``. The view falls
+    back to train when the run has no such eval split."""
+    name = key.split("/", 1)[0] if "/" in key else ""
+    return "train" if not name or name in TRAIN_NAMESPACES else f"eval:{name}"
+
+
+def chart_split(chart: MetricChart) -> str:
+    """The split of the first metric charted (its alert marker's metric when marked)."""
+    marker = chart.marker
+    key = marker.key if marker is not None and marker.key in chart.keys else next(iter(chart.keys), "")
+    return metric_split(key)
+
+
 def benchmark_refs(run: Path, depth: int = BENCH_DEPTH) -> list[IterationRef]:
     """The cookbook's benchmark results saved inside the run folder (``trajectories.jsonl`` with
     ``result.json`` beside it, at most ``depth`` folders down), one ref each; unreadable ones skipped."""
@@ -210,8 +231,8 @@ class RolloutsScreen(SearchingScreen):
             self._select_start(self.iterations.refs)
 
     def _select_start(self, refs: list[IterationRef]) -> None:
-        """The iteration of ``split`` nearest the asked step (else the first listed)."""
-        pool = [r for r in refs if r.split == self.split] or refs
+        """The iteration of ``split`` nearest the asked step (no such split: train's; else the first)."""
+        pool = [r for r in refs if r.split == self.split] or [r for r in refs if r.split == "train"] or refs
         ref = pool[0] if self.step is None else nearest(pool, self.step)
         self.iterations.select_ref(ref)
         self._load(ref)
@@ -298,7 +319,8 @@ class RolloutsScreen(SearchingScreen):
         hit = hit or self._current_hit(it, t)
         heading = f"{split_label(it.ref.split)} step {it.ref.step} · group {t.group} · trajectory {t.index}"
         at = (hit.message, hit.start, hit.end) if hit is not None and hit.message >= 0 else None
-        self.transcript.show(t, heading, note=it.note or "", hit=at)
+        field = hit.field if hit is not None else "text"
+        self.transcript.show(t, heading, note=it.note or "", hit=at, hit_field=field)
 
     @on(DataTable.RowHighlighted, "#iteration-list")
     def _iteration_highlighted(self, event: DataTable.RowHighlighted) -> None:

@@ -14,6 +14,7 @@ from textual.actions import SkipAction
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Input, Static
+from textual.worker import get_current_worker
 
 from tui.widgets.iteration_list import ref_key
 
@@ -71,11 +72,16 @@ class SearchingScreen(Screen[None]):
         """Every hit of ``query`` across ``refs``: the first at once, then batches, then the end."""
         from runner.rollouts import search
 
+        worker = get_current_worker()
         batch: list[Hit] = []
         sent = time.monotonic()
         first = True
+
+        def stale() -> bool:  # the view closed (its workers cancelled), or a newer search took over
+            return worker.is_cancelled or search_id != self.search_id
+
         try:
-            for hit in search(Path(self.path), query, regex=regex, refs=refs):
+            for hit in search(Path(self.path), query, regex=regex, refs=refs, cancelled=stale):
                 if search_id != self.search_id:
                     return  # a newer search took over
                 batch.append(hit)

@@ -220,11 +220,16 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
             tapp(self).acknowledge(alert)
 
     def action_rollouts(self) -> None:
-        """The rollouts at the step under the chart (in the Alerts tab: the alert's step)."""
-        from tui.screens.rollouts import chart_step, open_rollouts
+        """The rollouts of the chart's step and split (in the Alerts tab: the alert's step and metric).
+        The step: the alert marker's, else the centre of a zoomed view, else the last step charted (the
+        chart has no cursor). The split: an eval metric (``test/...``) opens that evaluator's rollouts."""
+        from tui.screens.rollouts import chart_split, chart_step, metric_split, open_rollouts
 
         alert = self.alert_table.selected() if self.query_one(TabbedContent).active == "alerts" else None
-        open_rollouts(self.app, self.path, alert.first_step if alert is not None else chart_step(self.chart))
+        if alert is not None:
+            open_rollouts(self.app, self.path, alert.first_step, metric_split(alert.metric))
+        else:
+            open_rollouts(self.app, self.path, chart_step(self.chart), chart_split(self.chart))
 
     @staticmethod
     def _default_keys(detail: RunDetail) -> list[str]:

@@ -3,6 +3,7 @@ and the share of each phase (sampling, scoring, training, waiting) over the run 
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,17 +26,24 @@ PHASE_VARS = {"sampling": "primary", "scoring": "accent", "training": "success",
 def gantt(bars: Iterable[Span], width: int = BAR_WIDTH) -> list[tuple[str, str, int, int]]:
     """Rows of (name, phase, first column, last column) on a ``width``-column time axis; spans of the
     same name share a row (the parallel samplers of one step); a container span has phase ``""``."""
-    bars = list(bars)
+    bars = [b for b in bars if math.isfinite(b.start) and math.isfinite(b.end)]  # the reader drops them too
     if not bars:
         return []
     t0 = min(b.start for b in bars)
     span = max(max(b.end for b in bars) - t0, 1e-9)
     rows: list[tuple[str, str, int, int]] = []
     for b in sorted(bars, key=lambda b: (b.start, b.name)):
-        first = int((b.start - t0) / span * (width - 1))
-        last = max(first, int((b.end - t0) / span * (width - 1)))
+        first = _column(b.start - t0, span, width)
+        last = max(first, _column(b.end - t0, span, width))
         rows.append((b.name, b.phase, first, last))
     return rows
+
+
+def _column(offset: float, span: float, width: int) -> int:
+    """The column of a time ``offset`` into ``span`` seconds (0 when the ratio is not a number: spans
+    near the float limits overflow)."""
+    ratio = offset / span
+    return min(width - 1, max(0, int(ratio * (width - 1)))) if math.isfinite(ratio) else 0
 
 
 class TimingGantt(VerticalScroll):

@@ -11,18 +11,21 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from rich.console import Console, Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
 from rich.markdown import Markdown
+from rich.segment import Segment
+from rich.style import Style
 from rich.text import Text
 from textual import work
 from textual.geometry import Size
 from textual.message import Message as TextualMessage
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
+from textual.worker import get_current_worker
 
 if TYPE_CHECKING:
     from runner.rollouts import Message, Trajectory
@@ -32,6 +35,10 @@ SPECIAL = re.compile(r"<[|｜][^<>\s]{1,60}?[|｜]>")
 FENCE = re.compile(r"^\s*(```|~~~)")
 CODE_SPAN = re.compile(r"(`+)(.+?)\1")
 CONTEXT = 60  # characters of context either side of a hit
+CHECK_LINES = 64  # a render asks whether it was cancelled this often (lines)
+CHUNK_LINES = 40  # a long markdown text is parsed and rendered in blocks of about this many lines
+PARA_CUT = 5  # a paragraph is cut (at a hard break) only past this many chunks' worth of lines
+LIST_ITEM = re.compile(r"^\s*([-*+]|\d+[.)])(\s|$)")
 MIN_WIDTH = 20
 ROLE_VARS = {
     "system": "warning",
@@ -103,6 +110,7 @@ class Spec:
     hit: tuple[int, int, int] | None = None  # message index, start, end
     show_thinking: bool = False
     show_special: bool = False
+    hit_field: str = "text"  # which of the message's texts the hit indexes: text, thinking, tool_calls
 
 
 @dataclass
@@ -119,8 +127,43 @@ class Rendered:
         return "\n".join(line.text.rstrip() for line in self.lines)
 
 
-def render_transcript(spec: Spec, width: int, colours: Mapping[str, str]) -> Rendered:
-    """``spec`` as Rich-rendered lines ``width`` cells wide (runs in a worker thread)."""
+def field_text(message: Message, field: str) -> str:
+    """The text of a message a search hit's offsets index (``Hit.field``)."""
+    if field == "thinking":
+        return message.thinking or ""
+    if field == "tool_calls":
+        return "\n".join(message.tool_calls)
+    return message.text
+
+
+class _Cancelled(Exception):
+    """The render was replaced by a newer one (its worker cancelled)."""
+
+
+def render_transcript(
+    spec: Spec,
+    width: int,
+    colours: Mapping[str, str],
+    style: Style | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> Rendered | None:
+    """``spec`` as Rich-rendered lines ``width`` cells wide, each under ``style`` (the view's colours),
+    in a worker thread. ``cancelled`` is asked every ``CHECK_LINES`` lines (Rich renders markdown
+    lazily, block by block): True stops the render and returns None."""
+    try:
+        return _render(spec, width, colours, style, cancelled or (lambda: False))
+    except _Cancelled:
+        return None
+
+
+def _lines(segments: Iterable[Segment], width: int) -> Iterable[list[Segment]]:
+    """Segments cut into lines (as ``Console.render_lines`` does, unpadded), lazily."""
+    return Segment.split_and_crop_lines(segments, width, include_new_lines=False, pad=False)
+
+
+def _render(
+    spec: Spec, width: int, colours: Mapping[str, str], style: Style | None, cancelled: Callable[[], bool]
+) -> Rendered:
     console = Console(width=width, file=io.StringIO(), force_terminal=True, color_system="truecolor")
     options = console.options.update_width(width)
     lines: list[Strip] = []
@@ -129,8 +172,13 @@ def render_transcript(spec: Spec, width: int, colours: Mapping[str, str]) -> Ren
     hidden = 0
 
     def add(renderable: RenderableType) -> None:
-        for segments in console.render_lines(renderable, options, pad=False):
-            lines.append(Strip(segments))
+        if cancelled():
+            raise _Cancelled
+        for n, segments in enumerate(_lines(console.render(renderable, options), width)):
+            if n % CHECK_LINES == CHECK_LINES - 1 and cancelled():
+                raise _Cancelled
+            strip = Strip(segments)
+            lines.append(strip.apply_style(style) if style is not None else strip)
 
     add(Text(spec.heading, style="bold reverse"))
     t = spec.trajectory
@@ -147,13 +195,56 @@ def render_transcript(spec: Spec, width: int, colours: Mapping[str, str]) -> Ren
         add(Text(f"── {message.role} " + "─" * max(0, width - len(message.role) - 4), style=f"bold {colour}"))
         if spec.hit is not None and spec.hit[0] == i:
             hit_y = len(lines)
-            add(hit_line(message.text, spec.hit[1], spec.hit[2]))
+            add(hit_line(field_text(message, spec.hit_field), spec.hit[1], spec.hit[2]))
         body, n = message_body(message, spec)
         hidden += n
         add(body)
     if hidden and not spec.show_special:
         add(Text(f"\n{hidden} special token(s) hidden (T shows them)", style="dim"))
     return Rendered(lines, offsets, hit_y, hidden)
+
+
+def chunks(markdown: str, size: int | None = None) -> list[tuple[str, bool]]:
+    """``markdown`` cut at blank lines (about every ``size`` lines, default ``CHUNK_LINES``) where a new
+    top-level block starts (outside code fences; the next line neither indented nor a list item), so
+    that a long answer renders block by block (a replaced render stops between blocks) and looks the
+    same (the blank line cut becomes the gap between the chunks). A paragraph longer than ``PARA_CUT``
+    chunks is also cut after a hard line break (``escape_html`` ends each line with one) before a line
+    starting with a letter: the lines show the same either way. Each chunk says whether a blank line
+    (a gap) comes before it."""
+    size = size or CHUNK_LINES
+    out: list[tuple[str, bool]] = []
+    cur: list[str] = []
+    fenced, gap = False, False
+    lines = markdown.split("\n")
+    for i, line in enumerate(lines):
+        if FENCE.match(line):
+            fenced = not fenced
+        after = lines[i + 1] if i + 1 < len(lines) else ""
+        if not fenced and len(cur) >= size and _cut_here(line, after, len(cur) >= size * PARA_CUT):
+            if line.strip():
+                cur.append(line)  # the cut is after this line (a hard break), not in place of it
+            out.append(("\n".join(cur), gap))
+            cur, gap = [], not line.strip()
+            continue
+        cur.append(line)
+    return [*out, ("\n".join(cur), gap)]
+
+
+def _cut_here(line: str, after: str, in_paragraph: bool) -> bool:
+    if not line.strip():  # a blank line before a new top-level block
+        return after[:1] not in ("", " ", "\t") and not LIST_ITEM.match(after)
+    return in_paragraph and line.endswith("  ") and after[:1].isalpha()
+
+
+class LazyMarkdown:
+    """Markdown parsed when Rich reaches it (not when the transcript's parts are gathered)."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        yield Markdown(self.text)
 
 
 def message_body(message: Message, spec: Spec) -> tuple[RenderableType, int]:
@@ -172,8 +263,11 @@ def message_body(message: Message, spec: Spec) -> tuple[RenderableType, int]:
         hidden += 0 if spec.show_special else n
         if message.role == "env":  # feedback and reward tables: plain text, as written
             parts.append(Text(text))
+        elif message.role == "tool":
+            parts.append(Markdown(as_code(text)))
         else:
-            parts.append(Markdown(as_code(text) if message.role == "tool" else escape_html(text)))
+            for chunk, gap in chunks(escape_html(text)):
+                parts += [Text(""), LazyMarkdown(chunk)] if gap else [LazyMarkdown(chunk)]
     for call in message.tool_calls:
         parts.append(Markdown(as_code(f"tool call: {call}")))
     parts.append(Text(""))
@@ -215,10 +309,14 @@ class TranscriptView(ScrollView, can_focus=True):
         heading: str = "",
         note: str = "",
         hit: tuple[int, int, int] | None = None,
+        hit_field: str = "text",
     ) -> None:
         """Show ``trajectory`` under ``heading``; ``note`` says why a trajectory has no text; ``hit``:
-        (message, start, end) of a search hit, marked and scrolled to. The same again: nothing to do."""
-        spec = Spec(trajectory, heading, note, hit, self.spec.show_thinking, self.spec.show_special)
+        (message, start, end) of a search hit in the message's ``hit_field`` (text, thinking or
+        tool_calls), marked and scrolled to. The same again: nothing to do."""
+        s = self.spec
+        unfold = s.show_thinking or (hit is not None and hit_field == "thinking")  # the hit must be seen
+        spec = Spec(trajectory, heading, note, hit, unfold, s.show_special, hit_field)
         if spec != self.spec or self.generation == 0:
             self.spec = spec
             self._rebuild(keep_scroll=False)
@@ -227,9 +325,9 @@ class TranscriptView(ScrollView, can_focus=True):
         """Flip ``thinking`` (fold/unfold) or ``special`` (show/hide special tokens); the scroll stays."""
         s = self.spec
         if what == "thinking":
-            self.spec = Spec(s.trajectory, s.heading, s.note, s.hit, not s.show_thinking, s.show_special)
+            self.spec = replace(s, show_thinking=not s.show_thinking)
         else:
-            self.spec = Spec(s.trajectory, s.heading, s.note, s.hit, s.show_thinking, not s.show_special)
+            self.spec = replace(s, show_special=not s.show_special)
         self._rebuild(keep_scroll=True)
 
     def _rebuild(self, keep_scroll: bool) -> None:
@@ -237,18 +335,24 @@ class TranscriptView(ScrollView, can_focus=True):
         width = max(MIN_WIDTH, self.scrollable_content_region.width or 80)
         self._width = width
         colours = dict(self.app.theme_variables) if self.is_attached else {}
-        self._build(self.generation, self.spec, width, colours, keep_scroll)
+        # the view's colours under the lines' own, applied in the worker (not per paint, not on the loop)
+        self._build(self.generation, self.spec, width, colours, self.rich_style, keep_scroll)
 
     @work(thread=True, exclusive=True, group="transcript-build", exit_on_error=False)
-    def _build(self, generation: int, spec: Spec, width: int, colours: dict[str, str], keep: bool) -> None:
-        self.post_message(self.Built(generation, render_transcript(spec, width, colours), keep))
+    def _build(
+        self, generation: int, spec: Spec, width: int, colours: dict[str, str], style: Style, keep: bool
+    ) -> None:
+        """Render in this thread; a newer render cancels this one (exclusive group), which then stops at
+        its next check and posts nothing."""
+        worker = get_current_worker()
+        rendered = render_transcript(spec, width, colours, style, lambda: worker.is_cancelled)
+        if rendered is not None and not worker.is_cancelled:
+            self.post_message(self.Built(generation, rendered, keep))
 
     def on_transcript_view_built(self, message: Built) -> None:
         message.stop()
         if message.generation != self.generation:
             return  # a newer transcript was asked for
-        style = self.rich_style  # the view's colours under the lines' own, once (not per paint)
-        message.rendered.lines = [line.apply_style(style) for line in message.rendered.lines]
         self.rendered = message.rendered
         self.built = message.generation
         width = max((line.cell_length for line in self.rendered.lines), default=0)
