@@ -6,6 +6,8 @@ cookbook's heavy imports (torch, transformers) never enter the caller's process.
 
 - the launch form: :class:`LaunchForm` (``request()`` is its :class:`LaunchRequest`), :func:`validate`,
   :func:`launch` -> :class:`LaunchResult` with typed :class:`PlannedRun` s, :func:`model_lineup`;
+  with ``experiment`` on, :func:`validate` is ``tinkertop experiment --dry-run`` and
+  :func:`start_experiment` -> :class:`ExperimentStarted` starts the experiment detached;
 - one run: :func:`lookup` -> :class:`RunRef`, :func:`run_info`, :func:`stop`, :func:`resume`,
   :func:`delete`, :func:`clone_form` -> :class:`ActionResult`;
 - the runs list: :class:`PendingRuns` (records with no folder yet) and :func:`status_source`, the
@@ -18,6 +20,7 @@ import json
 import shlex
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -34,6 +37,9 @@ FIELD_KEYS = {"model": "model_name", "renderer": "renderer_name", "learning_rate
 LINEUP_TIMEOUT_S = 180.0
 LAUNCH_TIMEOUT_S = 600.0
 REPO = Path(__file__).resolve().parents[1]  # where ``python -m runner...`` finds this package
+RESULTS_DIR = "results"  # ``tinkertop experiment --out`` default
+EXPERIMENT_LOG = "experiment.log"  # in the results folder: the detached experiment's output
+_exits: dict[int, int] = {}  # pid -> exit code of the experiments this process started (reaped)
 
 
 def status_source() -> StatusSource:
@@ -58,6 +64,10 @@ class LaunchForm:
     name: str = ""
     overrides: str = ""  # free "key=value key=value" text (shell quoting allowed)
     sweep: str = ""  # "key=a,b,c key2=x,y": one run per combination
+    experiment: bool = False  # base eval -> train -> trained eval (``tinkertop experiment``)
+    eval_set: str = ""  # a file or a benchmark name (``--eval-set``)
+    max_examples: str = ""  # ``--max-examples`` as typed (the CLI checks it)
+    results_dir: str = ""  # ``--out`` (empty: the CLI's default)
 
     def override_list(self) -> list[str]:
         out = [f"{key}={getattr(self, attr)}" for attr, key in FIELD_KEYS.items() if getattr(self, attr)]
@@ -73,6 +83,19 @@ class LaunchForm:
         for item in shlex.split(self.sweep):
             args += ["--sweep", item]
         return args
+
+    def experiment_args(self) -> list[str]:
+        """The same experiment as ``tinkertop experiment`` arguments (ValueError: what the form lacks)."""
+        if self.sweep or self.queue:
+            raise ValueError("an experiment trains one run: no sweep, no queue")
+        if not self.eval_set:
+            raise ValueError("an experiment needs an eval set (a JSONL file or a benchmark name)")
+        args = ["experiment", self.recipe, *self.override_list(), "--eval-set", self.eval_set]
+        args += ["--max-examples", self.max_examples] if self.max_examples else []
+        args += ["--local"] if self.local else []
+        args += ["--smoke"] if self.smoke else []
+        args += ["--name", self.name] if self.name else []
+        return [*args, "--out", self.results_dir or RESULTS_DIR]
 
     def request(self, cwd: Path) -> LaunchRequest:
         """The launch request (ValueError: unbalanced quotes in the free fields)."""
@@ -151,7 +174,12 @@ def launch_request(req: LaunchRequest, dry_run: bool, timeout: float = LAUNCH_TI
 
 
 def validate(form: LaunchForm, cwd: Path) -> LaunchResult:
-    """A dry run: the resolved configs, or the error naming the bad key (nothing reserved, nothing run)."""
+    """A dry run: the resolved configs, or the error naming the bad key (nothing reserved, nothing run).
+
+    An experiment form runs ``tinkertop experiment ... --dry-run``: the pipeline's own plan stage (the
+    eval set read, an error naming its file and line; the launch validated)."""
+    if form.experiment:
+        return validate_experiment(form, cwd)
     return _form_launch(form, cwd, dry_run=True)
 
 
@@ -313,3 +341,83 @@ def run_info(path: str) -> RunInfo:
     link = wandb_link(path, (console,) if console else ())
     tail = list((record or {}).get("console_tail") or [])
     return RunInfo(ref, tail, link.describe() if link else None, link.url if link else None)
+
+
+@dataclass(frozen=True)
+class ExperimentStarted:
+    """A detached ``tinkertop experiment``: its output goes to ``log`` in the ``results`` folder."""
+
+    log: Path
+    results: Path
+    pid: int
+    args: tuple[str, ...]
+
+
+def _experiment_cmd(form: LaunchForm, *extra: str) -> list[str]:
+    if not form.recipe:
+        raise ValueError("an experiment needs a RECIPE (see tinkertop launch --list)")
+    return [sys.executable, "-m", "runner.cli", *form.experiment_args(), *extra]
+
+
+def validate_experiment(form: LaunchForm, cwd: Path, timeout: float = LAUNCH_TIMEOUT_S) -> LaunchResult:
+    """``tinkertop experiment ... --dry-run --json``: the planned run, or the plan stage's error."""
+    try:
+        cmd = _experiment_cmd(form, "--dry-run", "--json")
+    except ValueError as exc:  # a missing field or unbalanced quotes
+        return LaunchResult(False, 2, str(exc))
+    done = subprocess.run(
+        cmd, cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout
+    )
+    error = "\n".join(line.removeprefix("tinkertop: ") for line in done.stderr.strip().splitlines())
+    if done.returncode != 0:
+        return LaunchResult(False, done.returncode, error or f"tinkertop experiment exited {done.returncode}")
+    try:
+        data = json.loads(done.stdout)
+        plan = data["plan"]
+    except (ValueError, KeyError, TypeError) as exc:
+        return LaunchResult(False, -1, f"tinkertop experiment --dry-run: unreadable plan: {exc}")
+    note = f"experiment ({plan['task_type']}): base eval on {form.eval_set}, train, trained eval"
+    run = PlannedRun(
+        name=str(plan["name"]),
+        run_id="",
+        log_path=str(plan["log_path"]),
+        argv=[],
+        overrides=list(plan.get("launch", {}).get("overrides", [])),
+        config=dict(plan.get("config") or {}),
+        notes=[note, f"results: {data['results']} (log: {EXPERIMENT_LOG})"],
+    )
+    return LaunchResult(True, 0, error, [run])
+
+
+def start_experiment(form: LaunchForm, cwd: Path) -> ExperimentStarted:
+    """Start ``tinkertop experiment`` detached (own session, stdin closed: it outlives the app), its
+    output appended to ``<results>/experiment.log``. The environment is passed on as is (the key stays
+    in it, never in an argument or the log); this process reaps it (:func:`experiment_exit`).
+    ValueError: the form lacks a field; OSError: the folder or the process could not be made."""
+    cmd = _experiment_cmd(form)
+    results = (Path(cwd) / (form.results_dir or RESULTS_DIR)).resolve()
+    results.mkdir(parents=True, exist_ok=True)
+    log = results / EXPERIMENT_LOG
+    with open(log, "ab") as out:
+        out.write(f"$ tinkertop {shlex.join(cmd[3:])}\n".encode())
+        out.flush()
+        proc = subprocess.Popen(
+            cmd,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            close_fds=True,
+        )
+    threading.Thread(target=_reap, args=(proc,), name=f"reap-{proc.pid}", daemon=True).start()
+    return ExperimentStarted(log, results, proc.pid, tuple(cmd[3:]))
+
+
+def _reap(proc: subprocess.Popen[bytes]) -> None:
+    _exits[proc.pid] = proc.wait()
+
+
+def experiment_exit(started: ExperimentStarted) -> int | None:
+    """The exit code of an experiment this process started, None while it runs."""
+    return _exits.get(started.pid)

@@ -35,6 +35,9 @@ def register(subparsers: Any) -> None:
     exp.add_argument("--out", default="results", help="results folder (default ./results); rerun to resume")
     exp.add_argument("--temperature", type=float, default=0.0, help="sampling temperature (default 0)")
     exp.add_argument("--max-tokens", type=int, default=32, help="sampling max_tokens (default 32)")
+    exp.add_argument(
+        "--dry-run", action="store_true", help="run only the plan stage (eval set + launch); write nothing"
+    )
     exp.add_argument("--json", action="store_true", help=JSON_HELP)
     exp.set_defaults(func=cmd_experiment)
     chk = subparsers.add_parser(
@@ -71,6 +74,8 @@ def cmd_experiment(args: argparse.Namespace) -> int:
 
     try:
         exp = pipeline.load(out, options)
+        if args.dry_run:
+            return _plan_only(exp, out, args.json)
         summary = pipeline.run(exp, Path.cwd(), say)
     except pipeline.StageFailed as exc:
         print(
@@ -90,6 +95,26 @@ def cmd_experiment(args: argparse.Namespace) -> int:
         from runner.experiment.summary import score_lines
 
         print("\n".join([f"results: {out}", *score_lines(summary)]))
+    return 0
+
+
+def _plan_only(exp: Any, out: Path, as_json: bool) -> int:
+    """``--dry-run``: the plan stage alone (the same checks as a real start), nothing saved."""
+    from runner.experiment import pipeline
+    from runner.runs.cli import dump_json
+
+    try:
+        pipeline.stage_plan(exp, Path.cwd())
+    except pipeline.StageFailed as exc:
+        print(f"tinkertop: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except Exception as exc:  # reported as the plan stage's failure, as pipeline.run reports it
+        print(f"tinkertop: {pipeline.StageFailed('plan', f'{type(exc).__name__}: {exc}')}", file=sys.stderr)
+        return EXIT_USAGE
+    if as_json:
+        print(dump_json({"results": str(out), "plan": exp.plan}))
+    else:
+        print(f"results: {out}\nwould start {exp.plan['name']} -> {exp.plan['log_path']}")
     return 0
 
 

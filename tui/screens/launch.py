@@ -1,8 +1,10 @@
-"""The launch form: recipe, model, renderer, learning rate, local, name, overrides, sweep.
+"""The launch form: recipe, model, renderer, learning rate, local, name, overrides, sweep, experiment.
 
 Validate (enter in any field, ``ctrl+r``) resolves the config in a subprocess and shows it, or the
 error naming the bad key; Launch (``ctrl+l``) is allowed only when the form is unchanged since a
-successful validation. The model lineup and learning-rate suggestions load in a worker.
+successful validation. The model lineup and learning-rate suggestions load in a worker. With
+Experiment on, validate is ``tinkertop experiment --dry-run`` (a bad eval set named with its file and
+line) and launch starts the experiment detached (``api.start_experiment``), its log in the results folder.
 """
 
 from __future__ import annotations
@@ -16,14 +18,15 @@ from rich.markup import escape as _escape
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from runner import api
-from runner.api import LaunchForm, LaunchResult, ModelChoice
+from runner.api import ExperimentStarted, LaunchForm, LaunchResult, ModelChoice
 from runner.control.catalogue import RECIPES, by_key
+from runner.experiment.evals import ARITHMETIC
 
 _lineup: list[ModelChoice] | None = None  # loaded once per app process
 
@@ -43,6 +46,30 @@ class FormChecked(Message):
         self.form = form
         self.result = result
         self.launched = launched
+
+
+class ExperimentLaunched(Message):
+    """``api.start_experiment`` returned (``started``) or failed (``error``)."""
+
+    def __init__(self, started: ExperimentStarted | None, error: str = "") -> None:
+        super().__init__()
+        self.started = started
+        self.error = error
+
+
+def offered_eval_set(key: str) -> str:
+    """The eval set the form fills in for a recipe (``arithmetic`` for the arithmetic one), else ""."""
+    recipe = by_key().get(key)
+    return ARITHMETIC if recipe and f"env={ARITHMETIC}" in recipe.data else ""
+
+
+def experiment_hint(key: str) -> str:
+    offered = offered_eval_set(key)
+    extra = f"; offered: [b]{offered}[/b]" if offered else ""
+    return (
+        "eval set: an RL JSONL {question, answer}, an SFT chat JSONL {messages} or a cookbook "
+        f"benchmark (gsm8k, …){extra}. Base eval, training, trained eval; resumable"
+    )
 
 
 def recipe_info(key: str) -> str:
@@ -84,7 +111,8 @@ class LaunchScreen(Screen[None]):
     .launch-row Input { width: 1fr; }
     .launch-row Label { padding: 1 1 0 1; }
     .launch-row Button { margin-right: 2; }
-    #launch-recipe-info, #launch-status { padding: 0 1; }
+    #launch-recipe-info, #launch-status, #launch-exp-hint { padding: 0 1; }
+    #launch-exp { height: auto; }
     """
     BINDINGS = [
         Binding("escape", "cancel", "Cancel", id="launch.cancel"),
@@ -133,6 +161,23 @@ class LaunchScreen(Screen[None]):
                     yield Switch(form.smoke, id="launch-smoke")
                     yield Label("Queue")
                     yield Switch(form.queue, id="launch-queue")
+                    yield Label("Experiment")
+                    yield Switch(form.experiment, id="launch-experiment")
+                with Vertical(id="launch-exp"):
+                    yield Label("Eval set · max examples · results folder")
+                    yield Input(
+                        form.eval_set,
+                        placeholder="eval set: a JSONL path or a benchmark",
+                        id="launch-eval-set",
+                    )
+                    with Horizontal(classes="launch-row"):
+                        yield Input(form.max_examples, placeholder="max examples", id="launch-max-examples")
+                        yield Input(
+                            form.results_dir or api.RESULTS_DIR,
+                            placeholder=f"results folder (default {api.RESULTS_DIR})",
+                            id="launch-results",
+                        )
+                    yield Static(experiment_hint(form.recipe), id="launch-exp-hint")
                 yield Input(form.name, placeholder="run name (default <recipe>-<time>)", id="launch-name")
                 yield Input(
                     form.overrides, placeholder="overrides: key=value key=value", id="launch-overrides"
@@ -148,6 +193,7 @@ class LaunchScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#launch-recipe", Select).focus()
+        self.query_one("#launch-exp").display = self.initial.experiment
         if _lineup is None:
             self.run_worker(self._load_lineup, thread=True, group="launch-lineup", exit_on_error=False)
         else:
@@ -170,6 +216,10 @@ class LaunchScreen(Screen[None]):
             name=self._text("#launch-name"),
             overrides=self._text("#launch-overrides"),
             sweep=self._text("#launch-sweep"),
+            experiment=self.query_one("#launch-experiment", Switch).value,
+            eval_set=self._text("#launch-eval-set"),
+            max_examples=self._text("#launch-max-examples"),
+            results_dir=self._text("#launch-results"),
         )
 
     def _text(self, selector: str) -> str:
@@ -194,7 +244,16 @@ class LaunchScreen(Screen[None]):
     @on(Select.Changed, "#launch-recipe")
     @on(Input.Changed, "#launch-custom")
     def _recipe_changed(self) -> None:
-        self.query_one("#launch-recipe-info", Static).update(recipe_info(self.form().recipe))
+        recipe = self.form().recipe
+        self.query_one("#launch-recipe-info", Static).update(recipe_info(recipe))
+        self.query_one("#launch-exp-hint", Static).update(experiment_hint(recipe))
+
+    @on(Switch.Changed, "#launch-experiment")
+    def _experiment_changed(self, event: Switch.Changed) -> None:
+        self.query_one("#launch-exp").display = event.value
+        eval_set = self.query_one("#launch-eval-set", Input)
+        if event.value and not eval_set.value.strip():
+            eval_set.value = offered_eval_set(self.form().recipe)
 
     @on(Select.Changed, "#launch-model")
     def _model_changed(self, event: Select.Changed) -> None:
@@ -257,7 +316,8 @@ class LaunchScreen(Screen[None]):
         form = self.form()
         self.busy = True
         extra = "; Local starts the embedded backend if needed" if form.local else ""
-        self._status(f"validating {_escape(form.recipe)}… (imports the recipe in a subprocess{extra})")
+        what = "experiment: reads the eval set and imports" if form.experiment else "imports"
+        self._status(f"validating {_escape(form.recipe)}… ({what} the recipe in a subprocess{extra})")
         self.run_worker(
             partial(self._check, form, False), thread=True, group="launch-check", exit_on_error=False
         )
@@ -270,9 +330,34 @@ class LaunchScreen(Screen[None]):
         form = self.form()
         self.busy = self.launching = True
         self._status(f"launching {_escape(form.recipe)}…")
-        self.run_worker(
-            partial(self._check, form, True), thread=True, group="launch-check", exit_on_error=False
+        work = partial(self._start_experiment, form) if form.experiment else partial(self._check, form, True)
+        self.run_worker(work, thread=True, group="launch-check", exit_on_error=False)
+
+    def _start_experiment(self, form: LaunchForm) -> None:
+        runs = self.result.runs if self.result else []
+        if not form.name and len(runs) == 1:
+            form = replace(form, name=runs[0].name)  # start the name that was shown
+        try:
+            started = api.start_experiment(form, self.cwd)
+        except (OSError, ValueError) as exc:
+            self.post_message(ExperimentLaunched(None, f"{type(exc).__name__}: {exc}"))
+            return
+        self.post_message(ExperimentLaunched(started))
+
+    def on_experiment_launched(self, message: ExperimentLaunched) -> None:
+        self.busy = self.launching = False
+        started = message.started
+        if started is None:
+            self.query_one("#launch-config", Static).update(f"[$error]✗ {_escape(message.error)}[/]")
+            self._status(f"[$error]experiment not started: {_escape(message.error)}[/]")
+            return
+        self.notify(
+            f"experiment started (pid {started.pid}): results in {started.results}, log {started.log}; "
+            "its run joins the list when training starts",
+            markup=False,
+            timeout=10,
         )
+        self.dismiss(None)
 
     def _check(self, form: LaunchForm, launched: bool) -> None:
         runs = self.result.runs if launched and self.result else []
