@@ -19,6 +19,7 @@ from runner.rollouts.search import compile_query, search_trajectory
 from tests.app.conftest import copy_run, wait_until
 from tui.app import TinkertopApp
 from tui.screens.rollouts import RolloutsScreen
+from tui.widgets.alert_table import AlertTable
 from tui.widgets.metric_picker import MetricPicker
 from tui.widgets.transcript import Spec, TranscriptView, render_transcript
 
@@ -277,3 +278,24 @@ class _Counting:
     def __call__(self, text: str, *args: object, **kwargs: object) -> object:
         self.parsed += len(text)
         return self.real(text, *args, **kwargs)
+
+
+async def test_r_on_an_eval_alert_in_the_alerts_view_opens_the_eval_rollouts(logs: Path) -> None:
+    """An alert on an evaluator's metric (``test/...``) opens that evaluator's rollouts at the alert's step
+    from the alerts view (``5``), as it does from the run view's chart."""
+    with (logs / "rl_arith" / "metrics.jsonl").open("a") as fh:
+        fh.write('{"step": 2, "test/env/all/correct": NaN}\n')
+    app = TinkertopApp([logs])
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_until(pilot, lambda: app.loaded and app.alerts, what="full read and alerts")
+        await pilot.press("5")
+        table = await wait_until(
+            pilot, lambda: app.screen.query(AlertTable).first() if app.screen.id == "alerts" else None
+        )
+        await wait_until(pilot, lambda: table.alerts, what="alerts listed")
+        (nan,) = [a for a in table.alerts if a.metric == "test/env/all/correct"]
+        table.move_cursor(row=[a.key for a in table.alerts].index(nan.key))
+        await pilot.press("r")
+        screen = await wait_until(pilot, lambda: isinstance(app.screen, RolloutsScreen) and app.screen)
+        await wait_until(pilot, lambda: screen.iteration is not None, what="loaded")
+        assert (screen.iteration.ref.split, screen.iteration.ref.step) == ("eval:test", 2)

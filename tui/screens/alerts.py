@@ -111,12 +111,13 @@ class AlertsScreen(RunControlMixin, Screen[None]):
         self._act("clone", partial(api.clone_form, lr_factor=LR_FACTOR), ref)
 
     def action_rollouts(self) -> None:
-        """The alert's run's rollouts at the alert's step."""
-        from tui.screens.rollouts import open_rollouts
+        """The alert's run's rollouts at the alert's step, in its metric's split (an eval metric's
+        alert opens that evaluator's rollouts)."""
+        from tui.screens.rollouts import metric_split, open_rollouts
 
         alert = self._selected()
         if alert is not None:
-            open_rollouts(self.app, alert.run_path, alert.first_step)
+            open_rollouts(self.app, alert.run_path, alert.first_step, metric_split(alert.metric))
 
     def action_back(self) -> None:
         self.app.pop_screen()
