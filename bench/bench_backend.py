@@ -64,7 +64,7 @@ def _line(label: str, ours: float, key: str, unit: str) -> None:
 
 def _recipes(model: Path, work: Path, env: dict[str, str]) -> dict[str, float]:
     """Run the SFT and RL recipes; return their step timings from metrics.jsonl."""
-    data = Path(__import__("tinker_cookbook").__file__).parent / "example_data" / "conversations.jsonl"
+    data = Path(__import__("tinker_cookbook").__path__[0]) / "example_data" / "conversations.jsonl"
     common = [
         f"model_name={model}",
         "renderer_name=qwen3_disable_thinking",

@@ -7,6 +7,8 @@ skips because something is absent is reported as failed.
 
 from __future__ import annotations
 
+import os
+import tempfile
 from collections.abc import Iterator
 
 import pytest
@@ -15,6 +17,10 @@ from tests.shared_data import SHARED, in_ci, missing_shared
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # the metrics cache of the runs the tests read goes to a folder of this session, not the user's
+    # ~/.cache/tinkertop (inherited by the subprocesses the tests start; the tiny model stays shared)
+    if "TINKERTOP_METRICS_CACHE" not in os.environ:
+        os.environ["TINKERTOP_METRICS_CACHE"] = tempfile.mkdtemp(prefix="tinkertop-metrics-cache-")
     absent = missing_shared()
     if in_ci() and absent:
         names = ", ".join(str(p) for p in absent)

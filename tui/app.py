@@ -7,11 +7,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual import work
 from textual.app import App
 from textual.binding import Binding
-from textual.dom import DOMNode
 from textual.notifications import SeverityLevel
 from textual.worker import get_current_worker
 
@@ -27,8 +27,14 @@ from tui.commands import RunCommands
 from tui.follow import Focus, Follower, clock_from_env
 from tui.messages import RunLoaded, RunsRefreshed
 from tui.prefetch import QuickScanChild
-from tui.screens.help import HelpScreen, binding_ids, keys_taken
+from tui.screens.help import binding_ids, help_for, keys_taken
 from tui.screens.runs import RunsScreen
+
+if TYPE_CHECKING:
+    from rich.console import RenderableType
+
+    from tui.screens.alerts import AlertsScreen
+    from tui.screens.run_view import RunViewScreen
 
 FIRST_PAINT_WAIT = 2.0  # seconds the full read waits for the first paint of the list
 RESUMMARISE_COST_FACTOR = 20.0  # re-summarising may take at most 1/20 of the time
@@ -243,7 +249,7 @@ class TinkertopApp(App[int]):
         self.post_message(RunsRefreshed(summaries, self.follower.snapshot(), "update", self.follower.alerts))
         self.call_from_thread(self.notify, f"acknowledged: {alert.flag} ({alert.rule})", markup=False)
 
-    def _alerts_screen(self):  # type: ignore[no-untyped-def]
+    def _alerts_screen(self) -> AlertsScreen | None:
         from tui.screens.alerts import AlertsScreen
 
         return next((s for s in self.screen_stack if isinstance(s, AlertsScreen)), None)
@@ -278,7 +284,7 @@ class TinkertopApp(App[int]):
         self._show_run(message.snapshot, again=True)  # asked for: a new view may not show it yet
 
     # --- navigation -------------------------------------------------------------
-    def _run_view(self):  # type: ignore[no-untyped-def]
+    def _run_view(self) -> RunViewScreen | None:
         from tui.screens.run_view import RunViewScreen
 
         for screen in self.screen_stack:
@@ -343,39 +349,16 @@ class TinkertopApp(App[int]):
 
     def action_help(self) -> None:
         """Keys of this screen, the app and the focused widget, from their binding tables."""
-        screen, focused = self.screen, self.screen.focused
-        rows: list[tuple[str, str, str]] = []
-        for title, node in (("this screen", screen), ("everywhere", self), ("focused widget", focused)):
-            if node is None:
-                continue
-            section = self._binding_rows(node)
-            if section:
-                rows.append(("", title, ""))
-                rows.extend(section)
-        self.push_screen(HelpScreen(f"Keys: {screen.id or 'screen'}", rows))
-
-    def _binding_rows(self, node: DOMNode) -> list[tuple[str, str, str]]:
-        """One row per action: all its keys, its description and binding id."""
-        by_action: dict[str, list[Binding]] = {}
-        table = node._bindings.copy()
-        table.apply_keymap(self._keymap)  # the keys as remapped in tinkertop.toml
-        for bindings in table.key_to_bindings.values():
-            for binding in bindings:
-                if binding.description:
-                    by_action.setdefault(binding.action, []).append(binding)
-        rows = []
-        for group in by_action.values():
-            main = next((b for b in group if b.id), group[0])
-            keys = ",".join(dict.fromkeys(self.get_key_display(b) for b in group))
-            rows.append((keys, main.description, main.id or ""))
-        return rows
+        self.push_screen(help_for(self))
 
     # --- shutdown ---------------------------------------------------------------
-    def exit(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def,override]
+    def exit(
+        self, result: int | None = None, return_code: int = 0, message: RenderableType | None = None
+    ) -> None:
         """Quit the app; runs are separate processes and go on."""
         self._stop.set()
         self.first_paint.set()
-        super().exit(*args, **kwargs)
+        super().exit(result, return_code, message)
 
     def on_unmount(self) -> None:
         self._stop.set()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -15,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from runner.api import status_source
 from runner.runs.snapshot import RunSnapshot, last_steps, series_of
-from runner.runs.summary import RunSummary
+from runner.runs.summary import RunDetail, RunSummary
 from tui.format import flatten_config
 
 if TYPE_CHECKING:
@@ -24,6 +25,9 @@ if TYPE_CHECKING:
     from runner.runs.folder import RunFolder
     from runner.runs.series import MetricTable
     from runner.runs.store import RunStore
+
+
+OPEN_HOLD_S = 1.0  # the full read pauses this long when a run is opened during it (read, then drawn)
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,8 @@ class Follower:
         # (focus, folder, its versions, status, note), the alerts list it took, the snapshot of them
         self._snapshot: tuple[tuple, list[Alert], RunSnapshot] | None = None
         self.snapshots_built = 0  # test seam: snapshots built anew (not the last one reused)
+        self._full_done = False  # the full read finished: snapshots need not read their run first
+        self._hold_until = 0.0  # monotonic time until which the full read leaves the CPU to an opened run
 
     def quick(self) -> list[RunSummary]:
         """Summaries from each file's tail only: fast, for the first paint."""
@@ -59,16 +65,31 @@ class Follower:
         return quick_scan(self.roots, status_source())
 
     def full(self) -> list[RunSummary]:
-        """Read every run folder completely."""
+        """Read every run folder completely. The store is there from the start: a run opened meanwhile
+        is read ahead of the others (see :meth:`snapshot`)."""
+        store = self._open_store()
+        summaries = list(store.scan(pause=self._yield_to_open))
+        with self._lock:
+            self._index_configs(store, summaries, {})
+            self._judge(store, summaries)
+            self._full_done = True
+            return summaries
+
+    def _yield_to_open(self) -> None:
+        """Between two runs of the full read: wait while a run just opened is read and drawn (on 2 cores
+        shared by the UI, the opened run's reader and the full read, the first two would otherwise get a
+        third of the interpreter each)."""
+        wait = self._hold_until - time.monotonic()
+        if wait > 0:
+            time.sleep(min(wait, OPEN_HOLD_S))
+
+    def _open_store(self) -> RunStore:
         from runner.runs.store import RunStore
 
         with self._lock:
-            store = RunStore(self.roots, status_source())
-            self._store = store
-            summaries = list(store.scan())
-            self._index_configs(store, summaries, {})
-            self._judge(store, summaries)
-            return summaries
+            if self._store is None:
+                self._store = RunStore(self.roots, status_source())
+            return self._store
 
     def refresh(self, changed: set[Path]) -> list[RunSummary]:
         """Re-read the run folders in ``changed`` (new bytes only) and return all summaries."""
@@ -138,9 +159,17 @@ class Follower:
         """The focused run's detail and the series of its charted keys (None if not loaded): the last
         snapshot again (the same object) unless the focus, the run's files or its status changed."""
         focus = focus or self.focus
-        if focus is None or self._store is None:
+        if focus is None:
+            return None
+        if not self._full_done:  # opened during the full read: read this run now, ahead of the rest
+            self._hold_until = time.monotonic() + OPEN_HOLD_S
+            store = self._open_store()
+            if store.read_now(Path(focus.path)) is None:
+                return None
+        elif self._store is None:
             return None
         with self._lock:
+            assert self._store is not None
             folder = self._store.get(Path(focus.path))
             if folder is None:
                 return None
@@ -161,7 +190,8 @@ class Follower:
         """A new snapshot of ``folder`` (counted in ``snapshots_built``, the test seam)."""
         self.snapshots_built += 1
         detail = folder.detail()
-        series = {key: series_of(folder.table, key) for key in focus.keys}
+        keys = focus.keys or default_chart_keys(detail)  # a run just opened: the chart it will ask for
+        series = {key: series_of(folder.table, key) for key in keys}
         steps = self._steps_of(focus.path, folder.table)
         return RunSnapshot(focus.path, detail, series, last_steps=steps, alerts=list(alerts))
 
@@ -175,6 +205,16 @@ class Follower:
 
 
 _NO_ALERTS: list[Alert] = []  # never changed: snapshots take a copy
+
+
+def default_chart_keys(detail: RunDetail) -> tuple[str, ...]:
+    """The keys the run view charts first (its ``_default_keys``): the headline, else the first number.
+    A run's first snapshot carries their series, so opening a run needs one round trip, not two."""
+    head = detail.summary.headline_key
+    if head and head in detail.metric_keys:
+        return (head,)
+    numeric = [k for k, v in detail.summary.latest.items() if isinstance(v, int | float) and k != "step"]
+    return tuple(numeric[:1])
 
 
 ClockFn = Callable[[], float]

@@ -23,57 +23,19 @@ from pathlib import Path
 from typing import Any
 
 from runner.runs import kinds, status
+from runner.runs.cache import CachedReader
 from runner.runs.console import CONSOLE_LINES, console_tail_or_error, read_console_tail
 from runner.runs.console import CONSOLE_MAX_BYTES as CONSOLE_MAX_BYTES  # re-exported
 from runner.runs.discover import files_for, run_name
 from runner.runs.foreign import FOREIGN_TAILS
-from runner.runs.jsonl import (
-    CONFIG_MAX_BYTES,
-    JsonlTail,
-    LineError,
-    describe_error,
-    parse_line,
-    parse_record,
-    read_capped,
-    read_tail,
-)
+from runner.runs.jsonl import JsonlTail, describe_error
+from runner.runs.reading import failure as failure  # re-exported
+from runner.runs.reading import read_config
 from runner.runs.series import MetricTable
 from runner.runs.summary import BadLine, RunDetail, RunSummary, Scalar
 from runner.status import Status
 
 SPARK_LEN = 64
-PEEK_BYTES = 256 * 1024
-
-
-def parse_record_or_none(raw: bytes) -> dict[str, Any] | None:
-    if not raw.strip():
-        return None
-    try:
-        return parse_record(raw)[0]
-    except LineError:
-        return None
-
-
-def failure(file: str, exc: BaseException) -> str:
-    """``<file>: read failed (<Type>: <message>)``, the message cut short."""
-    text = str(exc)
-    text = text if len(text) <= 200 else text[:200] + "..."
-    return f"{file}: read failed ({type(exc).__name__}: {text})"
-
-
-def read_config(path: Path) -> tuple[dict | None, str | None]:
-    """A run's config.json (read bounded) as a dict, or None and the reason naming the file."""
-    try:
-        obj = parse_line(read_capped(path, CONFIG_MAX_BYTES))
-    except OSError as exc:
-        return None, f"{path.name}: {describe_error(exc)}"
-    except ValueError as exc:
-        return None, f"{path.name}: not valid JSON ({exc})"
-    except Exception as exc:  # isolation, as in _guarded
-        return None, failure(path.name, exc)
-    if not isinstance(obj, dict):
-        return None, f"{path.name}: not a JSON object"
-    return obj, None
 
 
 class RunFolder:
@@ -91,14 +53,13 @@ class RunFolder:
         self._metrics = JsonlTail(self.files.metrics) if self.files.metrics else None
         if self.files.foreign in FOREIGN_TAILS and self.files.console:
             self._metrics = FOREIGN_TAILS[self.files.foreign](self.files.console)
+        self._cache = CachedReader(self._metrics) if type(self._metrics) is JsonlTail else None
         self._ckpt_tail = JsonlTail(self.files.checkpoints) if self.files.checkpoints else None
         self.checkpoints: list[dict[str, Any]] = []
         self.checkpoint_bad: list[BadLine] = []
         self._data_cache: tuple[tuple[int, int], dict | None, _SummaryData] | None = None
         self._ckpt_version = 0
         self.resets: list[str] = []
-        self.partial = False  # only the end of metrics.jsonl was read (peek)
-        self._peeked = False  # the table holds what peek() read, not what the follower did
         self._supervisor: dict | None = None  # last record from the status source
         self._mtimes: dict[Path, float] = {}
         self._growth = status.GrowthWatch()  # running only when seen growing (or held by a process)
@@ -107,33 +68,6 @@ class RunFolder:
         self.errors: dict[str, str] = {}  # reader -> "<file>: <reason>", while that file cannot be read
 
     # ---- reading files ----------------------------------------------------------------------
-    def peek(self, max_bytes: int = PEEK_BYTES) -> RunFolder:
-        """Read only the last ``max_bytes`` of metrics.jsonl (a quick first look; a later
-        ``refresh()`` starts over and reads the file in full)."""
-        with self.lock:
-            self._refresh_mtimes()
-            self._guarded("checkpoints", self._read_checkpoints)
-            path = self.files.metrics
-            if path is None or self.table.n_lines:
-                return self
-            self._guarded("metrics", lambda: self._peek_metrics(path, max_bytes))
-            return self
-
-    def _peek_metrics(self, path: Path, max_bytes: int) -> bool:
-        try:
-            data, whole = read_tail(path, max_bytes, max_bytes)
-        except FileNotFoundError:
-            return False
-        except OSError as exc:
-            return self._file_error("metrics", f"{path.name}: {describe_error(exc)}")
-        if not whole:
-            data = data[data.find(b"\n") + 1 :]
-        records = [parse_record_or_none(raw) for raw in data.split(b"\n")]
-        self.table.ingest([r for r in records if r is not None], time.time())
-        self.partial = not whole
-        self._peeked = True
-        return True
-
     def refresh(self) -> bool:
         """Read what changed since the last call. True when anything did."""
         with self.lock:
@@ -174,9 +108,7 @@ class RunFolder:
     def _read_metrics(self) -> bool:
         if self._metrics is None:
             return False
-        if self._peeked:  # peek() filled the table from the end: read the whole file now
-            self._peeked = self.partial = False
-            self.table.reset()
+        hit = self._cache is not None and self._cache.load_if_fresh(self.table) == "hit"
         batch = self._metrics.read_new()
         error_changed = self._file_error("metrics", batch.error)
         if batch.reset:
@@ -184,15 +116,18 @@ class RunFolder:
                 f"{self._metrics.path.name} {batch.reset}: read again from the start"
             ]
             self.table.reset()
-        changed = bool(batch.records or batch.bad or batch.reset or error_changed)
+        changed = bool(hit or batch.records or batch.bad or batch.reset or error_changed)
         while True:
             if batch.records:
                 self.table.ingest([r for _, r in batch.records], time.time(), [n for n, _ in batch.records])
             if batch.bad:
                 self.table.add_bad(batch.bad)
             if not batch.more:
-                return changed
+                break
             batch = self._metrics.read_new()
+        if self._cache is not None:
+            self._cache.maybe_save(self.table)
+        return changed
 
     def _read_checkpoints(self) -> bool:
         if self._ckpt_tail is None:
@@ -352,8 +287,6 @@ class RunFolder:
 
     def _note(self, extra: str) -> str:
         parts = []
-        if self.partial:
-            parts.append("quick look: last lines only")
         if self.files.foreign:
             parts.append(f"foreign: {self.files.foreign}")
         elif self.files.metrics and "metrics" not in self.errors and not self.files.metrics.exists():

@@ -3,7 +3,7 @@
 ``quick_scan(roots)`` finds runs (``discover``) and, for each run folder, reads the last ~64 lines of
 ``metrics.jsonl`` (seeking near the end), the last checkpoint record and the end of ``logs.log``.
 It never parses a whole metrics file, and it parses each kept line once without building a
-``MetricTable`` (about 5x faster than ``RunFolder.peek`` on 200 runs of 1,000 RL steps); the full
+``MetricTable`` (about 5x faster than filling one from the tail, on 200 runs of 1,000 RL steps); the full
 read (``RunStore.scan``) comes afterwards in the app's worker. When the file is longer than the
 tail, ``n_lines`` counts only the lines read and the note says "quick look: last lines only".
 As in the full read, a file that is not a regular file (a FIFO, ``/dev/zero``...) or over its cap is
@@ -177,11 +177,14 @@ def quick_scan(roots: Iterable[str | Path], status_source: StatusSource | None =
 
 def _quick_one(item: Found, status_source: StatusSource | None) -> RunSummary:
     """One run's quick summary; an unexpected error is that run's flagged row, not the scan's end."""
-    run = RunFolder(item.path, foreign=item.foreign, status_source=status_source)
+    run: RunFolder | None = None  # built only when needed: a run folder is read from its tails alone
     try:
         if item.path.is_dir() and not item.foreign:
             return quick_summary(item.path, status_source)
+        run = RunFolder(item.path, foreign=item.foreign, status_source=status_source)
         run.refresh()  # a loose metrics file or a foreign console log: small, read it whole
         return run.summary()
     except Exception as exc:  # isolation: one bad run never takes down the others
+        if run is None:
+            run = RunFolder(item.path, foreign=item.foreign, status_source=status_source)
         return run.failed_summary(exc)

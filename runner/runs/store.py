@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from runner.runs.discover import Found, discover
@@ -67,8 +67,11 @@ class RunStore:
                 refresh_isolated(run)
             return run
 
-    def scan(self) -> list[RunSummary]:
-        """Discover every run under the roots, read what changed, return all summaries."""
+    def scan(self, pause: Callable[[], None] | None = None) -> list[RunSummary]:
+        """Discover every run under the roots, read what changed, return all summaries.
+
+        The runs are read one by one outside the store's lock (each run locks itself), so
+        :meth:`read_now` can read a run the user opened while the others are still being read."""
         with self._lock:
             found = discover(self.roots)
             keys = {_key(f.path) for f in found}
@@ -77,9 +80,19 @@ class RunStore:
             for item in found:
                 if _key(item.path) not in self._runs:
                     self._add(item)
-            for run in self.runs():
-                refresh_isolated(run)
-            return out + [run.summary() for run in self.runs()]
+            runs = self.runs()
+        for run in runs:
+            if pause is not None:
+                pause()  # the caller may hold the read back (a run opened meanwhile is read first)
+            refresh_isolated(run)
+        return out + [run.summary() for run in runs]
+
+    def read_now(self, path: str | Path) -> RunFolder | None:
+        """The run at ``path``, read up to date now (ahead of a scan under way); None when absent."""
+        run = self.get(path)
+        if run is not None:
+            refresh_isolated(run)
+        return run
 
     def refresh(self, changed_paths: set[Path] | None = None) -> list[RunSummary]:
         """Re-read the runs at ``changed_paths`` (None: all, with discovery); return their summaries."""

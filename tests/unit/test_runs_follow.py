@@ -341,15 +341,3 @@ def test_supervisor_record_wins_over_the_files(tmp_path):
     unasked = RunFolder(run_dir)  # no status source given: the files alone decide
     unasked.refresh()
     assert unasked.summary().status_source == "files"
-
-
-@pytest.mark.parametrize("peek_bytes", [4000, 10**6], ids=["partial", "whole"])
-def test_peek_then_refresh_reads_the_file_once(tmp_path, peek_bytes):
-    lines = real_lines()
-    (tmp_path / "metrics.jsonl").write_text("\n".join(lines) + "\n")
-    run = RunFolder(tmp_path).peek(peek_bytes)
-    assert run.table.last_step == len(lines) - 1
-    assert ("quick look" in run.summary().note) == (peek_bytes == 4000)
-    run.refresh()
-    assert run.table.n_lines == len(lines) and list(run.table.steps) == list(range(len(lines)))
-    assert "quick look" not in run.summary().note

@@ -11,16 +11,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rich.text import Text
 from textual.app import App
-from textual.binding import Binding
 from textual.color import Color
 from textual.widgets import Static
 
 from runner.runs.snapshot import Series
-from tui.widgets.metric_chart import EMA_WEIGHTS, WINDOWS, ChartView, MetricChart
+from tui.widgets.metric_chart import ChartView, MetricChart
 
 if TYPE_CHECKING:
     from runner.compare import GroupLine
@@ -114,8 +113,8 @@ class CompareChart(MetricChart):
 class CompareLegend(Static):
     """One line per run (or group): its colour, then its name."""
 
-    def __init__(self, **kwargs: object) -> None:
-        super().__init__("", **kwargs)  # type: ignore[arg-type]
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("", **kwargs)
         self.entries: list[tuple[str, RGB]] = []
 
     def show(self, entries: Iterable[tuple[str, RGB]], title: str = "") -> None:
@@ -130,67 +129,6 @@ class CompareLegend(Static):
             text.append_text(swatch(colour))
             text.append(" " + name + ("\n" if i < len(entries) - 1 else ""))
         self.update(text)
-
-
-def band_of(label: str) -> bool:
-    """Whether ``label`` is a group's min or max line."""
-    return BAND in label
-
-
-class ChartKeys:
-    """The run view's chart keys (EMA presets and weight, rolling window, x-axis, log-y, zoom) acting
-    on one shared ``ChartView``; the screen redraws its charts in ``redraw_charts``."""
-
-    chart_view: ChartView
-
-    def redraw_charts(self) -> None:
-        raise NotImplementedError
-
-    def action_cycle_ema(self) -> None:
-        """Next preset weight above the current one, after the last: off."""
-        view = self.chart_view
-        view.ema = next((w for w in EMA_WEIGHTS if w > view.ema), 0.0)
-        self.redraw_charts()
-
-    def action_ema(self, delta: float) -> None:
-        view = self.chart_view
-        view.ema = round(min(0.99, max(0.0, view.ema + delta)), 2)
-        self.redraw_charts()
-
-    def action_cycle_window(self) -> None:
-        view = self.chart_view
-        view.window = (
-            WINDOWS[(WINDOWS.index(view.window) + 1) % len(WINDOWS)] if view.window in WINDOWS else 0
-        )
-        self.redraw_charts()
-
-    def action_toggle_x(self) -> None:
-        self.chart_view.x_time = not self.chart_view.x_time
-        self.redraw_charts()
-
-    def action_toggle_log(self) -> None:
-        self.chart_view.log_y = not self.chart_view.log_y
-        self.redraw_charts()
-
-    def action_zoom(self, factor: float) -> None:
-        view = self.chart_view
-        view.zoom = 1.0 if factor == 0 else min(1.0, max(1 / 256, view.zoom * factor))
-        self.redraw_charts()
-
-
-def chart_bindings(prefix: str) -> list[Binding]:
-    """The chart keys of ``ChartKeys`` with binding ids ``<prefix>.ema``... (as the run view's)."""
-    return [
-        Binding("S", "cycle_ema", "EMA", id=f"{prefix}.ema"),
-        Binding("greater_than_sign", "ema(0.01)", "EMA weight +0.01", show=False, id=f"{prefix}.ema_up"),
-        Binding("less_than_sign", "ema(-0.01)", "EMA weight -0.01", show=False, id=f"{prefix}.ema_down"),
-        Binding("W", "cycle_window", "Window", show=False, id=f"{prefix}.window"),
-        Binding("X", "toggle_x", "X-axis", show=False, id=f"{prefix}.x"),
-        Binding("Y", "toggle_log", "Log-y", show=False, id=f"{prefix}.log"),
-        Binding("plus,equals_sign", "zoom(0.5)", "Zoom in", show=False, id=f"{prefix}.zoom_in"),
-        Binding("minus", "zoom(2)", "Zoom out", show=False, id=f"{prefix}.zoom_out"),
-        Binding("0", "zoom(0)", "Reset zoom", show=False, id=f"{prefix}.zoom_reset"),
-    ]
 
 
 # --- reading (worker threads only) -------------------------------------------------------------
