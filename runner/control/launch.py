@@ -316,15 +316,15 @@ def launch(req: LaunchRequest, runs: list[PlannedRun]) -> list[str]:
 
     code = gitinfo.code_state(req.cwd)
     secrets = creds.secret_values(creds.job_environment(req.cwd))
+    zygote = None if req.queue else _batch_zygote(req, runs)
     ids = []
     for run in runs:
         write_records(req, run, code, secrets)
         if req.queue:
             state_dir.update_state(run.run_id, status=Status.QUEUED, queued_ts=time.time())
         else:
-            state_dir.update_state(
-                run.run_id, status=Status.STARTING, claimed_ts=time.time(), claimed_by=os.getpid()
-            )
+            claim = {"claimed_ts": time.time(), "claimed_by": os.getpid(), "zygote": zygote}
+            state_dir.update_state(run.run_id, status=Status.STARTING, **claim)
             try:
                 spawn_supervisor(run.run_id, python=req.python)
             except (OSError, RuntimeError) as exc:
@@ -334,6 +334,15 @@ def launch(req: LaunchRequest, runs: list[PlannedRun]) -> list[str]:
         ids.append(run.run_id)
     queue.drain()  # every launch also moves the queue
     return ids
+
+
+def _batch_zygote(req: LaunchRequest, runs: list[PlannedRun]) -> str | None:
+    """The socket of a warm parent for a batch of runs started together (see runner.control.zygote)."""
+    from runner.control import zygote_client
+
+    target = resolve_target(req.recipe, req.cwd)
+    models = [r.config.get("model_name") for r in runs]
+    return zygote_client.for_batch(req.python, req.cwd, req.local, target.module, models)
 
 
 def spec_for(req: LaunchRequest, run: PlannedRun, target: Target) -> dict[str, Any]:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runner.control import creds, experiments, procs, state_dir
+from runner.control import creds, experiments, procs, state_dir, zygote_client
 from runner.control.scrub import ConsoleScrubber
 from runner.status import Status
 
@@ -29,7 +29,7 @@ class Supervisor:
         self.run_id = run_id
         self.spec: dict[str, Any] = state_dir.read_spec(run_id) or {}
         self.signals: list[int] = []
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | zygote_client.WarmJob | None = None
         self.stop_deadline: float | None = None
         self.killed = False
         self.scrubber: ConsoleScrubber | None = None
@@ -60,18 +60,7 @@ class Supervisor:
 
     # -- the job ---------------------------------------------------------------------------
     def job_env(self) -> dict[str, str]:
-        env = creds.job_environment(self.spec.get("cwd", "."))
-        if self.spec.get("local"):
-            from runner.control.localenv import backend_env
-
-            env.update(backend_env())
-            env.setdefault("HF_HUB_OFFLINE", "1")  # the tiny model and tokenizer are local
-        else:
-            check = creds.check(env, local=False, wandb_project=self.spec.get("wandb_project"))
-            if not check.ok:
-                raise RuntimeError(check.message())
-        env["PYTHONUNBUFFERED"] = "1"
-        return env
+        return job_env(self.spec)
 
     def job_argv(self, mode: str) -> list[str]:
         argv = list(self.spec["argv"])
@@ -87,6 +76,12 @@ class Supervisor:
         # the job writes its own output straight to the console log; secrets it prints are masked in place
         self.scrubber = ConsoleScrubber(state_dir.console_path(self.run_id), creds.secret_values(env))
         self.console(f"attempt {state.get('attempt', 1)}: {' '.join(argv)}")
+        if state.get("zygote"):
+            self.update(zygote=None)  # one warm start per launch: a resume spawns plainly
+            if self.start_warm(state["zygote"], argv, env):
+                return
+        if self.stop_requested():
+            return
         log = open(state_dir.console_path(self.run_id), "ab")
         try:
             self.proc = subprocess.Popen(
@@ -101,7 +96,9 @@ class Supervisor:
             )
         finally:
             log.close()
-        pid = self.proc.pid
+        self.record_start(self.proc.pid, argv, warm=False)
+
+    def record_start(self, pid: int, argv: list[str], **extra: Any) -> None:
         self.update(
             status=Status.RUNNING,
             pid=pid,
@@ -109,7 +106,31 @@ class Supervisor:
             pid_start=procs.start_time(pid),
             started_at=state_dir.now_iso(),
             argv=[creds.redact(a) for a in argv],
+            **extra,
         )
+
+    def start_warm(self, address: str, argv: list[str], env: dict[str, str]) -> bool:
+        """Fork the job from the batch's warm zygote; False (and a console line) when a plain spawn must
+        do. The pid is on record before the job runs a line."""
+        cwd = str(Path(self.spec.get("cwd") or ".").resolve())
+        request = {"argv": argv, "cwd": cwd, "env": env, "console": str(state_dir.console_path(self.run_id))}
+        exit_file = state_dir.record_dir(self.run_id) / "job_exit.json"
+        try:
+            job = zygote_client.warm_start(address, request, exit_file, self.stop_requested)
+            self.record_start(job.pid, argv, warm=True)
+            job.go()
+        except zygote_client.ZygoteUnavailable as exc:
+            stopping = self.stop_requested()
+            self.console(
+                "stop requested before the job started"
+                if stopping
+                else f"warm start unavailable ({exc}): plain spawn"
+            )
+            return False
+        self.console(f"forked from the warm zygote (pid {job.pid})")
+        job.on_lost = self.console
+        self.proc = job
+        return True
 
     def begin_stop(self) -> None:
         grace = self.grace()
@@ -185,9 +206,28 @@ class Supervisor:
         except Exception as exc:
             self.finish(None, error=f"could not start: {exc}")
             return 1
+        if self.proc is None:  # a stop came while it waited for the zygote
+            self.finish(None)
+            return 0
         rc = self.watch()
         self.finish(rc)
         return 0
+
+
+def job_env(spec: dict[str, Any]) -> dict[str, str]:
+    """The environment a run's job gets (the zygote of a batch is started with the same)."""
+    env = creds.job_environment(spec.get("cwd", "."))
+    if spec.get("local"):
+        from runner.control.localenv import backend_env
+
+        env.update(backend_env())
+        env.setdefault("HF_HUB_OFFLINE", "1")  # the tiny model and tokenizer are local
+    else:
+        check = creds.check(env, local=False, wandb_project=spec.get("wandb_project"))
+        if not check.ok:
+            raise RuntimeError(check.message())
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
 
 
 def next_queued() -> None:
