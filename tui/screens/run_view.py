@@ -1,4 +1,8 @@
-"""Screen 2: one run in detail: charts, latest values, config, checkpoints, console, bad lines."""
+"""Screen 2: one run in detail: charts, latest values, config, checkpoints, console, bad lines.
+
+Only the Charts tab is built when the view opens; every other tab's content is mounted, then filled from
+the latest snapshot, the first time that tab is shown (opening a run costs one chart, not nine panes).
+"""
 
 from __future__ import annotations
 
@@ -14,27 +18,29 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widget import Widget
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from runner.runs.snapshot import RunSnapshot
 from runner.runs.summary import RunDetail
 from tui.format import number, progress, status_text
 from tui.screens.run_actions import RunControlMixin, control_bindings
-from tui.screens.tabs import TabKeys, tab_bindings
+from tui.screens.tabs import SteadyFooter, TabKeys, tab_bindings
 from tui.typed import tapp
 from tui.widgets.alert_table import AlertTable, steps_text
 from tui.widgets.chart_keys import ChartKeys, chart_bindings
-from tui.widgets.chat_pane import ChatPane
 from tui.widgets.metric_chart import ChartMarker, MetricChart
 from tui.widgets.metric_picker import MetricPicker
-from tui.widgets.result_view import ResultView
 from tui.widgets.run_info import RunInfoBar
 from tui.widgets.run_panes import CheckpointTable, LatestTable, TextPane, config_text, problems_text
 
 if TYPE_CHECKING:
     from runner.alerts.alert import Alert
+    from tui.widgets.chat_pane import ChatPane
+    from tui.widgets.result_view import ResultView
 
 TABS = ("charts", "alerts", "latest", "config", "checkpoints", "console", "problems", "chat", "results")
+TAB_LABELS = ("Charts", "Alerts", "Latest", "Config", "Checkpoints", "Console", "Bad lines", "Chat", "Results")
 # the widget that takes focus when a tab is shown (a hidden focused widget would pull the tab back)
 TAB_FOCUS = {
     "charts": "#metric-list",
@@ -83,6 +89,8 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
         self.detail: RunDetail | None = None
         self.keys: list[str] = []
         self._pending: RunSnapshot | None = None  # arrived before the widgets were mounted
+        self._snap: RunSnapshot | None = None  # the latest applied: fills a tab built later
+        self._ready = {"charts"}  # tabs whose content is mounted (the others are built when first shown)
         # held by reference: a live refresh never queries the tree (it may be mounting or going away)
         self.picker = MetricPicker(id="picker")
         self.chart = MetricChart(id="chart")
@@ -92,8 +100,8 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
         self.checkpoints = CheckpointTable(id="checkpoint-table")
         self.console = TextPane(id="console-text", classes="follow")
         self.problems = TextPane(id="problems-text")
-        self.chat_pane = ChatPane(path, id="chat-pane")
-        self.result_view = ResultView(path, id="result-view")
+        self.chat_pane: ChatPane | None = None  # imported and built when the Chat tab is first shown
+        self.result_view: ResultView | None = None
         self.alert_table = AlertTable(with_run=False, id="run-alert-table")
         self.title_bar = Static("", id="run-title")
         self.chart_status = Static("", id="chart-status")
@@ -111,23 +119,9 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
                     with Vertical(id="chart-box"):
                         yield self.chart
                         yield self.chart_status
-            with TabPane("Alerts", id="alerts"):
-                yield self.alert_table
-            with TabPane("Latest", id="latest"):
-                yield self.latest
-            with TabPane("Config", id="config"):
-                yield self.config_pane
-            with TabPane("Checkpoints", id="checkpoints"):
-                yield self.checkpoints
-            with TabPane("Console", id="console"):
-                yield self.console
-            with TabPane("Bad lines", id="problems"):
-                yield self.problems
-            with TabPane("Chat", id="chat"):
-                yield self.chat_pane
-            with TabPane("Results", id="results"):
-                yield self.result_view
-        yield Footer()
+            for tab, label in zip(TABS[1:], TAB_LABELS[1:], strict=True):
+                yield TabPane(label, id=tab)  # empty until first shown
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self._status()
@@ -144,6 +138,7 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
             self._pending = snap
             return
         self._pending = None
+        self._snap = snap
         detail = snap.detail
         first = self.detail is None
         self.detail = detail
@@ -164,16 +159,58 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
             chart.replot()
         if all(k in snap.series for k in self.keys):
             chart.set_data(snap.series, self.keys)
-        self.latest.show(detail.summary.latest, snap.last_steps, detail.summary.step)
-        self.config_pane.show(config_text(detail.config, detail.config_error))
-        self.checkpoints.show(detail.checkpoints)
-        self.chat_pane.set_checkpoints(detail.checkpoints)
-        self.console.show("\n".join(detail.console_tail) or "no logs.log")
-        self.problems.show(problems_text(detail.bad, detail.summary.bad_lines))
+        for tab in self._ready - {"charts"}:
+            self._fill(tab, snap)
         self._problems_label(detail.summary.bad_lines)
-        self.alert_table.show(snap.alerts)
         self._alerts_label(snap.alerts)
         self._status()
+
+    def _fill(self, tab: str, snap: RunSnapshot) -> None:
+        """Show ``snap`` in the (mounted) content of ``tab``."""
+        detail = snap.detail
+        if tab == "latest":
+            self.latest.show(detail.summary.latest, snap.last_steps, detail.summary.step)
+        elif tab == "config":
+            self.config_pane.show(config_text(detail.config, detail.config_error))
+        elif tab == "checkpoints":
+            self.checkpoints.show(detail.checkpoints)
+        elif tab == "chat" and self.chat_pane is not None:
+            self.chat_pane.set_checkpoints(detail.checkpoints)
+        elif tab == "console":
+            self.console.show("\n".join(detail.console_tail) or "no logs.log")
+        elif tab == "problems":
+            self.problems.show(problems_text(detail.bad, detail.summary.bad_lines))
+        elif tab == "alerts":
+            self.alert_table.show(snap.alerts)
+
+    def _content(self, tab: str) -> Widget:
+        """The widget a tab holds (the chat and results widgets are imported only now)."""
+        if tab == "chat":
+            from tui.widgets.chat_pane import ChatPane
+
+            self.chat_pane = ChatPane(self.path, id="chat-pane")
+            return self.chat_pane
+        if tab == "results":
+            from tui.widgets.result_view import ResultView
+
+            self.result_view = ResultView(self.path, id="result-view")
+            return self.result_view
+        panes: dict[str, Widget] = {
+            "alerts": self.alert_table,
+            "latest": self.latest,
+            "config": self.config_pane,
+            "checkpoints": self.checkpoints,
+            "console": self.console,
+            "problems": self.problems,
+        }
+        return panes[tab]
+
+    async def _build(self, tab: str) -> None:
+        """Mount ``tab``'s content, then fill it from the latest snapshot."""
+        self._ready.add(tab)  # before the await: a second activation meanwhile builds nothing
+        await self.query_one(f"#{tab}", TabPane).mount(self._content(tab))
+        if self._snap is not None:
+            self._fill(tab, self._snap)
 
     def _problems_label(self, n_bad: int) -> None:
         label = f"Bad lines ({n_bad})" if n_bad else "Bad lines"
@@ -276,12 +313,16 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
 
     def action_show_tab(self, tab: str) -> None:
         self.query_one(TabbedContent).active = tab
-        self.query_one(TAB_FOCUS[tab]).focus()
+        if tab in self._ready:
+            self.query_one(TAB_FOCUS[tab]).focus()
+        # else: focused once built, by _tab_shown
 
     @on(TabbedContent.TabActivated)
-    def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
+    async def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
         pane = event.pane.id or ""
-        if pane == "results":
+        if pane in TAB_FOCUS and pane not in self._ready:
+            await self._build(pane)  # a results view reads its folder as it mounts
+        elif pane == "results" and self.result_view is not None:
             self.result_view.reload()  # the experiment may have written its folder since
         if pane in TAB_FOCUS and not self.query_one(TAB_FOCUS[pane]).has_focus_within:
             if not isinstance(self.focused, Input) or pane != "charts":
