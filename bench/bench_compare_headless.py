@@ -145,19 +145,17 @@ def run_part(name: str, folder: Path) -> dict[str, Any]:
 
 
 def report(tt: dict[str, Any], pd_: dict[str, Any]) -> None:
-    def show(label: str, m: dict[str, float]) -> None:
-        print(f"  {label:40} wall {m['wall']:7.3f} s   cpu {m['cpu']:7.3f} s")
+    def show(timings: dict[str, Any]) -> None:
+        for label, m in timings.items():
+            if isinstance(m, dict) and "wall" in m:
+                print(f"  {label:40} wall {m['wall']:7.3f} s   cpu {m['cpu']:7.3f} s")
 
     print("tinkertop (runner.compare):")
-    for k, v in tt.items():
-        if isinstance(v, dict) and "wall" in v:
-            show(k, v)
+    show(tt)
     rss, peak = tt["rss_mb_after_overlay"], tt["rss_mb_peak"]
     print(f"  resident memory: {rss:.0f} MB after the overlay read, {peak:.0f} MB peak")
     print("pandas baseline (the same files, its own fresh interpreter):")
-    for k, v in pd_.items():
-        if isinstance(v, dict) and "wall" in v:
-            show(k, v)
+    show(pd_)
     rss, peak = pd_["rss_mb_after_read"], pd_["rss_mb_peak"]
     print(f"  resident memory: {rss:.0f} MB after read_json, {peak:.0f} MB peak")
     overlay, cold = tt["overlay (read 200 runs + 1 metric)"], tt["compare_table (cold)"]

@@ -17,29 +17,53 @@ cookbook's heavy imports (torch, transformers) never enter the caller's process.
 from __future__ import annotations
 
 import json
-import shlex
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from runner.control.launch import LaunchRequest, PlannedRun
+from runner.control.launch_form import (
+    FIELD_KEYS,
+    LAUNCH_TIMEOUT_S,
+    RESULTS_DIR,
+    LaunchForm,
+    LaunchResult,
+    form_from_spec,
+)
 from runner.control.pending import PendingRuns
+from runner.experiment.start import (
+    EXPERIMENT_LOG,
+    ExperimentStarted,
+    experiment_exit,
+    start_experiment,
+    validate_experiment,
+)
 from runner.runs.status import StatusSource
 from runner.status import LIVE, Status
 
-__all__ = ["LaunchRequest", "PendingRuns", "PlannedRun", "Status"]
+__all__ = [
+    "EXPERIMENT_LOG",
+    "FIELD_KEYS",
+    "LAUNCH_TIMEOUT_S",
+    "RESULTS_DIR",
+    "ExperimentStarted",
+    "LaunchForm",
+    "LaunchRequest",
+    "LaunchResult",
+    "PendingRuns",
+    "PlannedRun",
+    "Status",
+    "experiment_exit",
+    "form_from_spec",
+    "start_experiment",
+    "validate_experiment",
+]
 
-FIELD_KEYS = {"model": "model_name", "renderer": "renderer_name", "learning_rate": "learning_rate"}
 LINEUP_TIMEOUT_S = 180.0
-LAUNCH_TIMEOUT_S = 600.0
 REPO = Path(__file__).resolve().parents[1]  # where ``python -m runner...`` finds this package
-RESULTS_DIR = "results"  # ``tinkertop experiment --out`` default
-EXPERIMENT_LOG = "experiment.log"  # in the results folder: the detached experiment's output
-_exits: dict[int, int] = {}  # pid -> exit code of the experiments this process started (reaped)
 
 
 def status_source() -> StatusSource:
@@ -48,76 +72,6 @@ def status_source() -> StatusSource:
     from runner.control.records import status_for
 
     return status_for
-
-
-@dataclass(frozen=True)
-class LaunchForm:
-    """What the launch form holds; ``request(cwd)`` is the launch it asks for."""
-
-    recipe: str
-    model: str = ""
-    renderer: str = ""
-    learning_rate: str = ""
-    local: bool = False
-    smoke: bool = False
-    queue: bool = False  # queue the runs (at most N at once) instead of starting them now
-    name: str = ""
-    overrides: str = ""  # free "key=value key=value" text (shell quoting allowed)
-    sweep: str = ""  # "key=a,b,c key2=x,y": one run per combination
-    experiment: bool = False  # base eval -> train -> trained eval (``tinkertop experiment``)
-    eval_set: str = ""  # a file or a benchmark name (``--eval-set``)
-    max_examples: str = ""  # ``--max-examples`` as typed (the CLI checks it)
-    results_dir: str = ""  # ``--out`` (empty: the CLI's default)
-
-    def override_list(self) -> list[str]:
-        out = [f"{key}={getattr(self, attr)}" for attr, key in FIELD_KEYS.items() if getattr(self, attr)]
-        return out + shlex.split(self.overrides)
-
-    def args(self) -> list[str]:
-        """The same launch as ``tinkertop launch`` arguments."""
-        args = [self.recipe, *self.override_list()]
-        args += ["--local"] if self.local else []
-        args += ["--smoke"] if self.smoke else []
-        args += ["--queue"] if self.queue else []
-        args += ["--name", self.name] if self.name else []
-        for item in shlex.split(self.sweep):
-            args += ["--sweep", item]
-        return args
-
-    def experiment_args(self) -> list[str]:
-        """The same experiment as ``tinkertop experiment`` arguments (ValueError: what the form lacks)."""
-        if self.sweep or self.queue:
-            raise ValueError("an experiment trains one run: no sweep, no queue")
-        if not self.eval_set:
-            raise ValueError("an experiment needs an eval set (a JSONL file or a benchmark name)")
-        args = ["experiment", self.recipe, *self.override_list(), "--eval-set", self.eval_set]
-        args += ["--max-examples", self.max_examples] if self.max_examples else []
-        args += ["--local"] if self.local else []
-        args += ["--smoke"] if self.smoke else []
-        args += ["--name", self.name] if self.name else []
-        return [*args, "--out", self.results_dir or RESULTS_DIR]
-
-    def request(self, cwd: Path) -> LaunchRequest:
-        """The launch request (ValueError: unbalanced quotes in the free fields)."""
-        return LaunchRequest(
-            recipe=self.recipe,
-            overrides=self.override_list(),
-            name=self.name or None,
-            local=self.local,
-            sweep=shlex.split(self.sweep),
-            queue=self.queue,
-            smoke=self.smoke,
-            cwd=Path(cwd),
-        )
-
-
-@dataclass
-class LaunchResult:
-    ok: bool
-    exit_code: int
-    error: str = ""  # what the launcher said on stderr (names the bad key or missing credential)
-    runs: list[PlannedRun] = field(default_factory=list)  # configs redacted
-    ids: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -297,29 +251,6 @@ def _config_value(path: str, key: str) -> object:
     return config.get(key) if config else None
 
 
-def form_from_spec(spec: dict[str, Any]) -> LaunchForm:
-    """Split a spec's overrides back into the form's fields."""
-    fields: dict[str, str] = {}
-    rest: list[str] = []
-    by_key = {key: attr for attr, key in FIELD_KEYS.items()}
-    for item in [*spec.get("user_overrides", []), *spec.get("combo", [])]:
-        key, _, value = str(item).partition("=")
-        if key in by_key:
-            fields[by_key[key]] = value
-        else:
-            rest.append(str(item))
-    return LaunchForm(
-        recipe=str(spec.get("recipe") or ""),
-        local=bool(spec.get("local")),
-        smoke=bool(spec.get("smoke")),
-        name=f"{spec.get('name', 'run')}-clone",
-        overrides=shlex.join(rest),
-        model=fields.get("model", ""),
-        renderer=fields.get("renderer", ""),
-        learning_rate=fields.get("learning_rate", ""),
-    )
-
-
 @dataclass(frozen=True)
 class RunInfo:
     """What the run view adds about control: supervisor status, exit code, console tail, W&B."""
@@ -341,83 +272,3 @@ def run_info(path: str) -> RunInfo:
     link = wandb_link(path, (console,) if console else ())
     tail = list((record or {}).get("console_tail") or [])
     return RunInfo(ref, tail, link.describe() if link else None, link.url if link else None)
-
-
-@dataclass(frozen=True)
-class ExperimentStarted:
-    """A detached ``tinkertop experiment``: its output goes to ``log`` in the ``results`` folder."""
-
-    log: Path
-    results: Path
-    pid: int
-    args: tuple[str, ...]
-
-
-def _experiment_cmd(form: LaunchForm, *extra: str) -> list[str]:
-    if not form.recipe:
-        raise ValueError("an experiment needs a RECIPE (see tinkertop launch --list)")
-    return [sys.executable, "-m", "runner.cli", *form.experiment_args(), *extra]
-
-
-def validate_experiment(form: LaunchForm, cwd: Path, timeout: float = LAUNCH_TIMEOUT_S) -> LaunchResult:
-    """``tinkertop experiment ... --dry-run --json``: the planned run, or the plan stage's error."""
-    try:
-        cmd = _experiment_cmd(form, "--dry-run", "--json")
-    except ValueError as exc:  # a missing field or unbalanced quotes
-        return LaunchResult(False, 2, str(exc))
-    done = subprocess.run(
-        cmd, cwd=cwd, capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=timeout
-    )
-    error = "\n".join(line.removeprefix("tinkertop: ") for line in done.stderr.strip().splitlines())
-    if done.returncode != 0:
-        return LaunchResult(False, done.returncode, error or f"tinkertop experiment exited {done.returncode}")
-    try:
-        data = json.loads(done.stdout)
-        plan = data["plan"]
-    except (ValueError, KeyError, TypeError) as exc:
-        return LaunchResult(False, -1, f"tinkertop experiment --dry-run: unreadable plan: {exc}")
-    note = f"experiment ({plan['task_type']}): base eval on {form.eval_set}, train, trained eval"
-    run = PlannedRun(
-        name=str(plan["name"]),
-        run_id="",
-        log_path=str(plan["log_path"]),
-        argv=[],
-        overrides=list(plan.get("launch", {}).get("overrides", [])),
-        config=dict(plan.get("config") or {}),
-        notes=[note, f"results: {data['results']} (log: {EXPERIMENT_LOG})"],
-    )
-    return LaunchResult(True, 0, error, [run])
-
-
-def start_experiment(form: LaunchForm, cwd: Path) -> ExperimentStarted:
-    """Start ``tinkertop experiment`` detached (own session, stdin closed: it outlives the app), its
-    output appended to ``<results>/experiment.log``. The environment is passed on as is (the key stays
-    in it, never in an argument or the log); this process reaps it (:func:`experiment_exit`).
-    ValueError: the form lacks a field; OSError: the folder or the process could not be made."""
-    cmd = _experiment_cmd(form)
-    results = (Path(cwd) / (form.results_dir or RESULTS_DIR)).resolve()
-    results.mkdir(parents=True, exist_ok=True)
-    log = results / EXPERIMENT_LOG
-    with open(log, "ab") as out:
-        out.write(f"$ tinkertop {shlex.join(cmd[3:])}\n".encode())
-        out.flush()
-        proc = subprocess.Popen(
-            cmd,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
-    threading.Thread(target=_reap, args=(proc,), name=f"reap-{proc.pid}", daemon=True).start()
-    return ExperimentStarted(log, results, proc.pid, tuple(cmd[3:]))
-
-
-def _reap(proc: subprocess.Popen[bytes]) -> None:
-    _exits[proc.pid] = proc.wait()
-
-
-def experiment_exit(started: ExperimentStarted) -> int | None:
-    """The exit code of an experiment this process started, None while it runs."""
-    return _exits.get(started.pid)

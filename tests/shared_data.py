@@ -14,9 +14,13 @@ import shutil
 import sys
 from pathlib import Path
 
+import pytest
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED = Path(os.environ.get("TINKERTOP_SHARED") or REPO.parent / "shared")
 NEEDED = ("realdata", "formats")
+IF_RLVR = SHARED / "realdata" / "sushantmehta_tinker-cookbook_IF_RLVR"  # five public runs, one folder
+needs_if_rlvr = pytest.mark.skipif(not IF_RLVR.is_dir(), reason="../shared/realdata absent")
 
 
 def in_ci() -> bool:

@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 
 OPEN_HOLD_S = 1.0  # the full read pauses this long when a run is opened during it (read, then drawn)
+# a run off screen is judged by the alert rules at most this often (all the lines it added at once): the
+# rules cost the same for one line as for ten, and most of the app's CPU with many runs appending
+JUDGE_EVERY_S = 3.0
 
 
 @dataclass(frozen=True)
@@ -97,17 +100,19 @@ class Follower:
             assert self._store is not None
             summaries = list(self._store.refresh(changed))
             self._index_configs(self._store, summaries, self.configs)
-            self._judge(self._store, summaries)
+            self._judge(self._store, summaries, JUDGE_EVERY_S)
             return summaries
 
-    def _judge(self, store: RunStore, summaries: list[RunSummary]) -> None:
-        """Run the alert rules on the runs in ``summaries`` and write their flags into them."""
+    def _judge(self, store: RunStore, summaries: list[RunSummary], defer_s: float = 0.0) -> None:
+        """Run the alert rules on the runs in ``summaries`` and write their flags into them; runs off
+        screen judged less than ``defer_s`` ago keep their alerts until a later call (the timer's)."""
         if self.board is None:
             from runner.alerts.board import AlertBoard
             from runner.paths import workspace_for
 
             self.board = AlertBoard(workspace_for(self.roots))
-        self.board.judge(store, summaries)
+        focus = self.focus
+        self.board.judge(store, summaries, defer_s=defer_s, urgent=(focus.path,) if focus else ())
 
     @property
     def store(self) -> RunStore | None:
@@ -146,7 +151,7 @@ class Follower:
         if store is None:
             return []
         summaries = store.summaries()
-        self._judge(store, summaries)  # the time rules (stalled) and supervisor states (crashed, lost)
+        self._judge(store, summaries, JUDGE_EVERY_S)  # the time rules (stalled), supervisor states
         return summaries
 
     def watch(self, stop: threading.Event) -> Iterable[set[Path]]:

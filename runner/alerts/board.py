@@ -6,12 +6,19 @@ summary (``alert_flag``, ``alert_severity``) and keeps ``alerts`` (run path -> a
 replaced by a new dict whenever anything in it changed, so a reader holding the old one never sees
 it change under it. Settings come from ``tinkertop.toml`` in the workspace; a broken file leaves the
 defaults in force and says why in ``settings_error``.
+
+``defer_s`` (the app's): a run judged less than ``defer_s`` seconds ago keeps its alerts until a later
+call, unless it is ``urgent`` (the run on screen). A run appending a line a second is then judged once
+per ``defer_s`` over all the lines it added (the rules' cost is per evaluation, not per line), and its
+flag lags by at most ``defer_s`` plus the caller's period (the app re-judges every run on a timer).
 """
 
 from __future__ import annotations
 
+import math
 import threading
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +32,10 @@ from runner.runs.summary import RunSummary
 class AlertBoard:
     """Alerts of the runs of one workspace. Thread-safe."""
 
-    def __init__(self, workspace: Path) -> None:
+    def __init__(self, workspace: Path, clock: Callable[[], float] = time.monotonic) -> None:
         self.workspace = Path(workspace)
+        self._clock = clock  # for defer_s (a test seam: a fake clock)
+        self._judged_at: dict[str, float] = {}  # run path -> when its rules last ran
         self.settings_error = ""
         try:
             settings = load_settings(self.workspace)
@@ -37,16 +46,28 @@ class AlertBoard:
         self.alerts: dict[str, list[Alert]] = {}
         self._lock = threading.Lock()
 
-    def judge(self, store: Any, summaries: Iterable[RunSummary], now: float | None = None) -> None:
-        """Judge the runs behind ``summaries`` (a :class:`RunStore`'s) and annotate the summaries."""
+    def judge(
+        self, store: Any, summaries: Iterable[RunSummary], now: float | None = None,
+        defer_s: float = 0.0, urgent: Collection[str] = (),
+    ) -> None:  # fmt: skip
+        """Judge the runs behind ``summaries`` (a :class:`RunStore`'s) and annotate the summaries; with
+        ``defer_s``, runs judged less than that long ago (and not ``urgent``) keep their alerts."""
         with self._lock:
             alerts = self.alerts  # copied on the first change: readers of the old dict see no change
+            t = self._clock()
             for summary in summaries:
                 run = store.get(summary.path) if not summary.removed else None
                 if run is None:
                     self.engine.forget(summary.path)
+                    self._judged_at.pop(summary.path, None)
                     found = None
+                elif (
+                    summary.path not in urgent and t - self._judged_at.get(summary.path, -math.inf) < defer_s
+                ):
+                    annotate(summary, alerts.get(summary.path, []))  # judged a moment ago: later
+                    continue
                 else:
+                    self._judged_at[summary.path] = t
                     try:
                         found = self.engine.evaluate(run, now, summary)
                     except Exception as exc:  # noqa: BLE001 - one run's rules never take down the others

@@ -1,8 +1,9 @@
 """The alert engine: per-run incremental state, judged again only where the run changed.
 
 ``AlertEngine(settings).evaluate(run)`` returns every episode of every rule on that run, newest
-first. Metric rules see only the points added since the last call. What changed under them starts
-over: a table reset (a file truncated, replaced or rewritten) starts the run over; lines merged into
+first. Metric rules see only the points added since the last call, and the engine copies only the rows
+added since plus the columns the rules read (see :mod:`runner.alerts.feed`). What changed under them
+starts over: a table reset (a file truncated, replaced or rewritten) starts the run over; lines merged into
 rows already judged (an eval line on a train step, a resume logging steps again) start over every
 (rule, metric) that had judged that step, and the non-finite scan goes back to that row. File rules
 (status, console, disk) are cheap and judged each call, with their episodes kept here so an ongoing
@@ -21,7 +22,8 @@ from runner.alerts import filerules, rules, rules_more
 from runner.alerts.acks import AckStore
 from runner.alerts.alert import Alert, severity_of, worst
 from runner.alerts.episodes import Episode, Tracker
-from runner.alerts.series import Points, nonfinite_keys, points_of, read_column
+from runner.alerts.feed import Feed
+from runner.alerts.series import nonfinite_keys
 from runner.alerts.settings import Settings
 
 RULES: tuple[rules.Rule, ...] = (
@@ -56,6 +58,7 @@ class _RunState:
     trackers: dict[tuple[str, str], Tracker] = field(default_factory=dict)
     series_alerts: list[Alert] = field(default_factory=list)
     file_onsets: dict[tuple[str, str], tuple[int | None, int]] = field(default_factory=dict)
+    feed: Feed = field(default_factory=Feed)  # new rows, and the columns the rules read, per evaluation
 
 
 class AlertEngine:
@@ -81,9 +84,13 @@ class AlertEngine:
                 if table.resets != state.resets:  # emptied since (truncated, replaced, rewritten)
                     state.trackers.clear()
                     state.selection, state.nf_rows, state.resets, merged = (-1, []), 0, table.resets, None
+                    state.feed.clear()
+                elif merged is not None:  # rows already taken in changed: the feed starts over
+                    state.feed.clear()
                 self._judge_series(run, state, merged)
                 state.version = version
             alerts = state.series_alerts + self._file_alerts(run, state, now, summary)
+            state.feed.release()
         if self.acks is not None:
             alerts = [self.acks.mark(a) for a in alerts]
         return sorted(alerts, key=_newest_first)
@@ -102,16 +109,10 @@ class AlertEngine:
     # ---- metric rules ----------------------------------------------------------------------
     def _judge_series(self, run: Any, state: _RunState, merged: tuple[int, int] | None) -> None:
         table, s = run.table, self.settings
-        cols = table.columns_since()  # every numeric column, one consistent copy
+        cols = state.feed.advance(table)  # the new rows of every numeric column, one consistent copy
         if merged is not None:
             _start_over_from(state, *merged)
-        cache: dict[str, Points] = {}
-
-        def points(key: str) -> Points:
-            if key not in cache:
-                cache[key] = points_of(cols, key)
-            return cache[key]
-
+        points = state.feed.points
         ctx = rules.Ctx(s, points, list(cols.values), _config(run))
         if state.selection[0] != len(ctx.keys):  # keys only ever get added (a reset clears the state)
             state.selection = (len(ctx.keys), self._select(ctx))
@@ -182,7 +183,7 @@ class AlertEngine:
             console_tail=run.console_tail(),
             metrics_mtime=_mtime(run),
             step_seconds=filerules.median_interval(
-                run.table.seen_times, read_column(run.table, "time/total").values
+                run.table.seen_times, state.feed.points("time/total").values
             )
             if summary.status == "running"
             else None,

@@ -14,6 +14,7 @@ from runner.alerts.rules import Ctx, Rule, _judgement, _log_z, fmt, is_train, sh
 from runner.alerts.series import (
     Points,
     align,
+    head_median,
     majority,
     rolling_count,
     rolling_max,
@@ -45,7 +46,7 @@ class _VsBaseline(Rule):
         baseline; None when there is nothing to judge or the baseline is not above 0."""
         n0 = int(self.p(ctx, "baseline", key))
         idx = np.arange(max(lo, n0 + lag), len(pts))
-        base = _baseline(pts.values, n0)
+        base = head_median(pts, n0)
         return (idx, base) if len(idx) and base > 0 else None
 
 

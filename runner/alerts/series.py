@@ -9,7 +9,7 @@ order; ``nonfinite_keys`` finds the keys with a NaN/Inf among some rows in one p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,20 +26,39 @@ class Points:
 
     steps: np.ndarray  # int64
     values: np.ndarray  # float64
+    # facts about the first points, shared by every Points of one growing series (see head_median)
+    memo: dict[Any, Any] | None = field(default=None, compare=False, repr=False)
 
     def __len__(self) -> int:
         return len(self.steps)
 
 
+def head_median(pts: Points, n: int) -> float:
+    """The median of the finite values among ``pts``' first ``n`` points (NaN when none); remembered in
+    ``pts.memo`` once ``n`` points are in (they never change after: the series only grows)."""
+    memo = pts.memo
+    if memo is not None and ("head_median", n) in memo:
+        return float(memo["head_median", n])
+    head = pts.values[:n]
+    head = head[np.isfinite(head)]
+    out = float(np.median(head)) if len(head) else float("nan")
+    if memo is not None and len(pts) >= n:
+        memo["head_median", n] = out
+    return out
+
+
 EMPTY = Points(np.zeros(0, dtype=np.int64), np.zeros(0))
 
 
-def points_of(cols: Columns, key: str) -> Points:
-    """``key``'s present points (numbers only, NaN/Inf kept) in ``cols``, as arrays ordered by step."""
+def points_of(cols: Columns, key: str, end: int | None = None) -> Points:
+    """``key``'s present points (numbers only, NaN/Inf kept) in ``cols`` (up to table row ``end`` when
+    given), as arrays ordered by step."""
     raw = cols.values.get(key)
     if raw is None:
         return EMPTY
     n = min(len(cols.steps), len(raw), len(cols.present[key]))
+    if end is not None:
+        n = max(min(n, end - cols.start), 0)
     present = np.frombuffer(cols.present[key], dtype=np.bool_, count=n)
     steps = np.frombuffer(cols.steps, dtype=np.int64, count=n)[present]
     values = np.frombuffer(raw, dtype=np.float64, count=n)[present]

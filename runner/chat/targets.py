@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner.json_rows import json_objects
+
 BASE = "base"
 FINAL = "final"
 
@@ -79,25 +81,12 @@ def choices_from_records(records: list[dict[str, Any]]) -> list[Choice]:
 
 def read_records(path: Path) -> tuple[list[dict[str, Any]], list[str]]:
     """The records of ``checkpoints.jsonl`` and a note per line that is not a JSON object."""
-    records: list[dict[str, Any]] = []
-    notes: list[str] = []
     try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        data = path.read_bytes()
     except FileNotFoundError:
         return [], []
-    for number, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            rec = json.loads(line)
-        except json.JSONDecodeError as exc:
-            notes.append(f"{path}:{number}: not JSON ({exc.msg})")
-            continue
-        if isinstance(rec, dict):
-            records.append(rec)
-        else:
-            notes.append(f"{path}:{number}: not a JSON object")
-    return records, notes
+    notes: list[str] = []
+    return [rec for _, rec in json_objects(data, str(path), notes)], notes
 
 
 def _config(run: Path) -> dict[str, Any]:

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from runner.control.creds import redact
+from runner.experiment.results import write_atomic
 
 HEADLINE = (
     "env/all/reward/total",
@@ -100,7 +100,7 @@ def fill_metrics(path: Path, status: str, exit_code: int | None, log_path: Path,
     lines.append(f"- last step: {step if step is not None else 'none logged'}")
     lines += [f"- `{key}`: {_fmt(value)}" for key, value in values.items()]
     head = text.split(METRICS_MARK, 1)[0]
-    _write_atomic(path, redact(head + "\n".join(lines) + "\n"))
+    write_atomic(path, redact(head + "\n".join(lines) + "\n"))
 
 
 RESULTS_MARK = "## Experiment results"
@@ -116,14 +116,4 @@ def fill_results(path: Path, lines: list[str]) -> None:
     head, mark, tail = text.partition(METRICS_MARK)
     head = head.split(RESULTS_MARK, 1)[0].rstrip("\n") + "\n\n"
     section = "\n".join([RESULTS_MARK, "", *lines, "", ""])
-    _write_atomic(path, redact(head + section + mark + tail))
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Replace ``path`` in one step (temp file beside it + ``os.replace``): readers never see half."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_text(text)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    write_atomic(path, redact(head + section + mark + tail))

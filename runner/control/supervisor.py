@@ -18,6 +18,7 @@ from typing import Any
 
 from runner.control import creds, experiments, procs, state_dir, zygote_client
 from runner.control.scrub import ConsoleScrubber
+from runner.control.spawn import start_detached
 from runner.status import Status
 
 POLL_S = 0.2
@@ -82,20 +83,8 @@ class Supervisor:
                 return
         if self.stop_requested():
             return
-        log = open(state_dir.console_path(self.run_id), "ab")
-        try:
-            self.proc = subprocess.Popen(
-                argv,
-                cwd=self.spec.get("cwd") or None,
-                env=env,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-                close_fds=True,
-            )
-        finally:
-            log.close()
+        with open(state_dir.console_path(self.run_id), "ab") as log:
+            self.proc = start_detached(argv, log, cwd=self.spec.get("cwd") or None, env=env)
         self.record_start(self.proc.pid, argv, warm=False)
 
     def record_start(self, pid: int, argv: list[str], **extra: Any) -> None:

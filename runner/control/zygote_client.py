@@ -13,7 +13,6 @@ import json
 import os
 import select
 import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,6 +22,8 @@ from typing import Any
 
 from runner import paths
 from runner.control import procs
+from runner.control.spawn import start_detached
+from runner.control.state_dir import read_json
 
 START_WAIT_S = 300.0  # the zygote may still be importing torch on a busy machine
 POLL_S = 0.2
@@ -53,16 +54,8 @@ def start_zygote(
     log_path = paths.state_dir() / "zygote.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "ab") as log:
-        proc = subprocess.Popen(
-            [python, "-m", "runner.control.zygote", address, "--warm", module, *extra],
-            cwd=str(cwd),
-            env=dict(env),
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-            close_fds=True,
-        )
+        argv = [python, "-m", "runner.control.zygote", address, "--warm", module, *extra]
+        proc = start_detached(argv, log, cwd=cwd, env=env)
     deadline = time.monotonic() + BIND_WAIT_S
     while not os.path.exists(address):  # it binds before its imports: moments after it starts
         if proc.poll() is not None or time.monotonic() > deadline:
@@ -148,18 +141,10 @@ class WarmJob:
             return self.returncode
         if procs.alive(self.pid, self.pid_start):
             return None
-        data = _read_json(self.exit_file)
+        data = read_json(self.exit_file)
         code = data.get("exit_code") if data else None
         self.returncode = code if isinstance(code, int) else -9  # killed with no word: as SIGKILL
         return self.returncode
-
-
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def warm_start(

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from runner.experiment import results as R
+from runner.json_rows import json_values
 
 TOL = 1e-6
 
@@ -72,20 +73,13 @@ def row_problems(name: str, number: int, row: Any, task: str) -> list[str]:
 
 def load_rows(folder: Path, name: str, task: str, problems: list[str]) -> list[dict[str, Any]] | None:
     try:
-        text = (folder / name).read_text()
+        data = (folder / name).read_bytes()
     except OSError as exc:
         problems.append(f"{name}: missing or unreadable ({exc.strerror or exc})")
         return None
     rows: list[dict[str, Any]] = []
     last = -1
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            problems.append(f"{name}:{number}: not JSON ({exc})")
-            continue
+    for number, row in json_values(data, name, problems):
         found = row_problems(name, number, row, task)
         problems.extend(found)
         if not found:
@@ -132,19 +126,15 @@ def log_folder(got: Loaded) -> Path | None:
 
 
 def check_final(got: Loaded) -> Item:
+    from runner.chat.targets import read_records
     from runner.experiment.summary import run_id_of
 
     logs = log_folder(got)
     if logs is None:
         log_path = (got.summary or {}).get("log_path")
         return Item("final checkpoint", False, f"no checkpoints.jsonl under log_path {log_path!r}")
-    records = []
-    for line in (logs / "checkpoints.jsonl").read_text(errors="replace").splitlines():
-        try:
-            records.append(json.loads(line))
-        except ValueError:
-            continue
-    if not any(isinstance(r, dict) and r.get("name") == "final" for r in records):
+    records, _notes = read_records(logs / "checkpoints.jsonl")
+    if not any(r.get("name") == "final" for r in records):
         return Item("final checkpoint", False, f"{logs / 'checkpoints.jsonl'}: no 'final' record")
     last_id = run_id_of(str(records[-1].get("state_path", "")))
     said = (got.summary or {}).get("tinker_run_id")

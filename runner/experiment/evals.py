@@ -8,12 +8,13 @@ here too (cheap); everything from ``tinker``/``tinker_cookbook`` is imported ins
 
 from __future__ import annotations
 
-import json
 import random
 import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from runner.json_rows import json_objects
 
 ARITHMETIC = "arithmetic"
 ARITHMETIC_SEED = 20_240_613  # held out: not the training stream's seeds
@@ -61,21 +62,14 @@ def arithmetic_set(n: int) -> list[QA]:
 
 def _jsonl(path: Path) -> list[tuple[int, dict[str, Any]]]:
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as exc:
         raise EvalSetError(f"{path}: cannot read: {exc.strerror or exc}") from exc
-    out = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise EvalSetError(f"{path}:{number}: not JSON: {exc}") from exc
-        if not isinstance(row, dict):
-            raise EvalSetError(f"{path}:{number}: a row must be a JSON object")
-        out.append((number, row))
-    return out
+    problems: list[str] = []
+    rows = list(json_objects(data, str(path), problems))
+    if problems:
+        raise EvalSetError(problems[0])
+    return rows
 
 
 def qa_file(path: Path, limit: int | None) -> list[QA]:

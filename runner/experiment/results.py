@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from runner.json_rows import json_objects
+
 BASE_FILE = "base_model.jsonl"
 TRAINED_FILE = "trained_model.jsonl"
 SUMMARY_FILE = "summary.json"
@@ -152,21 +154,18 @@ def flipped(task_type: str, base: list[dict[str, Any]], trained: list[dict[str, 
 
 def read_rows(path: Path) -> list[dict[str, Any]]:
     """The rows of a JSONL results file, sorted by index; a bad line raises naming file and line."""
-    rows: list[dict[str, Any]] = []
     try:
-        text = path.read_text()
+        data = path.read_bytes()
     except OSError as exc:
         raise ResultsError(f"{path.name}: cannot read: {exc.strerror or exc}") from exc
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            raise ResultsError(f"{path.name}:{number}: not JSON: {exc}") from exc
-        if not isinstance(row, dict) or not isinstance(row.get("index"), int):
-            raise ResultsError(f"{path.name}:{number}: a row must be an object with an integer index")
+    problems: list[str] = []
+    rows: list[dict[str, Any]] = []
+    for number, row in json_objects(data, path.name, problems):
+        if not isinstance(row.get("index"), int):
+            problems.append(f"{path.name}:{number}: a row must be an object with an integer index")
         rows.append(row)
+    if problems:
+        raise ResultsError(problems[0])
     return sorted(rows, key=lambda r: int(r["index"]))
 
 

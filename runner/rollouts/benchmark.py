@@ -19,12 +19,27 @@ from runner.rollouts.current import parse_summaries
 from runner.rollouts.trajectory import Iteration, IterationRef, Message, RolloutError, Trajectory
 
 TRAJECTORIES = "trajectories.jsonl"
+FIND_DEPTH = 4  # benchmark results are looked for this many folders down the run folder
 SHAPE: dict[str, type] = {"metrics": dict, "logs": dict, "turns": list}
 
 
 def _paths(path: Path) -> tuple[Path, Path]:
     folder = path if path.is_dir() else path.parent
     return (folder / TRAJECTORIES if path.is_dir() else path), folder / "result.json"
+
+
+def find_benchmarks(run: Path, depth: int = FIND_DEPTH) -> list[IterationRef]:
+    """The cookbook's benchmark results saved inside the run folder (``trajectories.jsonl`` with
+    ``result.json`` beside it, at most ``depth`` folders down), one ref each; unreadable ones skipped."""
+    refs = []
+    for d in range(1, depth + 1):
+        for path in sorted(run.glob("*/" * d + TRAJECTORIES)):
+            if (path.parent / "result.json").is_file():
+                try:
+                    refs.append(load_benchmark(path.parent).ref)
+                except (RolloutError, OSError):
+                    continue
+    return refs
 
 
 def load_benchmark(path: Path) -> Iteration:

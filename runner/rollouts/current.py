@@ -16,6 +16,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from runner.json_rows import json_objects
 from runner.rollouts import build
 from runner.rollouts.logtree import TreeLog, walk
 from runner.rollouts.trajectory import Iteration, IterationRef, RolloutError
@@ -155,17 +156,7 @@ def parse_summaries(
     JSON, not an object, or a field of the wrong type (``shape``)."""
     records: list[dict[str, Any]] = []
     problems: list[str] = []
-    for lineno, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{source}:{lineno}: not a JSON line ({exc.msg}, column {exc.colno})")
-            continue
-        if not isinstance(record, dict):
-            problems.append(f"{source}:{lineno}: a summary is a JSON object, not {type(record).__name__}")
-            continue
+    for lineno, record in json_objects(data, source, problems):
         if (why := shape_problem(record, shape, step_shape)) is not None:
             problems.append(f"{source}:{lineno}: {why}")
             continue

@@ -10,13 +10,13 @@ is the union of its spans over the summed step walls; ``waiting`` is the time no
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from runner.json_rows import json_values
 from runner.rollouts.trajectory import Span, StepTiming, Timing
 
 PHASES = ("sampling", "scoring", "training", "checkpoint", "eval", "other", "waiting")
@@ -118,16 +118,10 @@ def read_timing(run: Path) -> Timing:
     if data is None:
         return Timing(str(source))
     steps: dict[int, StepTiming] = {}
-    problems = []
-    for lineno, line in enumerate(data.decode("utf-8", errors="replace").splitlines(), start=1):
-        if not line.strip():
-            continue
+    problems: list[str] = []
+    for lineno, value in json_values(data, str(source), problems):
         skipped: list[str] = []
-        try:
-            step = parse_line(json.loads(line), skipped)
-        except json.JSONDecodeError as exc:
-            problems.append(f"{source}:{lineno}: not a JSON line ({exc.msg}, column {exc.colno})")
-            continue
+        step = parse_line(value, skipped)
         problems += [f"{source}:{lineno}: span {name!r} has a non-finite time" for name in skipped]
         if step is None:
             problems.append(f"{source}:{lineno}: not a timing record (no integer step)")

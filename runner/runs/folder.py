@@ -203,9 +203,9 @@ class RunFolder:
         info = self.kind_info()
         latest = self.table.latest()
         head = kinds.headline_key(info.kind, self.table.numeric_keys())
-        _, spark = self.table.column(head) if head else ([], [])
-        step_s = status.median_step_seconds(self.table.column("time/total")[1], self.table.seen_times)
-        data = _SummaryData(info, latest, head, spark[-SPARK_LEN:], self.table.last_step, step_s)
+        spark = self.table.last_values(head, SPARK_LEN) if head else []
+        step_s = status.median_step_seconds(self.table.numbers("time/total"), self.table.seen_times)
+        data = _SummaryData(info, latest, head, spark, self.table.last_step, step_s)
         self._data_cache = (versions, config, data)
         return data
 

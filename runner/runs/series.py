@@ -102,6 +102,24 @@ class MetricTable:
             col, steps = self._cols[key], self._steps
             return [steps[r] for r in rows], [col[r] for r in rows]
 
+    def last_values(self, key: str, n: int) -> list[float]:
+        """``column(key)[1][-n:]``, found from the last row back (C-level searches; no full column)."""
+        with self._lock:
+            pres, col = self._present.get(key), self._cols.get(key)
+            if pres is None or col is None or not self._sorted:
+                return self.column(key)[1][-n:]
+            out: list[float] = []
+            end = len(pres)
+            while len(out) < n and (end := pres.rfind(1, 0, end)) >= 0:
+                out.append(col[end])
+            return out[::-1]
+
+    def numbers(self, key: str) -> list[float]:
+        """``key``'s numbers in row order (not step order: for statistics that ignore order)."""
+        with self._lock:
+            pres, col = self._present.get(key), self._cols.get(key)
+            return list(compress(col, pres)) if pres is not None and col is not None else []
+
     def column_times(self, key: str) -> tuple[list[float], list[float]]:
         """``(first_seen_times, values)`` for the rows where ``key`` holds a number, by step."""
         with self._lock:

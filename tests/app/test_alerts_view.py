@@ -10,7 +10,6 @@ import json
 import os
 from pathlib import Path
 
-import pytest
 from textual.widgets import Input
 
 from runner.control.testing import launch_job, wait_status
@@ -19,16 +18,6 @@ from tui.app import TinkertopApp
 from tui.screens.alerts import AlertsScreen
 from tui.widgets.alert_table import AlertTable
 from tui.widgets.run_table import RunTable
-
-
-@pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TINKER_API_KEY", "tml-" + "k" * 40)  # the self-test job reaches no service
-    work = tmp_path / "work"
-    (work / "results" / "logs").mkdir(parents=True)
-    monkeypatch.chdir(work)
-    return work
 
 
 def _append_nan(run: Path) -> int:

@@ -264,6 +264,14 @@ async def test_a_metric_picked_by_search_replaces_the_overlay_and_a_flat_one_sta
 
 
 # --- review fixes: text shown as written, the table read again only on a change, a deleted run ------
+@pytest.fixture
+def root(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty logs folder (for :func:`_two_arith_runs`); the test's own home."""
+    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
+    (tmp_path / "logs").mkdir()
+    return tmp_path / "logs"
+
+
 def _two_arith_runs(root: Path, names: tuple[str, str], configs: tuple[dict, dict]) -> list[Path]:
     """Two copies of the formats' rl_arith run named ``names``, their config updated with ``configs``."""
     from tests.app.conftest import copy_run
@@ -284,12 +292,7 @@ def _shown(table, row_key: str) -> list[str]:  # type: ignore[no-untyped-def]
     return [str(cell) for cell in cells]
 
 
-async def test_brackets_in_names_and_config_values_are_shown_as_written(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    root = tmp_path / "logs"
-    root.mkdir()
+async def test_brackets_in_names_and_config_values_are_shown_as_written(root: Path) -> None:
     a, _b = _two_arith_runs(
         root,
         ("sweep[lr=1e-4]", "plain"),
@@ -311,12 +314,11 @@ async def test_brackets_in_names_and_config_values_are_shown_as_written(
 
 
 async def test_the_table_is_read_again_only_when_a_poll_found_a_change(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    root: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import runner.compare
     from tui.screens import compare
 
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
     monkeypatch.setattr(compare, "POLL_S", 0.05)  # many polls quickly; the test waits on their count
     real = runner.compare.compare_table
     calls: list[int] = []
@@ -326,8 +328,6 @@ async def test_the_table_is_read_again_only_when_a_poll_found_a_change(
         return real(*args, **kwargs)
 
     monkeypatch.setattr(runner.compare, "compare_table", counted)
-    root = tmp_path / "logs"
-    root.mkdir()
     a, _b = _two_arith_runs(root, ("a", "b"), ({"seed": 1}, {"seed": 2}))
     app = TinkertopApp([root])
     async with app.run_test(size=(160, 45)) as pilot:
@@ -345,12 +345,7 @@ async def test_the_table_is_read_again_only_when_a_poll_found_a_change(
         assert len(calls) == 2
 
 
-async def test_a_run_deleted_while_compared_leaves_the_overlay_and_is_marked(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    root = tmp_path / "logs"
-    root.mkdir()
+async def test_a_run_deleted_while_compared_leaves_the_overlay_and_is_marked(root: Path) -> None:
     a, b = _two_arith_runs(root, ("a", "b"), ({"seed": 1}, {"seed": 2}))
     app = TinkertopApp([root])
     async with app.run_test(size=(160, 45)) as pilot:

@@ -25,16 +25,6 @@ LONG = ("steps=100000", "step_seconds=0.05", "spawn_grandchild=true")
 
 
 @pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TINKER_API_KEY", "tml-" + "k" * 40)
-    work = tmp_path / "work"
-    (work / "results" / "logs").mkdir(parents=True)
-    monkeypatch.chdir(work)
-    return work
-
-
-@pytest.fixture
 def cleanup() -> object:
     """Run ids to stop at the end whatever happens (no process outlives the test)."""
     from runner.control import actions

@@ -7,12 +7,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 from textual.widgets import Input, Select
 
 from runner.control import state_dir
 from runner.control.testing import SELFTEST_JOB, launch_job, status, steps, wait_status
-from tests.app.conftest import wait_until
+from tests.app.conftest import open_launch_form, wait_until
 from tests.app.screen_text import screen_text
 from tui.app import TinkertopApp
 from tui.screens.launch import LaunchScreen
@@ -21,25 +20,8 @@ from tui.widgets.run_table import RunTable
 VALIDATE_TIMEOUT = 60.0
 
 
-@pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A workspace with results/logs, a private state dir and a (fake, unused) hosted key."""
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TINKER_API_KEY", "tml-" + "k" * 40)
-    work = tmp_path / "work"
-    (work / "results" / "logs").mkdir(parents=True)
-    monkeypatch.chdir(work)
-    return work
-
-
 def _records() -> list[str]:
     return sorted(os.listdir(state_dir.runs_root()))
-
-
-async def _open_form(pilot, app: TinkertopApp) -> LaunchScreen:  # type: ignore[no-untyped-def]
-    await wait_until(pilot, lambda: app.loaded, what="the full read")
-    await pilot.press("n")
-    return await wait_until(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen, what="form")  # type: ignore[return-value]
 
 
 def _fill(form: LaunchScreen, **values: str) -> None:
@@ -50,7 +32,7 @@ def _fill(form: LaunchScreen, **values: str) -> None:
 async def test_validate_shows_resolved_config_then_launches(ws: Path) -> None:
     app = TinkertopApp([ws / "results" / "logs"])
     async with app.run_test(size=(160, 50)) as pilot:
-        form = await _open_form(pilot, app)
+        form = await open_launch_form(pilot, app)
         _fill(form, custom=SELFTEST_JOB, overrides="steps=6 step_seconds=0.01", name="formrun")
         await pilot.pause()
         assert form.query_one("#launch-go").disabled  # nothing validated yet
@@ -80,7 +62,7 @@ async def test_validate_shows_resolved_config_then_launches(ws: Path) -> None:
 async def test_override_typo_names_the_key_and_launches_nothing(ws: Path) -> None:
     app = TinkertopApp([ws / "results" / "logs"])
     async with app.run_test(size=(160, 50)) as pilot:
-        form = await _open_form(pilot, app)
+        form = await open_launch_form(pilot, app)
         _fill(form, custom=SELFTEST_JOB, overrides="stepz=3", name="typo")
         await pilot.press("ctrl+r")
         await wait_until(
@@ -111,7 +93,7 @@ async def test_override_typo_names_the_key_and_launches_nothing(ws: Path) -> Non
 async def test_model_picker_fills_renderer_and_suggested_lr(ws: Path) -> None:
     app = TinkertopApp([ws / "results" / "logs"])
     async with app.run_test(size=(160, 50)) as pilot:
-        form = await _open_form(pilot, app)
+        form = await open_launch_form(pilot, app)
         select = form.query_one("#launch-model", Select)
         names = lambda: [str(value) for _, value in select._options]  # noqa: E731
         await wait_until(pilot, lambda: "Qwen/Qwen3-8B" in names(), 180, "the model lineup")
@@ -165,7 +147,7 @@ async def test_help_lists_the_control_keys_with_ids(ws: Path) -> None:
 async def test_sweep_field_plans_and_launches_one_run_per_value(ws: Path) -> None:
     app = TinkertopApp([ws / "results" / "logs"])
     async with app.run_test(size=(160, 50)) as pilot:
-        form = await _open_form(pilot, app)
+        form = await open_launch_form(pilot, app)
         _fill(form, custom=SELFTEST_JOB, overrides="step_seconds=0.01", name="sw", sweep="steps=2,3")
         await pilot.press("ctrl+r")
         await wait_until(pilot, lambda: form.valid_form is not None, VALIDATE_TIMEOUT, "validation")

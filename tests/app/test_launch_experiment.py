@@ -14,29 +14,12 @@ from textual.widgets import Input, Switch
 
 from runner import api
 from runner.api import ExperimentStarted, LaunchForm
-from tests.app.conftest import wait_until
+from tests.app.conftest import open_launch_form, wait_until
 from tests.app.screen_text import screen_text
 from tui.app import TinkertopApp
 from tui.screens.launch import LaunchScreen
 
 VALIDATE_TIMEOUT = 90.0
-
-
-@pytest.fixture
-def ws(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A workspace with results/logs, a private state dir and a (fake, unused) hosted key."""
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("TINKER_API_KEY", "tml-" + "k" * 40)
-    work = tmp_path / "work"
-    (work / "results" / "logs").mkdir(parents=True)
-    monkeypatch.chdir(work)
-    return work
-
-
-async def _open_form(pilot, app: TinkertopApp) -> LaunchScreen:  # type: ignore[no-untyped-def]
-    await wait_until(pilot, lambda: app.loaded, what="the full read")
-    await pilot.press("n")
-    return await wait_until(pilot, lambda: isinstance(app.screen, LaunchScreen) and app.screen, what="form")  # type: ignore[return-value]
 
 
 async def _validate(pilot, form: LaunchScreen) -> None:  # type: ignore[no-untyped-def]
@@ -61,7 +44,7 @@ async def test_experiment_switch_validates_the_eval_set_and_starts_the_experimen
     bad.write_text('{"question": "1+1", "answer": "2"}\n{"question": "2+2"}\n')
     app = TinkertopApp([ws / "results" / "logs"])
     async with app.run_test(size=(220, 60)) as pilot:
-        form = await _open_form(pilot, app)
+        form = await open_launch_form(pilot, app)
         assert form.form().recipe == "math_rl"
         assert not form.query_one("#launch-exp").display
         form.query_one("#launch-experiment", Switch).value = True

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from textual.widgets import Static
 
-from tests.app.conftest import copy_run, wait_until
+from tests.app.conftest import WidgetHost, copy_run, open_rollouts, wait_until
 from tests.shared_data import SHARED
 from tui.app import TinkertopApp
 from tui.screens.rollouts import RolloutsScreen
@@ -26,28 +26,10 @@ IF_RLVR = SHARED / "realdata" / "sushantmehta_tinker-cookbook_IF_RLVR" / "logs"
 SIZE = (160, 50)
 
 
-@pytest.fixture
-def logs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))  # acks and records: this test's own
-    monkeypatch.chdir(tmp_path)
-    root = tmp_path / "logs"
-    copy_run("rl_arith", root)
-    return root
-
-
 def summaries(run: Path, step: int, base: str = "train") -> list[dict]:
     """The rollout summaries file of one iteration, read here as the oracle."""
     path = run / f"iteration_{step:06d}" / f"{base}_rollout_summaries.jsonl"
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-
-
-async def open_rollouts(pilot, app: TinkertopApp) -> RolloutsScreen:  # type: ignore[no-untyped-def]
-    await wait_until(pilot, lambda: app.loaded and app.summaries, what="full read")
-    await pilot.press("3")
-    screen = await wait_until(pilot, lambda: isinstance(app.screen, RolloutsScreen) and app.screen)
-    assert isinstance(screen, RolloutsScreen)
-    await wait_until(pilot, lambda: screen.iteration is not None, what="first iteration loaded")
-    return screen
 
 
 def shown(view: TranscriptView) -> str:
@@ -291,7 +273,6 @@ async def test_pin_then_compare_the_same_prompt_and_timing(logs: Path) -> None:
 
 async def test_transcript_folds_thinking_and_hides_special_tokens() -> None:
     """A hand-made trajectory (no real file holds thinking or special tokens yet): the widget alone."""
-    from textual.app import App, ComposeResult
 
     from runner.rollouts import Message, Trajectory
 
@@ -308,11 +289,7 @@ async def test_transcript_folds_thinking_and_hides_special_tokens() -> None:
         has_text=True,
     )
 
-    class Host(App[None]):
-        def compose(self) -> ComposeResult:
-            yield TranscriptView()
-
-    app = Host()
+    app = WidgetHost(TranscriptView())
     async with app.run_test(size=(100, 40)) as pilot:
         view = app.query_one(TranscriptView)
         view.show(t, "hand-made")

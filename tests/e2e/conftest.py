@@ -90,6 +90,65 @@ def backend(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> Itera
 RunCookbook = Callable[..., subprocess.CompletedProcess[str]]
 
 
+def _argv(target: str, args: tuple[str, ...]) -> list[str]:
+    return [sys.executable, *([target] if target.endswith(".py") else ["-m", target]), *args]
+
+
+def run_python(
+    backend: Backend, target: str, *args: str, cwd: Path, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """``python -m <target> args...`` (or ``python <script>``) against the backend, stdin closed, output
+    captured; the caller checks the exit code."""
+    return subprocess.run(
+        _argv(target, args),
+        cwd=cwd,
+        env=backend.env(),
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start_python(
+    backend: Backend, target: str, *args: str, cwd: Path, stderr: int = subprocess.DEVNULL
+) -> subprocess.Popen[str]:
+    """The same started, not waited for: in a session of its own (a test may kill its group), stdin
+    closed, stdout discarded, stderr to ``stderr`` (``subprocess.PIPE`` to read it)."""
+    return subprocess.Popen(
+        _argv(target, args),
+        cwd=cwd,
+        env=backend.env(),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=stderr,
+        text=True,
+        start_new_session=True,
+    )
+
+
+def run_launch(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """``tinkertop launch ARGS --json`` in ``env`` (default: this process's environment, the backend's
+    home), stdin closed; it must succeed."""
+    done = subprocess.run(
+        [sys.executable, "-m", "runner.cli", "launch", *args, "--json"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        stdin=subprocess.DEVNULL,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done
+
+
+def launch_json(cwd: Path, *args: str) -> dict[str, Any]:
+    """The answer of ``tinkertop launch ARGS --json`` (see :func:`run_launch`)."""
+    answer: dict[str, Any] = json.loads(run_launch(cwd, *args).stdout)
+    return answer
+
+
 @pytest.fixture(scope="session")
 def run_cookbook(backend: Backend) -> RunCookbook:
     """Run ``python -m <module> args...`` (or ``python <script>``) against the backend."""
@@ -97,16 +156,7 @@ def run_cookbook(backend: Backend) -> RunCookbook:
     def run(
         target: str, *args: str, cwd: Path, timeout: float = 240, check: bool = True
     ) -> subprocess.CompletedProcess[str]:
-        argv = [sys.executable, target] if target.endswith(".py") else [sys.executable, "-m", target]
-        proc = subprocess.run(
-            [*argv, *args],
-            cwd=cwd,
-            env=backend.env(),
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        proc = run_python(backend, target, *args, cwd=cwd, timeout=timeout)
         if check and proc.returncode != 0:
             tail = (proc.stdout[-3000:] + "\n---\n" + proc.stderr[-6000:]).strip()
             raise AssertionError(f"{target} exited {proc.returncode}:\n{tail}")

@@ -16,11 +16,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.e2e.conftest import Backend, RunCookbook, assert_finite, read_jsonl
+from tests.e2e.conftest import Backend, RunCookbook, assert_finite, read_jsonl, start_python
 
 pytestmark = pytest.mark.e2e
 
 RENDERER = "qwen3_disable_thinking"
+CHAT_SL = "tinker_cookbook.recipes.chat_sl.train"
 
 
 def common(backend: Backend, log_path: Path) -> list[str]:
@@ -97,11 +98,13 @@ def test_math_rl_arithmetic(backend: Backend, run_cookbook: RunCookbook, tmp_pat
     assert list(log.glob("iteration_*")), "RL runs write iteration folders"
 
 
-def test_chat_sl_local_jsonl(backend: Backend, run_cookbook: RunCookbook, tmp_path: Path) -> None:
-    data = write_conversations(tmp_path / "convos.jsonl")
-    log = tmp_path / "sl"
+def train_chat_sl(backend: Backend, run_cookbook: RunCookbook, folder: Path) -> Path:
+    """A real chat_sl run of three steps on a local JSONL written in ``folder``: checkpoints 000002 and
+    final in ``folder/sl``, which it returns."""
+    data = write_conversations(folder / "convos.jsonl")
+    log = folder / "sl"
     run_cookbook(
-        "tinker_cookbook.recipes.chat_sl.train",
+        CHAT_SL,
         *common(backend, log),
         f"dataset={data}",
         "batch_size=8",
@@ -110,8 +113,13 @@ def test_chat_sl_local_jsonl(backend: Backend, run_cookbook: RunCookbook, tmp_pa
         "learning_rate=1e-3",
         "eval_every=0",
         "save_every=2",
-        cwd=tmp_path,
+        cwd=folder,
     )
+    return log
+
+
+def test_chat_sl_local_jsonl(backend: Backend, run_cookbook: RunCookbook, tmp_path: Path) -> None:
+    log = train_chat_sl(backend, run_cookbook, tmp_path)
     rows = read_jsonl(log / "metrics.jsonl")
     assert steps(rows) == [0, 1, 2]
     nll = assert_finite(rows, "train_mean_nll")
@@ -259,17 +267,8 @@ def test_resume_after_server_restart(backend: Backend, tmp_path: Path) -> None:
         "eval_every=0",
         "save_every=2",
     ]
-    module = [sys.executable, "-m", "tinker_cookbook.recipes.chat_sl.train"]
-    first = subprocess.Popen(
-        [*module, *args],
-        cwd=tmp_path,
-        env=backend.env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        start_new_session=True,
-    )
+    module = [sys.executable, "-m", CHAT_SL]
+    first = start_python(backend, CHAT_SL, *args, cwd=tmp_path)
     try:
         _wait_for_checkpoint(first, log, "000002", timeout=180)
     finally:
@@ -302,7 +301,7 @@ def test_tinker_cli_lists_runs(backend: Backend, run_cookbook: RunCookbook, tmp_
     log = tmp_path / "cli_sl"
     data = write_conversations(tmp_path / "convos.jsonl", 8)
     args = [*common(backend, log), f"dataset={data}", "batch_size=8", "max_length=128", "eval_every=0"]
-    run_cookbook("tinker_cookbook.recipes.chat_sl.train", *args, "save_every=1", "max_steps=1", cwd=tmp_path)
+    run_cookbook(CHAT_SL, *args, "save_every=1", "max_steps=1", cwd=tmp_path)
     run_id = str(final_record(log)["state_path"]).split("/")[2]
     tinker_cli = Path(sys.executable).with_name("tinker")
     argv = [str(tinker_cli)] if tinker_cli.exists() else [sys.executable, "-m", "tinker.cli"]

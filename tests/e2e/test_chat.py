@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.conftest import Backend, RunCookbook, read_jsonl
-from tests.e2e.test_backend_recipes import common, write_conversations
+from tests.e2e.test_backend_recipes import train_chat_sl
 
 pytestmark = pytest.mark.e2e
 
@@ -25,22 +25,7 @@ def trained_run(
     backend: Backend, run_cookbook: RunCookbook, tmp_path_factory: pytest.TempPathFactory
 ) -> Path:
     """A real chat_sl run of a few steps on a local JSONL: checkpoints 000002 and final."""
-    tmp = tmp_path_factory.mktemp("chat_sl")
-    data = write_conversations(tmp / "convos.jsonl")
-    log = tmp / "sl"
-    run_cookbook(
-        "tinker_cookbook.recipes.chat_sl.train",
-        *common(backend, log),
-        f"dataset={data}",
-        "batch_size=8",
-        "max_length=128",
-        "num_epochs=1",
-        "learning_rate=1e-3",
-        "eval_every=0",
-        "save_every=2",
-        cwd=tmp,
-    )
-    return log
+    return train_chat_sl(backend, run_cookbook, tmp_path_factory.mktemp("chat_sl"))
 
 
 def chat(backend: Backend, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:

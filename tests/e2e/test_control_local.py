@@ -11,22 +11,9 @@ import pytest
 
 from runner.control import actions, procs, records, state_dir
 from runner.control.testing import wait_for, wait_status
-from tests.e2e.conftest import Backend
+from tests.e2e.conftest import Backend, launch_json, run_launch
 
 pytestmark = pytest.mark.e2e
-
-
-def _launch(cwd: Path, *args: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-m", "runner.cli", "launch", *args, "--json"],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
 
 
 def _metric_steps(log_path: Path) -> list[int]:
@@ -55,7 +42,7 @@ def test_math_rl_local_runs_to_finished(
     backend: Backend, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("TINKER_API_KEY", raising=False)  # --local needs no key
-    out = _launch(tmp_path, "math_rl", "--local", "--smoke", "--name", "arith")
+    out = launch_json(tmp_path, "math_rl", "--local", "--smoke", "--name", "arith")
     run = out["runs"][0]
     assert run["config"]["model_name"] == str(backend.model_path)
     assert run["config"]["renderer_name"] == "qwen3_disable_thinking"
@@ -75,7 +62,7 @@ def test_math_rl_local_runs_to_finished(
 
 
 def test_math_rl_local_stop_then_resume_completes(backend: Backend, tmp_path: Path) -> None:
-    out = _launch(tmp_path, "math_rl", "--local", "--smoke", "max_steps=6", "--name", "res")
+    out = launch_json(tmp_path, "math_rl", "--local", "--smoke", "max_steps=6", "--name", "res")
     run_id, log_path = out["runs"][0]["run_id"], Path(out["runs"][0]["log_path"])
     _wait_metrics(run_id, log_path)
     wait_for(lambda: (log_path / "checkpoints.jsonl").exists(), timeout=400, what="first checkpoint")
@@ -135,27 +122,7 @@ def test_secrets_stay_out_of_everything_we_write(backend: Backend, tmp_path: Pat
     wandb_key = secrets.token_hex(20)
     (tmp_path / ".env").write_text(f"WANDB_API_KEY={wandb_key}\n")
     env = os.environ | {"TINKER_API_KEY": tinker_key}
-    done = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "runner.cli",
-            "launch",
-            "math_rl",
-            "--local",
-            "--smoke",
-            "--name",
-            "sec",
-            "--json",
-        ],
-        cwd=tmp_path,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
-    assert done.returncode == 0, done.stderr[-2000:]
+    done = run_launch(tmp_path, "math_rl", "--local", "--smoke", "--name", "sec", env=env)
     run_id = json.loads(done.stdout)["ids"][0]
     assert wait_status(run_id, "finished", "failed", "lost", timeout=400) == "finished"
     listing = subprocess.run(

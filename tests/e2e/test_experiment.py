@@ -8,14 +8,13 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from runner.control.testing import wait_for
 from runner.demo import write_sft_data
-from tests.e2e.conftest import Backend
+from tests.e2e.conftest import Backend, run_python, start_python
 
 pytestmark = pytest.mark.e2e
 
@@ -24,15 +23,7 @@ RL_ARGS += ["--max-tokens", "6", "--name", "exp-rl"]
 
 
 def _cli(backend: Backend, cwd: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "runner.cli", *args],
-        cwd=cwd,
-        env=backend.env(),
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
+    return run_python(backend, "runner.cli", *args, cwd=cwd, timeout=timeout)
 
 
 def _state(out: Path) -> dict:
@@ -57,15 +48,7 @@ def _damaged_copy(src: Path, dst: Path, edit) -> Path:
 
 def test_rl_experiment_resumes_without_retraining_and_checks(backend: Backend, tmp_path: Path) -> None:
     out = tmp_path / "results"
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "runner.cli", "experiment", *RL_ARGS],
-        cwd=tmp_path,
-        env=backend.env(),
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_python(backend, "runner.cli", "experiment", *RL_ARGS, cwd=tmp_path, stderr=subprocess.PIPE)
     try:
         wait_for(lambda: "train" in _state(out).get("done", {}) or proc.poll() is not None, timeout=500)
     finally:

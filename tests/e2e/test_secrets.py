@@ -81,7 +81,7 @@ def test_secrets_never_reach_files_or_screen(tmp_path: Path, keys: tuple[str, st
         pane.keys("Tab")
         pane.keys(SELFTEST_JOB, literal=True)
         pane.wait(SELFTEST_JOB, "a module (pkg.mod) or a script path", timeout=10)
-        pane.keys(*["Tab"] * 7)  # model, renderer, learning rate, Local, Smoke, Queue, name
+        pane.keys(*["Tab"] * 8)  # model, renderer, learning rate, Local, Smoke, Queue, Experiment, name
         pane.keys("secrun", literal=True)
         pane.keys("Tab")
         overrides = (

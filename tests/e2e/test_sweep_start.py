@@ -3,32 +3,16 @@ has its own supervisor, console log, process group, stop and resume; the key nev
 
 from __future__ import annotations
 
-import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from runner.control import actions, procs, records, state_dir
 from runner.control.testing import wait_for, wait_status
-from tests.e2e.conftest import Backend
+from tests.e2e.conftest import Backend, launch_json
 
 pytestmark = pytest.mark.e2e
-
-
-def _launch(cwd: Path, *args: str) -> dict:
-    done = subprocess.run(
-        [sys.executable, "-m", "runner.cli", "launch", *args, "--json"],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        stdin=subprocess.DEVNULL,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout)
 
 
 def _has_metrics(run_id: str) -> bool:
@@ -44,7 +28,7 @@ def _parent(pid: int) -> int:
 
 
 def test_sweep_members_fork_from_one_warm_parent_and_stop_alone(backend: Backend, tmp_path: Path) -> None:
-    out = _launch(
+    out = launch_json(
         tmp_path, "math_rl", "--local", "--smoke", "max_steps=50", "--name", "sw", "--sweep", "seed=0,1"
     )
     first, second = (r["run_id"] for r in out["runs"])

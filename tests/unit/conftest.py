@@ -31,3 +31,12 @@ def work(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cwd.mkdir()
     monkeypatch.chdir(cwd)
     return cwd
+
+
+@pytest.fixture
+def private_cwd(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private home (caches and records) and the test's folder as the working folder; a module asks
+    for it with ``pytestmark = pytest.mark.usefixtures("private_cwd")``."""
+    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
+    monkeypatch.chdir(tmp_path)
+    return tmp_path

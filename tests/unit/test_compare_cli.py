@@ -12,17 +12,11 @@ from pathlib import Path
 import pytest
 
 from runner import cli
-from tests.shared_data import SHARED, cli_exe
+from tests.shared_data import IF_RLVR, cli_exe, needs_if_rlvr
 
-IF_RLVR = SHARED / "realdata" / "sushantmehta_tinker-cookbook_IF_RLVR"
-needs_if_rlvr = pytest.mark.skipif(not IF_RLVR.is_dir(), reason="../shared/realdata absent")
+pytestmark = pytest.mark.usefixtures("private_cwd")
+
 REWARD = "env/all/reward/total"
-
-
-@pytest.fixture(autouse=True)
-def _private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
 
 
 def run_json(capsys: pytest.CaptureFixture[str], *args: str) -> list[dict]:

@@ -13,16 +13,9 @@ from typing import Any
 import pytest
 
 from runner.compare import MISSING, config_diff, display_names, flatten_config, format_value
-from tests.shared_data import SHARED
+from tests.shared_data import IF_RLVR, needs_if_rlvr
 
-IF_RLVR = SHARED / "realdata" / "sushantmehta_tinker-cookbook_IF_RLVR"
-needs_if_rlvr = pytest.mark.skipif(not IF_RLVR.is_dir(), reason="../shared/realdata absent")
-
-
-@pytest.fixture(autouse=True)
-def _private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("private_cwd")
 
 
 def _flat(obj: dict[str, Any], prefix: str = "") -> dict[str, Any]:

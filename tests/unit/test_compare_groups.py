@@ -14,11 +14,7 @@ import pytest
 from runner import cli
 from runner.compare import group_key_values
 
-
-@pytest.fixture(autouse=True)
-def _private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
+pytestmark = pytest.mark.usefixtures("private_cwd")
 
 
 def _runs(root: Path, seeds: dict[str, object]) -> list[Path]:

@@ -27,18 +27,13 @@ from runner.compare import (
     table_to_csv,
     table_to_records,
 )
-from tests.shared_data import SHARED
+from tests.shared_data import IF_RLVR, SHARED
 
-IF_RLVR = SHARED / "realdata" / "sushantmehta_tinker-cookbook_IF_RLVR"
+pytestmark = pytest.mark.usefixtures("private_cwd")
+
 FORMATS = SHARED / "formats"
 needs_data = pytest.mark.skipif(not (IF_RLVR.is_dir() and FORMATS.is_dir()), reason="../shared absent")
 REWARD, KL, ENTROPY = "env/all/reward/total", "optim/kl_sample_train_v1", "optim/entropy"
-
-
-@pytest.fixture(autouse=True)
-def _private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
 
 
 def file_series(metrics: Path, key: str) -> tuple[list[int], list[float]]:

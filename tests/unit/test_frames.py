@@ -7,26 +7,19 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pandas as pd
 import pytest
 
 from runner.frames import compare_frame, export, long_frame, metrics_frame
-from tests.shared_data import SHARED
+from tests.probes import modules_after
+from tests.shared_data import IF_RLVR, SHARED, needs_if_rlvr
+
+pytestmark = pytest.mark.usefixtures("private_cwd")
 
 REPO = Path(__file__).resolve().parents[2]
-IF_RLVR = SHARED / "realdata" / "sushantmehta_tinker-cookbook_IF_RLVR"
-needs_if_rlvr = pytest.mark.skipif(not IF_RLVR.is_dir(), reason="../shared/realdata absent")
 REWARD = "env/all/reward/total"
-
-
-@pytest.fixture(autouse=True)
-def _private(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
-    monkeypatch.chdir(tmp_path)
 
 
 def copy_run(name: str, dest: Path) -> Path:
@@ -115,25 +108,17 @@ def test_export_refuses_other_suffixes(tmp_path: Path) -> None:
         export(pd.DataFrame({"a": [1]}), tmp_path / "out.xlsx")
 
 
-def _modules_after(code: str) -> set[str]:
-    probe = f"{code}\nimport sys\nprint(' '.join(sorted(m for m in sys.modules if '.' not in m)))"
-    done = subprocess.run([sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, check=True)
-    return set(done.stdout.split())
-
-
 def test_compare_and_frames_import_no_pandas_until_a_frame_is_asked_for() -> None:
     fmt = SHARED / "formats" / "rl_arith"
     call = f"compare_table([Path({str(fmt)!r})])" if fmt.is_dir() else "None"
-    light = _modules_after(
+    light = modules_after(
         f"from pathlib import Path\nimport runner.frames\nfrom runner.compare import *\n{call}"
     )
     assert "runner" in light and "pandas" not in light
-    heavy = _modules_after("import runner.frames\nrunner.frames.export.__call__\nimport pandas")
+    heavy = modules_after("import runner.frames\nrunner.frames.export.__call__\nimport pandas")
     assert "pandas" in heavy  # the probe can see it
 
 
 def test_app_start_up_with_the_compare_modules_loads_no_pandas() -> None:
-    mods = _modules_after(
-        "import tui.main, tui.app\nimport runner.compare, runner.compare.cli, runner.frames"
-    )
+    mods = modules_after("import tui.main, tui.app\nimport runner.compare, runner.compare.cli, runner.frames")
     assert "textual" in mods and "pandas" not in mods

@@ -185,7 +185,7 @@ def test_timing_bad_lines_and_unreadable_file_are_named(tmp_path: Path) -> None:
     )
     t = timing(tmp_path)
     assert [s.step for s in t.steps] == [0, *range(2, len(lines))]
-    assert t.problems[0].startswith(f"{tmp_path / 'timing_spans.jsonl'}:2: not a JSON line")
+    assert t.problems[0].startswith(f"{tmp_path / 'timing_spans.jsonl'}:2: not JSON (")
     assert t.problems[1].endswith(":3: not a timing record (no integer step)")
     other = tmp_path / "other"
     (other / "timing_spans.jsonl").mkdir(parents=True)

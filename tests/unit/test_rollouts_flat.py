@@ -117,7 +117,7 @@ def test_truncated_summary_line_is_named_with_its_line(tmp_path: Path) -> None:
     lines = summaries.read_text().splitlines()
     summaries.write_text("\n".join(lines[:3] + [lines[3][:40]] + lines[4:]) + "\n")
     ref = next(r for r in list_iterations(tmp_path) if r.step == 1 and r.split == "train")
-    assert ref.error is not None and ref.error.startswith(f"{summaries}:4: not a JSON line")
+    assert ref.error is not None and ref.error.startswith(f"{summaries}:4: not JSON (")
     it = load_iteration(ref)
     assert it.problems[0].startswith(f"{summaries}:4:")
     assert len(it.trajectories) == len(lines) - 1

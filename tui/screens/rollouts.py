@@ -21,6 +21,9 @@ from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, Tab
 
 from tui.format import number
 from tui.screens.rollouts_search import SearchingScreen, same
+from tui.screens.rollouts_target import chart_split as chart_split  # re-exported: the run view's import
+from tui.screens.rollouts_target import chart_step as chart_step
+from tui.screens.rollouts_target import metric_split as metric_split
 from tui.widgets.iteration_list import IterationList, bars, nearest, ref_key, split_label
 from tui.widgets.rollout_groups import (
     SORTS,
@@ -35,10 +38,8 @@ from tui.widgets.transcript import TranscriptView
 
 if TYPE_CHECKING:
     from runner.rollouts import Hit, Iteration, IterationRef, Trajectory
-    from tui.widgets.metric_chart import MetricChart
 
 RELIST_S = 5.0  # the iteration list is read again this often while shown (a live run adds iterations)
-BENCH_DEPTH = 4  # benchmark results are looked for this many folders down the run folder
 
 
 class IterationsListed(Message):
@@ -60,60 +61,6 @@ class IterationLoaded(Message):
 def open_rollouts(app: App[Any], path: str, step: int | None = None, split: str = "train") -> None:
     """Push the rollouts view of the run at ``path``, on the iteration of ``split`` nearest ``step``."""
     app.push_screen(RolloutsScreen(path, step=step, split=split))
-
-
-def chart_step(chart: MetricChart) -> int | None:
-    """The step a chart points at: its alert marker, else the centre of a zoomed view, else the last
-    step shown."""
-    marker = chart.marker
-    if marker is not None and marker.key in chart.keys and marker.step is not None:
-        return int(marker.step)
-    series = next((chart.series[k] for k in chart.keys if k in chart.series and chart.series[k].steps), None)
-    if series is None:
-        return None
-    steps = series.steps
-    if chart.view.zoom >= 1.0:
-        return steps[-1]
-    lo, hi = steps[0], steps[-1]
-    centre = hi - (hi - lo) * chart.view.zoom / 2
-    return min(steps, key=lambda s: abs(s - centre))
-
-
-TRAIN_NAMESPACES = frozenset(
-    {"env", "optim", "progress", "time", "train", "sampling_client", "training_client", "teacher_kl", "final"}
-)
-
-
-def metric_split(key: str) -> str:
-    """The rollouts split a metric comes from: ``<name>/...`` is the ``<name>`` evaluator's
-    (``eval:<name>``: the cookbook prefixes an RL evaluator's metrics with its name and writes its
-    rollouts as ``eval_<name>_*``), a training namespace or a bare key is ``train``. The view falls
-    back to train when the run has no such eval split."""
-    name = key.split("/", 1)[0] if "/" in key else ""
-    return "train" if not name or name in TRAIN_NAMESPACES else f"eval:{name}"
-
-
-def chart_split(chart: MetricChart) -> str:
-    """The split of the first metric charted (its alert marker's metric when marked)."""
-    marker = chart.marker
-    key = marker.key if marker is not None and marker.key in chart.keys else next(iter(chart.keys), "")
-    return metric_split(key)
-
-
-def benchmark_refs(run: Path, depth: int = BENCH_DEPTH) -> list[IterationRef]:
-    """The cookbook's benchmark results saved inside the run folder (``trajectories.jsonl`` with
-    ``result.json`` beside it, at most ``depth`` folders down), one ref each; unreadable ones skipped."""
-    from runner.rollouts import RolloutError, load_benchmark
-
-    refs = []
-    for d in range(1, depth + 1):
-        for path in sorted(run.glob("*/" * d + "trajectories.jsonl")):
-            if (path.parent / "result.json").is_file():
-                try:
-                    refs.append(load_benchmark(path.parent).ref)
-                except (RolloutError, OSError):
-                    continue
-    return refs
 
 
 # the pinned trajectory of each app (kept across rollouts views: a run's beside another run's)
@@ -193,13 +140,14 @@ class RolloutsScreen(SearchingScreen):
         """The run's iterations with their statistics; ``known``: the ones listed already, when only a
         change is news (a cheap listing first; the statistics are read again only when it differs)."""
         from runner.rollouts import list_iterations
+        from runner.rollouts.benchmark import find_benchmarks
 
         run = Path(self.path)
         try:
             if known is not None and {ref_key(r) for r in list_iterations(run, stats=False)} == known:
                 return
             refs = list(list_iterations(run))
-            self.post_message(IterationsListed(refs, benchmark_refs(run) if known is None else None))
+            self.post_message(IterationsListed(refs, find_benchmarks(run) if known is None else None))
         except Exception as exc:  # noqa: BLE001 - shown on screen, the view stays up
             self.post_message(IterationsListed([], error=str(exc) or repr(exc)))
 
