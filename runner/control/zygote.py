@@ -150,8 +150,12 @@ class Zygote:
         self.address = address
         self.pid = os.getpid()
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(address)
+        # bound under a temporary name and listening before it takes the address: a supervisor that
+        # finds the address can always connect (no "connection refused" between bind and listen)
+        pending = f"{address}.{os.getpid()}.tmp"
+        self.listener.bind(pending)
         self.listener.listen(64)
+        os.replace(pending, address)
         self.listener.setblocking(False)
         self.selector = selectors.DefaultSelector()
         self.selector.register(self.listener, selectors.EVENT_READ)
