@@ -161,14 +161,52 @@ def eval_rl(
         max_examples=limit if isinstance(items, str) else None,
     )
     bench = items if isinstance(items, str) else qa_benchmark(items)
-    asyncio.run(run_benchmark(bench, client, renderer, config))
+    serialised: Any = Serialised(renderer)  # the Renderer's interface, one thread at a time
+    asyncio.run(run_benchmark(bench, client, serialised, config))
     name = items if isinstance(items, str) else BENCH_NAME
     known = [] if isinstance(items, str) else items
-    rows = [
-        row_of(traj, known[traj.idx] if traj.idx < len(known) else None)
-        for traj in load_trajectories(str(save_dir), name)
-    ]
+    trajs = load_trajectories(str(save_dir), name)
+    failed = [t for t in trajs if getattr(t, "error", None)]
+    if failed:  # the cookbook scores a row it could not sample as wrong: that is no evidence
+        raise EvalError(
+            f"{len(failed)} of {len(trajs)} rows could not be scored (row {failed[0].idx}: {failed[0].error}); "
+            f"trajectories in {save_dir}"
+        )
+    rows = [row_of(traj, known[traj.idx] if traj.idx < len(known) else None) for traj in trajs]
     return sorted(rows, key=lambda r: r["index"])
+
+
+class EvalError(RuntimeError):
+    """Rows of an eval that could not be scored (sampling or rendering failed)."""
+
+
+class Serialised:
+    """A renderer whose every call (and its tokenizer's) takes one lock. The cookbook's
+    ``EnvFromMessageEnv`` renders prompts in threads (``asyncio.to_thread``), and transformers' fast
+    tokenizer sets state on the shared Rust tokenizer at each ``encode``
+    (``encode_special_tokens``): two renders at once fail with ``RuntimeError: Already borrowed``,
+    which the benchmark runner then scores as a wrong answer (seen: 23 of 50 rows at concurrency 8).
+    Rendering still runs off the event loop; only one thread is inside the tokenizer at a time."""
+
+    def __init__(self, target: Any, lock: Any = None) -> None:
+        import threading
+
+        self._target = target
+        self._lock = lock if lock is not None else threading.RLock()
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._target, name)
+        if name == "tokenizer":
+            return Serialised(value, self._lock)
+        if not callable(value):
+            return value
+        lock = self._lock
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return value(*args, **kwargs)
+
+        return call
 
 
 def row_of(traj: Any, item: QA | None) -> dict[str, Any]:
