@@ -126,6 +126,8 @@ class TinkertopApp(App[int]):
             if self.initial is None:
                 self.post_message(RunsRefreshed(follower.quick(), None, "quick"))
             self.first_paint.wait(FIRST_PAINT_WAIT)  # let the list paint before the full read
+            import tui.screens.run_view  # noqa: F401 - imported here, off the loop: Enter opens it at once
+
             summaries = follower.full()
             self.post_message(RunsRefreshed(summaries, follower.snapshot(), "full", follower.alerts))
             if follower.board is not None and follower.board.settings_error:

@@ -6,6 +6,7 @@ the latest snapshot, the first time that tab is shown (opening a run costs one c
 
 from __future__ import annotations
 
+from collections.abc import Awaitable
 from contextlib import suppress
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -40,7 +41,17 @@ if TYPE_CHECKING:
     from tui.widgets.result_view import ResultView
 
 TABS = ("charts", "alerts", "latest", "config", "checkpoints", "console", "problems", "chat", "results")
-TAB_LABELS = ("Charts", "Alerts", "Latest", "Config", "Checkpoints", "Console", "Bad lines", "Chat", "Results")
+TAB_LABELS = (
+    "Charts",
+    "Alerts",
+    "Latest",
+    "Config",
+    "Checkpoints",
+    "Console",
+    "Bad lines",
+    "Chat",
+    "Results",
+)
 # the widget that takes focus when a tab is shown (a hidden focused widget would pull the tab back)
 TAB_FOCUS = {
     "charts": "#metric-list",
@@ -91,6 +102,7 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
         self._pending: RunSnapshot | None = None  # arrived before the widgets were mounted
         self._snap: RunSnapshot | None = None  # the latest applied: fills a tab built later
         self._ready = {"charts"}  # tabs whose content is mounted (the others are built when first shown)
+        self._built = {"charts"}  # ... or being mounted
         # held by reference: a live refresh never queries the tree (it may be mounting or going away)
         self.picker = MetricPicker(id="picker")
         self.chart = MetricChart(id="chart")
@@ -105,6 +117,7 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
         self.alert_table = AlertTable(with_run=False, id="run-alert-table")
         self.title_bar = Static("", id="run-title")
         self.chart_status = Static("", id="chart-status")
+        self.footer = SteadyFooter()
 
     def compose(self) -> ComposeResult:
         # until the first read arrives (a queued or starting run may have no files yet)
@@ -121,7 +134,7 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
                         yield self.chart_status
             for tab, label in zip(TABS[1:], TAB_LABELS[1:], strict=True):
                 yield TabPane(label, id=tab)  # empty until first shown
-        yield SteadyFooter()
+        yield self.footer
 
     def on_mount(self) -> None:
         self._status()
@@ -207,8 +220,9 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
 
     async def _build(self, tab: str) -> None:
         """Mount ``tab``'s content, then fill it from the latest snapshot."""
-        self._ready.add(tab)  # before the await: a second activation meanwhile builds nothing
+        self._built.add(tab)
         await self.query_one(f"#{tab}", TabPane).mount(self._content(tab))
+        self._ready.add(tab)  # from now on each snapshot fills it
         if self._snap is not None:
             self._fill(tab, self._snap)
 
@@ -311,20 +325,28 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
     def control_path(self) -> str | None:
         return self.path
 
-    def action_show_tab(self, tab: str) -> None:
+    def action_show_tab(self, tab: str) -> Awaitable[None] | None:
+        """Show ``tab``; one not built yet is built and filled first (no empty frame), then shown."""
+        if tab not in self._built:
+            return self._build_and_show(tab)
         self.query_one(TabbedContent).active = tab
-        if tab in self._ready:
-            self.query_one(TAB_FOCUS[tab]).focus()
-        # else: focused once built, by _tab_shown
+        self.query_one(TAB_FOCUS[tab]).focus()
+        return None
+
+    async def _build_and_show(self, tab: str) -> None:
+        await self._build(tab)
+        self.action_show_tab(tab)
 
     @on(TabbedContent.TabActivated)
     async def _tab_shown(self, event: TabbedContent.TabActivated) -> None:
         pane = event.pane.id or ""
-        if pane in TAB_FOCUS and pane not in self._ready:
+        if pane in TAB_FOCUS and pane not in self._built:
             await self._build(pane)  # a results view reads its folder as it mounts
         elif pane == "results" and self.result_view is not None:
             self.result_view.reload()  # the experiment may have written its folder since
-        if pane in TAB_FOCUS and not self.query_one(TAB_FOCUS[pane]).has_focus_within:
+        if pane not in TAB_FOCUS or self.query_one(TabbedContent).active != pane:
+            return  # another tab was shown while this one was being built: focus would pull it back
+        if not self.query_one(TAB_FOCUS[pane]).has_focus_within:
             if not isinstance(self.focused, Input) or pane != "charts":
                 self.query_one(TAB_FOCUS[pane]).focus()
 
