@@ -16,8 +16,8 @@ from tests.app.conftest import copy_run, wait_until
 from tests.app.screen_text import screen_text
 from tui.app import TinkertopApp
 from tui.screens.run_view import TAB_FOCUS, TABS, RunViewScreen
-from tui.screens.tabs import SteadyFooter
 from tui.widgets.chat_pane import ChatPane
+from tui.widgets.footer import SteadyFooter
 from tui.widgets.metric_chart import ChartMarker
 from tui.widgets.result_view import ResultView
 from tui.widgets.run_panes import LatestTable

@@ -13,13 +13,14 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from runner import api
 from runner.alerts.alert import Alert
 from tui.screens.run_actions import RunControlMixin, RunLookedUp
 from tui.typed import tapp
 from tui.widgets.alert_table import AlertTable
+from tui.widgets.footer import SteadyFooter
 
 LR_FACTOR = 0.5
 
@@ -44,7 +45,7 @@ class AlertsScreen(RunControlMixin, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Static("", id="alerts-title", markup=False)
         yield AlertTable(with_run=True, id="alert-table")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self._show()

@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Grid, Horizontal, Vertical, VerticalScroll
 from textual.css.query import NoMatches
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import Input, Static, TabbedContent, TabPane
 
 from runner.runs.snapshot import Series
 from tui.screens.compare_reads import DiffRead, SeriesRead, TableRead
@@ -30,6 +30,7 @@ from tui.widgets.chart_keys import ChartKeys, chart_bindings
 from tui.widgets.compare_chart import RGB, CompareChart, CompareLegend, GroupBands, SeriesReader, run_colours
 from tui.widgets.compare_table import CompareTableView, export
 from tui.widgets.config_diff import ConfigDiffPane, GroupPicker
+from tui.widgets.footer import SteadyFooter
 from tui.widgets.metric_chart import ChartView
 from tui.widgets.metric_picker import MetricPicker
 
@@ -112,7 +113,7 @@ class CompareScreen(ChartKeys, TabKeys, Screen[None]):
                 yield self.table_status
             with TabPane("Config diff", id="config"):
                 yield self.diff_pane
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         from runner.compare import display_names

@@ -21,12 +21,13 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
+from textual.widgets import Button, Input, Label, Select, Static, Switch
 
 from runner import api
 from runner.api import ExperimentStarted, LaunchForm, LaunchResult, ModelChoice
 from runner.control.catalogue import RECIPES, by_key
 from runner.experiment.evals import ARITHMETIC
+from tui.widgets.footer import SteadyFooter
 
 _lineup: list[ModelChoice] | None = None  # loaded once per app process
 
@@ -189,7 +190,7 @@ class LaunchScreen(Screen[None]):
                 yield Static("not validated yet: press enter or ctrl+r", id="launch-status")
             with VerticalScroll(id="launch-result"):
                 yield Static("The resolved config shows here before anything starts.", id="launch-config")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#launch-recipe", Select).focus()

@@ -17,13 +17,14 @@ from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.message import Message
-from textual.widgets import DataTable, Footer, Input, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Input, Static, TabbedContent, TabPane
 
 from tui.format import number
 from tui.screens.rollouts_search import SearchingScreen, same
 from tui.screens.rollouts_target import chart_split as chart_split  # re-exported: the run view's import
 from tui.screens.rollouts_target import chart_step as chart_step
 from tui.screens.rollouts_target import metric_split as metric_split
+from tui.widgets.footer import SteadyFooter
 from tui.widgets.iteration_list import IterationList, bars, nearest, ref_key, split_label
 from tui.widgets.rollout_groups import (
     SORTS,
@@ -124,7 +125,7 @@ class RolloutsScreen(SearchingScreen):
                 yield self.gantt
         yield Input(id="rollouts-input")
         yield Static("", id="rollouts-status", markup=False)
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self._pin(PINS.get(self.app))

@@ -26,10 +26,11 @@ from runner.runs.snapshot import RunSnapshot
 from runner.runs.summary import RunDetail
 from tui.format import number, progress, status_text
 from tui.screens.run_actions import RunControlMixin, control_bindings
-from tui.screens.tabs import SteadyFooter, TabKeys, tab_bindings
+from tui.screens.tabs import TabKeys, tab_bindings
 from tui.typed import tapp
 from tui.widgets.alert_table import AlertTable, steps_text
 from tui.widgets.chart_keys import ChartKeys, chart_bindings
+from tui.widgets.footer import SteadyFooter
 from tui.widgets.metric_chart import ChartMarker, MetricChart
 from tui.widgets.metric_picker import MetricPicker
 from tui.widgets.run_info import RunInfoBar

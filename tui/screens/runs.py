@@ -11,12 +11,13 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
 
 from runner.runs.summary import RunSummary
 from tui.format import display_names, run_matches
 from tui.screens.run_actions import RunControlMixin, control_bindings
 from tui.typed import tapp
+from tui.widgets.footer import SteadyFooter
 from tui.widgets.run_table import SORTS, RunTable
 
 AGE_REFRESH_S = 5.0
@@ -84,7 +85,7 @@ class RunsScreen(RunControlMixin, Screen[None]):
         with Vertical(id="runs-body"):
             yield RunTable(id="run-table")
             yield Static("Scanning…", id="runs-empty")
-        yield Footer()
+        yield SteadyFooter()
 
     def on_mount(self) -> None:
         self.query_one("#runs-filter").display = False
