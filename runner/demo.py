@@ -95,8 +95,16 @@ def demo_specs(workspace: Path, model_path: str, renderer: str) -> list[DemoRun]
 
 
 def _free_name(workspace: Path, name: str, taken: set[str]) -> str:
+    """``name``, else ``name-2``, ``name-3``, ...: the first with no folder in ``workspace`` and no run
+    record (a demo folder deleted by hand keeps its record, and a launch there is refused)."""
+    from runner.control import state_dir
+
+    def used(candidate: str) -> bool:
+        folder = workspace.resolve() / candidate
+        return folder.exists() or state_dir.record_dir(state_dir.run_id_for(folder)).exists()
+
     candidate, n = name, 1
-    while candidate in taken or (workspace / candidate).exists():
+    while candidate in taken or used(candidate):
         n += 1
         candidate = f"{name}-{n}"
     return candidate

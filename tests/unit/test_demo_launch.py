@@ -29,6 +29,21 @@ def test_specs_take_free_names_and_never_use_wandb(tmp_path: Path) -> None:
     assert len(set(lrs)) == 3
 
 
+def test_a_name_whose_folder_was_deleted_by_hand_but_whose_record_stays_is_not_reused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``rm -rf results/demo`` then ``make run``: the runner still holds the old runs' records, and a
+    launch onto a recorded folder is refused ("a run record ... already exists"); the demo moves on."""
+    from runner.control import state_dir
+
+    monkeypatch.setenv("TINKERTOP_HOME", str(tmp_path / "home"))
+    workspace = tmp_path / "logs"
+    workspace.mkdir()
+    state_dir.record_dir(state_dir.run_id_for(workspace.resolve() / "rl-lr2e-3")).mkdir(parents=True)
+    names = [s.name for s in demo.demo_specs(workspace, "/models/tiny", "qwen3_disable_thinking")]
+    assert names == ["rl-lr2e-3-2", "rl-lr5e-3", "rl-lr1e-1", "sft-arith-chat"]
+
+
 def test_sft_data_is_cookbook_conversations(tmp_path: Path) -> None:
     from tinker_cookbook.supervised.data import conversation_to_datum  # noqa: F401  (format owner)
 
