@@ -79,10 +79,10 @@ def cmd_compare(args: argparse.Namespace) -> int:
     if error:
         print(f"tinkertop: {error}", file=sys.stderr)
         return EXIT_USAGE
-    from runner.compare.table import default_status_source
+    from runner.api import status_source
     from runner.runs.store import RunStore
 
-    store = RunStore(paths, status_source=default_status_source())
+    store = RunStore(paths, status_source=status_source())
     table = compare_table(paths, args.metric, store=store)
     for metric in absent_metrics(table) if args.metric else []:
         print(f"tinkertop: compare: no compared run has a finite value of metric {metric!r}", file=sys.stderr)

@@ -194,13 +194,6 @@ def _iso_seconds(text: Any) -> float | None:
         return None
 
 
-def default_status_source() -> Any:
-    """The supervisor's records (``runner.control.records.status_for``), as the CLI and app ask them."""
-    from runner.control.records import status_for
-
-    return status_for
-
-
 def duration_of(run: RunFolder, source: Any = None) -> float | None:
     """Seconds the run ran: its supervisor record's start to end (now, while live), else the sum of
     the logged ``time/total`` step times, else None."""
@@ -219,7 +212,10 @@ def duration_of(run: RunFolder, source: Any = None) -> float | None:
 def _open_runs(paths: Sequence[Path], store: Any | None) -> tuple[Any, list[RunFolder | None]]:
     from runner.runs.store import RunStore
 
-    store = store if store is not None else RunStore(paths, status_source=default_status_source())
+    if store is None:
+        from runner.api import status_source
+
+        store = RunStore(paths, status_source=status_source())
     return store, [store.get(p) for p in paths]
 
 
