@@ -63,7 +63,7 @@ def test_redaction_masks_keys_but_keeps_commits() -> None:
     out = creds.redact(text)
     assert fake not in out and out.count(commit) == 1 and "WANDB_API_KEY=***" in out
     assert creds.redact("value s3cretvalue here", ["s3cretvalue"]) == "value *** here"
-    assert creds.looks_secret("tml-abcdefghijkl") and not creds.looks_secret("Qwen/Qwen3-8B")
+    assert creds.looks_secret(fake) and not creds.looks_secret("Qwen/Qwen3-8B")
 
 
 def test_dotenv_never_overrides_the_real_environment(tmp_path: Path) -> None:
