@@ -26,6 +26,7 @@ from typing import Any
 
 import orjson
 
+from runner.runs.lineparse import BULK_MIN, is_plain, loads_each, suspect_lines
 from runner.runs.summary import BadLine
 
 MAX_READ = 64 * 1024 * 1024  # bytes per read_new() call; the rest comes on the next call
@@ -353,24 +354,25 @@ class JsonlTail:
         self._open_object = True
 
     def _parse_into(self, lines: list[bytes], batch: TailBatch) -> None:
-        """Parse complete lines (numbered from ``self.line_no + 1``) into the batch."""
-        records = batch.records
-        loads, decode_error = orjson.loads, orjson.JSONDecodeError
-        lim, depth = STEP_LIMIT, MAX_DEPTH
-        for line_no, raw in enumerate(lines, self.line_no + 1):
-            if not raw:
-                continue
-            try:
-                obj = loads(raw)
-            except decode_error:
-                obj = None
-            if type(obj) is dict:  # the usual line: an in-range int step, shallow
-                s = obj.get("step")
-                if (s is None or (type(s) is int and -lim < s < lim)) and (
-                    raw.count(b"[") + raw.count(b"{") <= depth
-                ):
-                    records.append((line_no, obj))
-                    continue
+        """Parse complete lines (numbered from ``self.line_no + 1``) into the batch: plain lines in bulk
+        (:mod:`runner.runs.lineparse`), the others one by one; a few lines all one by one."""
+        objs = loads_each(lines)
+        records, first, done = batch.records, self.line_no + 1, 0
+        if len(lines) < BULK_MIN:
+            for i, raw in enumerate(lines):
+                self._parse_one(raw, objs[i], first + i, batch)
+            return
+        for i in suspect_lines(lines, objs, STEP_LIMIT):
+            records.extend(zip(range(first + done, first + i), objs[done:i], strict=True))
+            self._parse_one(lines[i], objs[i], first + i, batch)
+            done = i + 1
+        records.extend(zip(range(first + done, first + len(lines)), objs[done:], strict=True))
+
+    def _parse_one(self, raw: bytes, obj: Any, line_no: int, batch: TailBatch) -> None:
+        """One line; ``obj``: orjson's value of it (None if refused)."""
+        if is_plain(raw, obj, STEP_LIMIT, MAX_DEPTH):
+            batch.records.append((line_no, obj))
+        else:
             self._parse_checked(raw, line_no, batch)
 
     def _parse_checked(self, raw: bytes, line_no: int, batch: TailBatch) -> None:

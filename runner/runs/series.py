@@ -28,6 +28,7 @@ from typing import Any
 
 from runner.runs.columns import Columns, KeyStats, columns_of
 from runner.runs.counters import COUNTERS, FallbackCounter, step_of
+from runner.runs.lineparse import steps_of
 from runner.runs.summary import BadLine, Scalar
 
 NAN = math.nan
@@ -270,10 +271,10 @@ class MetricTable:
     ) -> tuple[list[dict[str, Any]], list[int], list[tuple[int, dict[str, Any]]]]:
         """Split records into those opening a new row (bulk-appended, in order) and those merging
         into a row that exists or is opened earlier in the batch (applied after, in file order)."""
-        steps: list[Any] = [rec.get("step") for rec in recs]
+        steps = steps_of(recs)
         if (
             steps
-            and all(type(s) is int for s in steps)
+            and list(map(type, steps)).count(int) == len(steps)
             and steps[0] > self._max_step
             and all(map(lt, steps, islice(steps, 1, None)))
         ):  # the usual case: every line opens the next step
@@ -349,7 +350,7 @@ class MetricTable:
         if types <= {float, int}:
             self._note_types(key, types)
             col, pres = self._column(key, rows0)
-            col.extend(array("d", vals))
+            col.extend(vals if type(vals) is array else array("d", vals))
             pres.extend(b"\x01" * len(vals) if flags is None else flags)
             return
         for i, v in enumerate(vals):
