@@ -59,6 +59,7 @@ class _RunState:
     series_alerts: list[Alert] = field(default_factory=list)
     file_onsets: dict[tuple[str, str], tuple[int | None, int]] = field(default_factory=dict)
     feed: Feed = field(default_factory=Feed)  # new rows, and the columns the rules read, per evaluation
+    step_seconds: tuple[int, float | None] = (-1, None)  # (table version, median step seconds)
 
 
 class AlertEngine:
@@ -77,9 +78,10 @@ class AlertEngine:
         # the run's lock first (the order a caller holding it would take), so the table is one consistent read
         with getattr(run, "lock", contextlib.nullcontext()), self._lock:
             state = self._state.setdefault(str(run.path), _RunState())
-            table = run.table
-            version = table.version  # read first: a later change is seen next time
+            version = _version(run)  # an evicted table is not read back when its version did not move
             if version != state.version:
+                table = run.table
+                version = table.version  # read first: a later change is seen next time
                 merged = table.merged_since(state.version)
                 if table.resets != state.resets:  # emptied since (truncated, replaced, rewritten)
                     state.trackers.clear()
@@ -89,7 +91,7 @@ class AlertEngine:
                     state.feed.clear()
                 self._judge_series(run, state, merged)
                 state.version = version
-            alerts = state.series_alerts + self._file_alerts(run, state, now, summary)
+            alerts = state.series_alerts + self._file_alerts(run, state, now, summary, version)
             state.feed.release()
         if self.acks is not None:
             alerts = [self.acks.mark(a) for a in alerts]
@@ -172,7 +174,9 @@ class AlertEngine:
                      rule.window, message, flag, ep.active, rule.direction)  # fmt: skip
 
     # ---- file rules ------------------------------------------------------------------------
-    def _file_alerts(self, run: Any, state: _RunState, now: float | None, summary: Any) -> list[Alert]:
+    def _file_alerts(
+        self, run: Any, state: _RunState, now: float | None, summary: Any, version: int
+    ) -> list[Alert]:
         summary = summary or run.summary()
         facts = filerules.RunFacts(
             path=str(run.path),
@@ -182,11 +186,7 @@ class AlertEngine:
             last_step=summary.step,
             console_tail=run.console_tail(),
             metrics_mtime=_mtime(run),
-            step_seconds=filerules.median_interval(
-                run.table.seen_times, state.feed.points("time/total").values
-            )
-            if summary.status == "running"
-            else None,
+            step_seconds=_step_seconds(run, state, version) if summary.status == "running" else None,
         )
         fresh = filerules.file_alerts(facts, self.settings, now)
         seen: set[tuple[str, str]] = set()
@@ -214,6 +214,21 @@ def _start_over_from(state: _RunState, row: int, step: int) -> None:
     for k, t in list(state.trackers.items()):
         if t.seen_step is not None and t.seen_step >= step:
             state.trackers[k] = Tracker(t.rearm, t.direction)
+
+
+def _version(run: Any) -> int:
+    """The run's table version (a :class:`RunFolder` says it without reading back an evicted table)."""
+    version = getattr(run, "metrics_version", None)
+    return run.table.version if version is None else int(version)
+
+
+def _step_seconds(run: Any, state: _RunState, version: int) -> float | None:
+    """The median step time of the rows judged, kept per table version (a cold run is not read back)."""
+    if state.step_seconds[0] != version:
+        state.feed.attach(run.table)
+        times = state.feed.points("time/total").values
+        state.step_seconds = (version, filerules.median_interval(run.table.seen_times, times))
+    return state.step_seconds[1]
 
 
 def _newest_first(a: Alert) -> tuple[int, int]:

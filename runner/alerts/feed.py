@@ -47,6 +47,11 @@ class Feed:
         self.rows = cols.start + len(cols.steps)
         return cols
 
+    def attach(self, table: MetricTable) -> None:
+        """Read ``table`` again (the rows taken in stay the same) after :meth:`release`."""
+        if self._table is not table:
+            self._table, self._points = table, {}
+
     def points(self, key: str) -> Points:
         """``key``'s present points in the rows taken in, in step order (one copy per evaluation)."""
         pts = self._points.get(key)
@@ -63,5 +68,6 @@ class Feed:
         return pts
 
     def release(self) -> None:
-        """Drop this evaluation's copies (called once the rules are done)."""
-        self._points = {}
+        """Drop this evaluation's copies and the table (called once the rules are done): an evicted table
+        leaves memory."""
+        self._table, self._points = None, {}

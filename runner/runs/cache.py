@@ -12,6 +12,10 @@ The cache is never trusted blindly: no pickle, a checksum over the arrays, every
 the step column; a corrupt or foreign-version entry is deleted and the file read in full. Writes go to
 a temporary file renamed into place, so a reader never sees half an entry. ``TINKERTOP_METRICS_CACHE=0``
 turns the cache off.
+
+The same entries hold the tables evicted past the memory budget (:mod:`runner.runs.residency`):
+:meth:`CachedReader.evict_save` writes one unless the last save is current, and :func:`reload` reads it
+back only when it was written at the follower's position of the eviction.
 """
 
 from __future__ import annotations
@@ -236,10 +240,36 @@ def _adopt(table: MetricTable, fresh: MetricTable) -> None:
         table.version, table.resets = version + 1, resets
 
 
-def save(tail: JsonlTail, table: MetricTable) -> bool:
+def tail_state(tail: JsonlTail) -> dict[str, Any]:
+    """The follower's position as an entry records it (compare with :func:`reload`'s ``expected``)."""
+    state: dict[str, Any] = orjson.loads(orjson.dumps(_tail_header(tail)))
+    return state
+
+
+def reload(metrics: Path, expected: dict[str, Any]) -> MetricTable | None:
+    """The table an evicted run held, from its entry, when the entry was written at exactly the position
+    ``expected`` (:func:`tail_state` when the table left memory); None otherwise (no entry, another
+    position, corrupt: the caller reads the file again). The metrics file itself is not read: the
+    follower checks it on its next read. ``version`` and ``resets`` are the caller's to set."""
+    path = entry_path(metrics)
+    try:
+        header, body = _split(path.read_bytes())
+        if header["tail"] != expected:
+            return None
+        table = MetricTable()
+        restore_table(table, header, body)
+        return table
+    except OSError:
+        return None
+    except (CacheCorrupt, ValueError, KeyError, TypeError, IndexError, OverflowError):
+        path.unlink(missing_ok=True)
+        return None
+
+
+def save(tail: JsonlTail, table: MetricTable, force: bool = False) -> bool:
     """Write the entry for what ``tail`` has read into ``table`` (atomically); False when skipped
-    (the cache is off, the file is small, or the cache folder cannot be written)."""
-    if not enabled() or tail.offset < SAVE_MIN_BYTES or tail._ident is None:
+    (the cache is off, the file is small and not ``force``, or the cache folder cannot be written)."""
+    if not enabled() or (tail.offset < SAVE_MIN_BYTES and not force) or tail._ident is None:
         return False
     path = entry_path(tail.path)
     tmp = path.with_name(f"{path.name}.{os.getpid()}.{threading.get_ident()}.tmp")
@@ -248,7 +278,8 @@ def save(tail: JsonlTail, table: MetricTable) -> bool:
         tmp.write_bytes(encode(tail, table))
         os.replace(tmp, path)
     except OSError:
-        tmp.unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # the folder may not exist (a file where it should be)
+            tmp.unlink(missing_ok=True)
         return False
     prune_once(path.parent)
     return True
@@ -297,6 +328,16 @@ class CachedReader:
         self.outcome = load(self.tail, table)
         self.saved_at = self.tail.offset
         return self.outcome
+
+    def evict_save(self, table: MetricTable) -> bool:
+        """Make sure the entry holds ``table`` as read up to the tail's position (before the table leaves
+        memory): saved again unless the last save or load was at this position and the entry is there."""
+        if self.saved_at == self.tail.offset and entry_path(self.tail.path).exists():
+            return True
+        if not save(self.tail, table, force=True):
+            return False
+        self.saved_at = self.tail.offset
+        return True
 
     def maybe_save(self, table: MetricTable) -> bool:
         if self.tail.offset < self.saved_at:  # the file was read again from the start

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.runs import kinds, status
+from runner.runs import kinds, residency, status
 from runner.runs.cache import CachedReader
 from runner.runs.console import CONSOLE_LINES, console_tail_or_error, read_console_tail
 from runner.runs.console import CONSOLE_MAX_BYTES as CONSOLE_MAX_BYTES  # re-exported
@@ -31,6 +31,7 @@ from runner.runs.foreign import FOREIGN_TAILS
 from runner.runs.jsonl import JsonlTail, describe_error
 from runner.runs.reading import failure as failure  # re-exported
 from runner.runs.reading import read_config
+from runner.runs.resident import ResidentTable
 from runner.runs.series import MetricTable
 from runner.runs.summary import BadLine, RunDetail, RunSummary, Scalar
 from runner.status import Status
@@ -38,18 +39,22 @@ from runner.status import Status
 SPARK_LEN = 64
 
 
-class RunFolder:
+class RunFolder(ResidentTable):
     """One run, followed incrementally. Thread-safe: ``refresh`` and the readers take ``lock``."""
 
     def __init__(
-        self, path: str | Path, foreign: str = "", status_source: status.StatusSource | None = None
-    ) -> None:
+        self, path: str | Path, foreign: str = "", status_source: status.StatusSource | None = None,
+        tables: residency.Residency | None = None,
+    ) -> None:  # fmt: skip
         self.path = Path(path)
         self.status_source = status_source  # the supervisor's records (None: the files alone decide)
         self.files = files_for(self.path, foreign)
         self.name = run_name(self.path)
         self.lock = threading.RLock()
-        self.table = MetricTable()
+        self._table: MetricTable | None = MetricTable()  # None while evicted (see runner.runs.residency)
+        self._cold: residency.ColdTable | None = None  # what an evicted table leaves behind
+        self._tables = tables or residency.default()
+        self._keep_resident = False  # its cache entry could not be written
         self._metrics = JsonlTail(self.files.metrics) if self.files.metrics else None
         if self.files.foreign in FOREIGN_TAILS and self.files.console:
             self._metrics = FOREIGN_TAILS[self.files.foreign](self.files.console)
@@ -108,26 +113,33 @@ class RunFolder:
     def _read_metrics(self) -> bool:
         if self._metrics is None:
             return False
-        hit = self._cache is not None and self._cache.load_if_fresh(self.table) == "hit"
+        hit = self._cache is not None and self._table is not None and self._cache.load_if_fresh(self._table)
         batch = self._metrics.read_new()
         error_changed = self._file_error("metrics", batch.error)
         if batch.reset:
             self.resets = self.resets[-4:] + [
                 f"{self._metrics.path.name} {batch.reset}: read again from the start"
             ]
-            self.table.reset()
-        changed = bool(hit or batch.records or batch.bad or batch.reset or error_changed)
+            self._emptied()  # an evicted table is not read back to be emptied
+        read = bool(hit == "hit" or batch.records or batch.bad or batch.reset or batch.more)
+        if not read:
+            return error_changed  # nothing new: an evicted table stays out
+        if self._table is None and not self._reload_from_cache():
+            return self._read_again()  # its entry is gone: this batch is read again with the rest
+        table = self._table
+        assert table is not None
         while True:
             if batch.records:
-                self.table.ingest([r for _, r in batch.records], time.time(), [n for n, _ in batch.records])
+                table.ingest([r for _, r in batch.records], time.time(), [n for n, _ in batch.records])
             if batch.bad:
-                self.table.add_bad(batch.bad)
+                table.add_bad(batch.bad)
             if not batch.more:
                 break
             batch = self._metrics.read_new()
         if self._cache is not None:
-            self._cache.maybe_save(self.table)
-        return changed
+            self._cache.maybe_save(table)
+        self._resident(table)
+        return True
 
     def _read_checkpoints(self) -> bool:
         if self._ckpt_tail is None:
@@ -182,7 +194,7 @@ class RunFolder:
     def versions(self) -> tuple[int, int, dict[Path, float]]:
         """What moves when this run's files change: metric table and checkpoint versions, file mtimes."""
         with self.lock:
-            return self.table.version, self._ckpt_version, self._mtimes
+            return self.metrics_version, self._ckpt_version, self._mtimes
 
     @property
     def last_change(self) -> float | None:
@@ -196,16 +208,18 @@ class RunFolder:
     def _data(self) -> _SummaryData:
         """What the summary takes from the metrics, checkpoints and config: recomputed only when one
         of them changed (the timer re-summarises every run often, for statuses and ages)."""
-        versions, config = (self.table.version, self._ckpt_version), self.config
+        versions, config = (self.metrics_version, self._ckpt_version), self.config
         cached = self._data_cache
         if cached is not None and cached[0] == versions and cached[1] is config:  # a re-read: a new dict
             return cached[2]
+        table = self.table
         info = self.kind_info()
-        latest = self.table.latest()
-        head = kinds.headline_key(info.kind, self.table.numeric_keys())
-        spark = self.table.last_values(head, SPARK_LEN) if head else []
-        step_s = status.median_step_seconds(self.table.numbers("time/total"), self.table.seen_times)
-        data = _SummaryData(info, latest, head, spark, self.table.last_step, step_s)
+        latest = table.latest()
+        head = kinds.headline_key(info.kind, table.numeric_keys())
+        spark = table.last_values(head, SPARK_LEN) if head else []
+        step_s = status.median_step_seconds(table.numbers("time/total"), table.seen_times)
+        lines = (table.n_lines, table.bad_lines, tuple(table.notes[-2:]))
+        data = _SummaryData(info, latest, head, spark, table.last_step, step_s, *lines)
         self._data_cache = (versions, config, data)
         return data
 
@@ -223,7 +237,8 @@ class RunFolder:
         return RunSummary(
             path=str(self.path), name=self.name, kind="unknown", status=Status.UNKNOWN, step=None,
             progress=None, headline_key=None, headline_value=None, spark=[], last_change=self.last_change,
-            n_lines=self.table.n_lines, bad_lines=self.table.bad_lines + len(self.checkpoint_bad),
+            n_lines=self._table.n_lines if self._table else 0,
+            bad_lines=(self._table.bad_lines if self._table else 0) + len(self.checkpoint_bad),
             latest={}, note="; ".join(notes),
         )  # fmt: skip
 
@@ -246,10 +261,10 @@ class RunFolder:
                 headline_value=data.spark[-1] if data.spark else None,
                 spark=list(data.spark),
                 last_change=self.last_change,
-                n_lines=self.table.n_lines,
-                bad_lines=self.table.bad_lines + len(self.checkpoint_bad),
+                n_lines=data.n_lines,
+                bad_lines=data.bad_lines + len(self.checkpoint_bad),
                 latest=dict(latest),
-                note=self._note(extra),
+                note=self._note(extra, data),
                 unreadable=self._unreadable(),
                 mode=info.mode,
                 status_source=source,
@@ -285,7 +300,7 @@ class RunFolder:
         first = next((e for e in errors if e), "")
         return first.split(":", 1)[0] if first else ""
 
-    def _note(self, extra: str) -> str:
+    def _note(self, extra: str, data: _SummaryData) -> str:
         parts = []
         if self.files.foreign:
             parts.append(f"foreign: {self.files.foreign}")
@@ -295,13 +310,13 @@ class RunFolder:
         console_error = self._console_cache[2] if self._console_cache else None
         if console_error:
             parts.append(console_error)
-        bad = self.table.bad_lines + len(self.checkpoint_bad)
+        bad = data.bad_lines + len(self.checkpoint_bad)
         if bad:
             parts.append(f"{bad} bad line{'s' if bad != 1 else ''}")
         if self.config_error:
             parts.append(self.config_error)
         parts.extend(self.resets[-1:])
-        parts.extend(self.table.notes[-2:])
+        parts.extend(data.notes)
         if extra:
             parts.append(extra)
         return "; ".join(parts)
@@ -315,6 +330,7 @@ class RunFolder:
     def detail(self) -> RunDetail:
         """Everything about this run for the detail view and ``tinkertop show``."""
         with self.lock:
+            self.pin()
             try:
                 return self._detail()
             except Exception as exc:  # isolation: the summary says what failed
@@ -346,3 +362,6 @@ class _SummaryData:
     spark: list[float]
     step: int | None
     step_seconds: float | None
+    n_lines: int
+    bad_lines: int
+    notes: tuple[str, ...]  # the table's last two

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from runner.runs.discover import Found, discover
 from runner.runs.folder import RunFolder, failure
+from runner.runs.residency import Residency
 from runner.runs.status import StatusSource
 from runner.runs.summary import RunSummary
 
@@ -40,9 +41,13 @@ def refresh_isolated(run: RunFolder) -> None:
 class RunStore:
     """Runs under ``roots``; thread-safe."""
 
-    def __init__(self, roots: Iterable[str | Path], status_source: StatusSource | None = None) -> None:
+    def __init__(
+        self, roots: Iterable[str | Path], status_source: StatusSource | None = None,
+        tables: Residency | None = None,
+    ) -> None:  # fmt: skip
         self.roots = [Path(_key(r)) for r in roots]
         self.status_source = status_source
+        self.tables = tables  # which runs' tables stay in memory (None: the process's, see residency)
         self._runs: dict[str, RunFolder] = {}
         self._lock = threading.RLock()
 
@@ -85,11 +90,29 @@ class RunStore:
             if pause is not None:
                 pause()  # the caller may hold the read back (a run opened meanwhile is read first)
             refresh_isolated(run)
-        return out + [run.summary() for run in runs]
+            out.append(run.summary())  # while its table is in memory (past the budget it may leave soon)
+        return out
 
     def read_now(self, path: str | Path) -> RunFolder | None:
-        """The run at ``path``, read up to date now (ahead of a scan under way); None when absent."""
-        run = self.get(path)
+        """The run at ``path``, read up to date now (ahead of a scan under way); None when absent.
+
+        Never waits for a scan's discovery (it holds the store, ~0.1 s per 1,000 runs): a run the store
+        does not know yet is then read on its own, outside the store (the scan reads the store's copy)."""
+        key = _key(path)
+        run = self._runs.get(key)
+        if run is None and self._lock.acquire(blocking=False):
+            try:
+                run = self.get(key)
+            finally:
+                self._lock.release()
+        elif run is None:
+            if not os.path.exists(key):
+                return None
+            found = [f for f in discover([key]) if _key(f.path) == key]
+            item = found[0] if found else Found(Path(key))
+            run = RunFolder(
+                item.path, foreign=item.foreign, status_source=self.status_source, tables=self.tables
+            )
         if run is not None:
             refresh_isolated(run)
         return run
@@ -122,13 +145,14 @@ class RunStore:
         return [run.summary() for run in self.runs()]
 
     def _add(self, item: Found) -> RunFolder:
-        run = RunFolder(item.path, foreign=item.foreign, status_source=self.status_source)
+        run = RunFolder(item.path, foreign=item.foreign, status_source=self.status_source, tables=self.tables)
         self._runs[_key(item.path)] = run
         return run
 
     def _forget(self, key: str) -> RunSummary:
         run = self._runs.pop(key)
         summary = run.summary()
+        run.forget_table()
         summary.removed = True
         summary.note = "no longer on disk"
         return summary
