@@ -48,7 +48,11 @@ def _open_app(args: list[str]) -> int:
     from tui.args import parse_args, roots_of
     from tui.prefetch import QuickScanChild
 
-    prefetch = QuickScanChild(roots_of(parse_args(args)))
+    roots = roots_of(parse_args(args))
+    prefetch = QuickScanChild(roots)
+    from runner.runs import coldread
+
+    coldread.start(roots, after=prefetch.pid)  # the full read's second core (a reader of cache entries)
     from tui.app import run_app
 
     return run_app(args, prefetch)

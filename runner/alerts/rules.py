@@ -89,6 +89,8 @@ class Rule:
 
 def _judgement(idx: np.ndarray, level: np.ndarray, value: np.ndarray, thr: Any) -> Judgement:
     keep = level > 0
+    if not keep.any():  # the usual verdict: nothing bad (the same empty arrays, for less)
+        return Judgement(idx[:0], level[:0].astype(np.int64), value[:0], np.zeros(0))
     thr_arr = np.broadcast_to(np.asarray(thr, dtype=float), level.shape)
     return Judgement(idx[keep], level[keep].astype(np.int64), value[keep], np.array(thr_arr[keep]))
 

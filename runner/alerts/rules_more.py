@@ -14,8 +14,10 @@ from runner.alerts.rules import Ctx, Rule, _judgement, _log_z, fmt, is_train, sh
 from runner.alerts.series import (
     Points,
     align,
+    finite_median,
     head_median,
     majority,
+    median_may_exceed,
     rolling_count,
     rolling_max,
     rolling_median,
@@ -28,12 +30,6 @@ CAP_GLOBS = ("*stop/max_tokens*", "*hit_length_limit*", "*clipped_ratio*", "*max
 SPIKE_GLOBS = ("train_mean_nll", "*loss*", "*grad_norm*", "*grad_l2*")
 CAP_RE = re.compile("|".join(fnmatch.translate(g) for g in CAP_GLOBS))
 SPIKE_RE = re.compile("|".join(fnmatch.translate(g) for g in SPIKE_GLOBS))
-
-
-def _baseline(x: np.ndarray, n: int) -> float:
-    head = x[:n]
-    head = head[np.isfinite(head)]
-    return float(np.median(head)) if len(head) else float("nan")
 
 
 class _VsBaseline(Rule):
@@ -189,7 +185,7 @@ class LengthShift(_VsBaseline):
         ratio = rolling_median(x, r, idx, cand) / base
         cand &= (ratio > up) | (ratio < down)
         reward = align(ctx.points(ctx.reward_key()), pts.steps)
-        r_base = _baseline(reward, 3)  # the reward at the very start: rising means above it
+        r_base = finite_median(reward[:3])  # the reward at the very start: rising means above it
         rising = rolling_median(reward, r, idx, cand) > r_base + 0.05 * max(abs(r_base), 0.1)
         bad = rising & ((ratio > up) | (ratio < down))
         return _judgement(idx, np.where(bad, 2, 0), ratio * base, np.full(len(idx), base))
@@ -359,9 +355,7 @@ class Slow(Rule):
         info = self.p(ctx, "info", key)
         window = int(self.p(ctx, "window", key))
         med = trailing_median_mad(x, np.maximum(idx - r + 1, 0), window, block=20, with_mad=False)[0]
-        recent = rolling_median(
-            x, r, idx, rolling_max(x, r, idx) > info * med
-        )  # the median passes only if the max does
+        recent = rolling_median(x, r, idx, _may_pass(x, r, idx, info, med))  # the others stay NaN
         ratio = recent / med
         level = np.where(
             ratio > self.p(ctx, "warn", key), 2, np.where(ratio > self.p(ctx, "info", key), 1, 0)
@@ -372,3 +366,15 @@ class Slow(Rule):
         ratio = ep.value / ep.threshold if ep.threshold else float("inf")
         return (f"steps got slower: {key} median {fmt(ep.value)} s, {ratio:.1f}x the earlier {fmt(ep.threshold)} s, "
                 f"from step {ep.first_step}.", f"slow x{ratio:.1f}")  # fmt: skip
+
+
+def _may_pass(x: np.ndarray, r: int, idx: np.ndarray, info: float, med: np.ndarray) -> np.ndarray:
+    """Where the median of the last ``r`` points over ``med`` can be above ``info``: with ``med`` above 0,
+    only where that median can be above ``info * med``; elsewhere (a step time at or below 0, a nonsense
+    but possible value) where the largest of those points is, as before."""
+    with np.errstate(invalid="ignore"):
+        positive = med > 0
+        may = median_may_exceed(x, r, idx, info * med) & positive
+        if not positive.all():
+            may |= ~positive & (rolling_max(x, r, idx) > info * med)
+    return may
