@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 FIRST_PAINT_WAIT = 2.0  # seconds the full read waits for the first paint of the list
 RESUMMARISE_COST_FACTOR = 20.0  # re-summarising may take at most 1/20 of the time
+GC_HOLD_S = 2.0  # opening a run pauses the cyclic GC until its chart shows, at most this long
 RESUMMARISE_S = 2.0  # supervisor statuses (outside the watched folders) are re-read this often
 
 
@@ -82,6 +83,7 @@ class TinkertopApp(App[int]):
         self._next_resummary = 0.0
         self.keys_loaded = threading.Event()  # set once tinkertop.toml's [keys] are applied (or absent)
         self._shown: tuple[object, RunSnapshot] | None = None  # the run view and the snapshot it shows
+        self._gc_held = False  # the cyclic GC is off while a run opens (see open_run)
 
     def now(self) -> float:
         """Wall clock, or the frozen one (``now=`` or ``TINKERTOP_FROZEN_NOW``)."""
@@ -208,7 +210,7 @@ class TinkertopApp(App[int]):
                 self.summaries.pop(s.path, None)
             else:
                 self.summaries[s.path] = s
-        self.runs_screen.update_runs(list(self.summaries.values()))
+        self.runs_screen.update_runs(list(self.summaries.values()), live=phase == "update")
 
     # --- alerts -----------------------------------------------------------------
     def _alerts_changed(self, alerts: dict[str, list[Alert]] | None) -> None:
@@ -298,10 +300,26 @@ class TinkertopApp(App[int]):
         """Push the run view for ``path`` and load it in a worker; ``alert``: open its chart at it."""
         from tui.screens.run_view import RunViewScreen
 
+        self.follower.opening()  # the full read holds from the key on, not from the worker's start
+        if gc.isenabled():  # a full GC pass over what the full read built takes ~50 ms: not now
+            gc.disable()
+            self._gc_held = True
+            self.set_timer(GC_HOLD_S, self._resume_gc)
         if self._run_view() is not None:
             self.close_run()
         self.push_screen(RunViewScreen(path, alert=alert) if alert is not None else RunViewScreen(path))
         self.focus_run(path, [alert.metric] if alert is not None else [])
+
+    def run_shown(self) -> None:
+        """The run view just opened shows its chart (hook line ``charted``): the cyclic GC runs again."""
+        self.hook.mark("charted")
+        self._resume_gc()
+
+    def _resume_gc(self) -> None:
+        """The cyclic GC paused by :meth:`open_run` runs again (at the latest ``GC_HOLD_S`` after)."""
+        if self._gc_held:
+            self._gc_held = False
+            gc.enable()
 
     def focus_run(self, path: str, keys: Sequence[str]) -> None:
         """The run view shows ``path`` with ``keys`` charted: follow them."""

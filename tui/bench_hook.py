@@ -32,6 +32,11 @@ class Hook:
             self._loaded = True
             self._write(f"loaded {time.time():.6f}")
 
+    def mark(self, event: str) -> None:
+        """``<event> <epoch>``: a moment worth timing (``charted``: a run just opened shows its chart)."""
+        if self.path:
+            self._write(f"{event} {time.time():.6f}")
+
     def seen(self, summaries: list[RunSummary]) -> None:
         if not self.path:
             return

@@ -60,6 +60,7 @@ class Follower:
         self.snapshots_built = 0  # test seam: snapshots built anew (not the last one reused)
         self._full_done = False  # the full read finished: snapshots need not read their run first
         self._hold_until = 0.0  # monotonic time until which the full read leaves the CPU to an opened run
+        self._snap_lock = threading.Lock()  # the last snapshot (built by the load and follow workers)
 
     def quick(self) -> list[RunSummary]:
         """Summaries from each file's tail only: fast, for the first paint."""
@@ -85,6 +86,11 @@ class Follower:
         wait = self._hold_until - time.monotonic()
         if wait > 0:
             time.sleep(min(wait, OPEN_HOLD_S))
+
+    def opening(self) -> None:
+        """A run is being opened (the UI thread, at the key): the full read holds from now on."""
+        if not self._full_done:
+            self._hold_until = time.monotonic() + OPEN_HOLD_S
 
     def _open_store(self) -> RunStore:
         from runner.runs.store import RunStore
@@ -168,16 +174,12 @@ class Follower:
             return None
         if not self._full_done:  # opened during the full read: read this run now, ahead of the rest
             self._hold_until = time.monotonic() + OPEN_HOLD_S
-            store = self._open_store()
-            if store.read_now(Path(focus.path)) is None:
-                return None
-        elif self._store is None:
+            folder = self._open_store().read_now(Path(focus.path))  # never waits for the full read
+        else:
+            folder = self._store.get(Path(focus.path)) if self._store is not None else None
+        if folder is None:
             return None
-        with self._lock:
-            assert self._store is not None
-            folder = self._store.get(Path(focus.path))
-            if folder is None:
-                return None
+        with self._snap_lock:  # not the follower's lock: the full read holds that while it judges
             alerts = (self.alerts or {}).get(focus.path) or _NO_ALERTS  # the same list while unchanged
             summary = folder.summary()  # status and note move without the files (supervisor, errors)
             key = (focus, folder, folder.versions(), summary.status, summary.note)

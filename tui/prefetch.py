@@ -17,6 +17,16 @@ from pathlib import Path
 from runner.runs.summary import RunSummary
 
 
+def scan_payload(roots: Sequence[Path]) -> bytes:
+    """The child's work: the quick summaries of ``roots``, pickled. It imports the status source
+    (``runner.api.status_source()`` returns this function) but not ``runner.api`` itself, whose launch form
+    and recipe catalogue (~40 ms) the first paint does not need: with many runs this child is its long pole."""
+    from runner.control.records import status_for
+    from runner.runs.quick import quick_scan
+
+    return pickle.dumps(quick_scan(roots, status_for), protocol=pickle.HIGHEST_PROTOCOL)
+
+
 class QuickScanChild:
     """A forked child running ``quick_scan(roots)``; ``result()`` collects its summaries."""
 
@@ -37,10 +47,7 @@ class QuickScanChild:
             code = 1
             try:
                 os.close(read_fd)
-                from runner.api import status_source
-                from runner.runs.quick import quick_scan
-
-                data = pickle.dumps(quick_scan(self.roots, status_source()), protocol=pickle.HIGHEST_PROTOCOL)
+                data = scan_payload(self.roots)
                 with os.fdopen(write_fd, "wb") as out:
                     out.write(data)
                 code = 0

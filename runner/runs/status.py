@@ -41,6 +41,7 @@ from runner.status import Status
 STALE_MIN_S = 300.0
 STALE_STEP_FACTOR = 5.0
 ERROR_WINDOW = 15  # last non-blank console lines inspected for an error
+RECENT_STEPS = 100  # the step time is the median over this many last steps
 
 _DONE = ("Training completed successfully", "DPO training completed successfully")
 _START = "Command line invocation"
@@ -59,11 +60,14 @@ def stale_after(step_seconds: float | None) -> float:
 
 
 def median_step_seconds(time_totals: Sequence[float], seen_times: Sequence[float]) -> float | None:
-    """Median step time: from ``time/total`` when logged, else from when steps were first seen."""
-    vals = [v for v in time_totals if v == v and v > 0]
+    """Median step time over the last ``RECENT_STEPS`` steps: from ``time/total`` when logged, else from
+    when steps were first seen. Recent steps only: a run's pace now (and a cost that does not grow with the
+    run: every summary of a changed run asks)."""
+    vals = [v for v in time_totals[-RECENT_STEPS:] if v == v and v > 0]
     if vals:
         return float(statistics.median(vals))
-    gaps = [b - a for a, b in zip(seen_times, seen_times[1:], strict=False) if b > a]
+    recent = seen_times[-RECENT_STEPS - 1 :]
+    gaps = [b - a for a, b in zip(recent, recent[1:], strict=False) if b > a]
     return float(statistics.median(gaps)) if gaps else None
 
 

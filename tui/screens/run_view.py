@@ -53,6 +53,7 @@ TAB_LABELS = (
     "Chat",
     "Results",
 )
+REVEAL_AFTER_S = 1.0  # the tabs show when the first snapshot comes, or after this long without one
 # the widget that takes focus when a tab is shown (a hidden focused widget would pull the tab back)
 TAB_FOCUS = {
     "charts": "#metric-list",
@@ -107,6 +108,7 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
         # held by reference: a live refresh never queries the tree (it may be mounting or going away)
         self.picker = MetricPicker(id="picker")
         self.chart = MetricChart(id="chart")
+        self.chart.coarse_first()  # opening a run waits for its chart's first frame
         self.chart_view = self.chart.view  # the chart keys' (ChartKeys)
         self.latest = LatestTable(id="latest-table")
         self.config_pane = TextPane(id="config-text")
@@ -126,7 +128,10 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
         self.title_bar.update(f"[b]{name}[/b] · waiting for its files in {escape(self.path)}…")
         yield self.title_bar
         yield RunInfoBar(self.path, id="run-info")
-        with TabbedContent(initial="charts", id="run-tabs"):
+        with TabbedContent(initial="charts", id="run-tabs") as tabs:
+            # hidden until the first snapshot: the view's first full frame is the one with the chart (each
+            # empty frame drawn before it cost the opening as much as the chart's own)
+            tabs.display = False
             with TabPane("Charts", id="charts"):
                 with Horizontal():
                     yield self.picker
@@ -140,8 +145,16 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
     def on_mount(self) -> None:
         self._status()
         self.picker.listing.focus()
+        self.set_timer(REVEAL_AFTER_S, self.reveal)  # no snapshot soon (no files yet): the empty tabs
         if self._pending is not None:
             self.apply(self._pending)
+
+    def reveal(self) -> None:
+        """Show the tabs (with the first snapshot, or when none is coming soon)."""
+        with suppress(NoMatches):  # the view is being torn down
+            tabs = self.query_one(TabbedContent)
+            if not tabs.display:
+                tabs.display = True
 
     # --- data -----------------------------------------------------------------
     def apply(self, snap: RunSnapshot) -> None:
@@ -157,6 +170,7 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
         first = self.detail is None
         self.detail = detail
         if first:
+            self.reveal()
             alerted = self.alert.metric if self.alert is not None else None
             self.keys = [alerted] if alerted in detail.metric_keys else self._default_keys(detail)
             self.picker.set_keys(detail.metric_keys, self.keys)
@@ -173,6 +187,8 @@ class RunViewScreen(RunControlMixin, ChartKeys, TabKeys, Screen[None]):
             chart.replot()
         if all(k in snap.series for k in self.keys):
             chart.set_data(snap.series, self.keys)
+            if first:
+                self.call_after_refresh(tapp(self).run_shown)  # once the frame with the chart is out
         for tab in self._ready - {"charts"}:
             self._fill(tab, snap)
         self._problems_label(detail.summary.bad_lines)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 from rich.markup import escape
@@ -25,6 +26,10 @@ AGE_REFRESH_S = 5.0
 # added at the end) until this long without a move, or until the sort or the filter changes: a re-sort
 # never moves another run under a cursor that is on its way somewhere.
 HOLD_S = 5.0
+# Live updates (runs appending) are drawn at most this often: values change in place at once when the list
+# was quiet, then batched; the order they would change ("updated" puts the run that wrote last on top) is
+# applied with the ages, every AGE_REFRESH_S, or at once when a run appears, goes, or leaves the filter.
+LIVE_EVERY_S = 1.0
 
 EMPTY_TEXT = """[b]No runs yet.[/b]
 
@@ -43,6 +48,14 @@ Runs appear here as soon as their folder is created. Press [b]?[/b] for keys, [b
 def _root_line(root: Path) -> str:
     where = f"  • {root}" if root.is_absolute() else f"  • {root}  ({root.resolve()})"
     return where if root.exists() else f"{where}  (does not exist yet)"
+
+
+def _in_order(rows: list[RunSummary], order: list[str]) -> list[RunSummary]:
+    """``rows`` in ``order`` when they are the runs of ``order`` (else as they are)."""
+    place = {path: i for i, path in enumerate(order)}
+    if len(rows) != len(place) or any(s.path not in place for s in rows):
+        return rows
+    return sorted(rows, key=lambda s: place[s.path])
 
 
 class RunsScreen(RunControlMixin, Screen[None]):
@@ -75,6 +88,9 @@ class RunsScreen(RunControlMixin, Screen[None]):
         self._release: Timer | None = None
         self.labels: dict[str, str] = {}  # run path -> name shown (parents added when names clash)
         self.marked: dict[str, None] = {}  # run paths marked for compare, in the order marked
+        self.live_every_s = LIVE_EVERY_S
+        self._live_at = 0.0  # monotonic time of the last live update drawn
+        self._live_waiting = False  # a live update waits for its turn
 
     def compose(self) -> ComposeResult:
         yield Static("", id="runs-title")
@@ -93,16 +109,36 @@ class RunsScreen(RunControlMixin, Screen[None]):
         self.render_runs()
         self.set_interval(AGE_REFRESH_S, self.render_runs)  # keeps "12s ago" current
 
-    def update_runs(self, summaries: list[RunSummary]) -> None:
-        """New summaries from the worker (the whole set)."""
-        if {s.path for s in summaries} != {s.path for s in self.summaries} or not self.labels:
+    def update_runs(self, summaries: list[RunSummary], live: bool = False) -> None:
+        """New summaries from the worker (the whole set); ``live``: runs that changed on disk (new values drawn
+        at most every ``live_every_s``, in the order shown; see LIVE_EVERY_S)."""
+        before = {s.path: s.status for s in self.summaries}
+        if set(before) != {s.path for s in summaries} or not self.labels:
             self.labels = display_names([s.path for s in summaries])
+        # a run that appears, goes or changes status (a stop, a finish) is shown at once
+        live = (
+            live and len(before) == len(summaries) and all(before.get(s.path) == s.status for s in summaries)
+        )
         self.summaries = summaries
         self.scanned = True
         known = {s.path for s in summaries}
         self.marked = {p: None for p in self.marked if p in known}  # deleted runs lose their mark
-        if self.is_mounted:
+        if not self.is_mounted:
+            return
+        if not live:
             self.render_runs()
+        elif not self._live_waiting:
+            self._live_waiting = True
+            wait = self._live_at + self.live_every_s - time.monotonic()
+            if wait > 0:
+                self.set_timer(wait, self._draw_live)
+            else:
+                self.call_later(self._draw_live)  # after the messages queued now
+
+    def _draw_live(self) -> None:
+        self._live_waiting = False
+        self._live_at = time.monotonic()
+        self.render_runs(resort=False)
 
     def shown_runs(self) -> list[RunSummary]:
         """The runs that match the filter, sorted; while the order holds, in the held order."""
@@ -118,9 +154,12 @@ class RunsScreen(RunControlMixin, Screen[None]):
         self.held += [s.path for s in new]
         return kept + new
 
-    def render_runs(self) -> None:
+    def render_runs(self, resort: bool = True) -> None:
+        """Draw the list; ``resort=False``: the same runs keep the order shown (values change in place)."""
         rows = self.shown_runs()
         table = self.query_one(RunTable)
+        if not resort:
+            rows = _in_order(rows, table.order)
         table.show(rows, tapp(self).now(), self.labels, self.marked)
         empty = self.query_one("#runs-empty", Static)
         have_any = bool(self.summaries)

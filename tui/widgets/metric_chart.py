@@ -23,6 +23,10 @@ EMA_WEIGHTS = (0.0, 0.6, 0.8, 0.9, 0.95, 0.99)
 WINDOWS = (0, 5, 10, 25, 50, 100)
 RAW_LINE_MAX = 100  # raw series longer than this are drawn as dots, not lines
 MIN_POINTS = 200  # points drawn per series at most: max(MIN_POINTS, chart width)
+# a chart asked to (the run view's) draws its first data with this many points per series at most, then in
+# full detail right after that frame is out: plotext's cost grows with the points of a line, and the first
+# frame is what the user waits for when opening a run
+COARSE_POINTS = 60
 
 
 @dataclass
@@ -112,6 +116,7 @@ class MetricChart(PlotextPlot):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        self._coarse = False  # the next draw of data is coarse (see coarse_first)
         self.view = ChartView()
         self.series: dict[str, Series] = {}
         self.keys: list[str] = []
@@ -120,6 +125,10 @@ class MetricChart(PlotextPlot):
         self.flat_note = ""  # what the last draw said about a flat series ("" when not flat)
         self._drawn = False
         self._ansi = AnsiText()
+
+    def coarse_first(self) -> None:
+        """Draw the first data coarse (``COARSE_POINTS`` per series), then in full detail right after."""
+        self._coarse = True
 
     def mark(self, marker: ChartMarker | None) -> None:
         """Draw (or, with None, stop drawing) an alert's step and threshold."""
@@ -133,6 +142,16 @@ class MetricChart(PlotextPlot):
         self.series = series
         self.keys = keys
         self.replot()
+        if self._coarse and any(len(s.steps) > COARSE_POINTS for s in series.values()):
+            self.call_after_refresh(self._full_detail)
+        else:
+            self._coarse = False
+
+    def _full_detail(self) -> None:
+        """The first data drawn coarse is out: draw it in full detail."""
+        if self._coarse:
+            self._coarse = False
+            self.replot()
 
     def render(self) -> Text:
         """PlotextPlot's render with a faster decode of plotext's colour codes; blank until the first
@@ -208,7 +227,7 @@ class MetricChart(PlotextPlot):
 
     def point_limit(self) -> int:
         """Points drawn per series at most (thinned evenly beyond)."""
-        return max(MIN_POINTS, self.size.width)
+        return COARSE_POINTS if self._coarse else max(MIN_POINTS, self.size.width)
 
     def colour_of(self, index: int, key: str, colours: list[tuple[int, int, int]]) -> tuple[int, int, int]:
         """The colour of the ``index``-th series, ``key`` (the compare chart colours by run instead)."""

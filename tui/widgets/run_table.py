@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from rich.style import Style
 from rich.text import Text
+from textual._two_way_dict import TwoWayDict
 from textual.color import Color
 from textual.coordinate import Coordinate
+from textual.geometry import Size
 from textual.message import Message
 from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowKey
 
 from runner.runs.summary import RunSummary
 from runner.status import Status
@@ -18,6 +21,7 @@ from tui.format import ago, middle_cut, number, progress, short_key, spark, stat
 
 if TYPE_CHECKING:
     from _typeshed import SupportsRichComparison
+    from textual._types import SegmentLines
 
 COLUMNS = (
     ("name", "Run", 20),
@@ -34,6 +38,7 @@ COLUMNS = (
 
 UPDATED = [c[0] for c in COLUMNS].index("updated")
 NAME_WIDTH = COLUMNS[0][2]
+DRAWN_MAX = 4000  # drawn rows kept (a few screens of them, with cursor and hover variants)
 MARK = "● "  # before the name of a marked run (space marks, c compares)
 
 # status -> theme variable: the one colour map of statuses (the runs list, the run view's info bar)
@@ -102,6 +107,9 @@ class RunTable(DataTable[Text | str]):
         self._source: dict[str, tuple[RunSummary, str]] = {}
         self.marked: Collection[str] = ()  # run paths marked for compare (the runs screen's set)
         self._placing = False  # show() is moving the cursor: not the user
+        # drawn rows kept across updates of other rows (see _render_line_in_row)
+        self._drawn: dict[tuple, tuple[SegmentLines, SegmentLines]] = {}
+        self._versions: dict[RowKey, int] = {}  # row -> how many times its cells changed
 
     @property
     def order(self) -> list[str]:
@@ -147,24 +155,97 @@ class RunTable(DataTable[Text | str]):
     def _show(self, rows: list[RunSummary], now: float, labels: Mapping[str, str]) -> None:
         keep = self.selected_path()
         order = [s.path for s in rows]
+        if order != self._order and len(order) == len(self._order) and set(order) == set(self._order):
+            self._reorder(order, keep)  # the same runs in another order: no rows rebuilt
         if order == self._order:
             for s in rows:
                 old = self._cache.get(s.path)
                 cells = self._row(s, now, labels.get(s.path, s.name))
                 if old is not cells:
-                    before: list[Text | str | None] = list(old) if old else [None] * len(COLUMNS)
-                    for (col, _, _), value, was in zip(COLUMNS, cells, before, strict=True):
-                        if not same_cell(value, was):
-                            self.update_cell(s.path, col, value)
+                    self._put_row(s.path, cells, old)
             return
         scroll = self.scroll_offset
-        self.clear()
+        self.clear()  # drops the drawn rows too (_clear_caches)
         for s in rows:
             self.add_row(*self._row(s, now, labels.get(s.path, s.name)), key=s.path)
         self._order = order
         if keep in order:
             self.move_cursor(row=order.index(keep), animate=False, scroll=False)
         self.scroll_to(scroll.x, scroll.y, animate=False, immediate=True)
+
+    def _reorder(self, order: list[str], keep: str | None) -> None:
+        """Show the rows in ``order`` (the same rows), the cursor on run ``keep``, the scroll where it was
+        (as ``DataTable.sort`` does, by run path)."""
+        self._row_locations = TwoWayDict({RowKey(path): i for i, path in enumerate(order)})
+        self._update_count += 1
+        self._order = order
+        self.refresh()
+        if keep is not None:
+            self.move_cursor(row=order.index(keep), animate=False, scroll=False)
+
+    def _put_row(self, path: str, cells: list[Text | str], old: list[Text | str] | None) -> None:
+        """Write the cells of one row that changed and repaint that row alone, only when on screen (the
+        DataTable's ``update_cell`` repaints the whole table and drops every drawn row)."""
+        key = RowKey(path)
+        data = self._data[key]
+        before: list[Text | str | None] = list(old) if old else [None] * len(COLUMNS)
+        changed = False
+        for (col, _, _), value, was in zip(COLUMNS, cells, before, strict=True):
+            if not same_cell(value, was):
+                data[ColumnKey(col)] = value
+                changed = True
+        if changed:
+            self._versions[key] = self._versions.get(key, 0) + 1
+            self._update_count += 1  # the DataTable's own caches of cell renderables
+            index = self._row_locations.get(key)
+            top = self.scroll_offset.y  # rows are one line high: one off screen needs no repaint
+            if index is not None and top <= index < top + self.size.height:
+                self.refresh_row(index)
+
+    def _render_line_in_row(
+        self,
+        row_key: RowKey,
+        line_no: int,
+        base_style: Style,
+        cursor_location: Coordinate,
+        hover_location: Coordinate,
+    ) -> tuple[SegmentLines, SegmentLines]:
+        """One drawn row, reused until its own cells, its place, the cursor or hover on it, or the styles
+        change (the DataTable keys its cache on a count that any cell update moves, so one run appending
+        re-rendered every visible row)."""
+        index = self._row_locations.get(row_key)
+        if index is None:  # the header
+            return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+        key = (
+            row_key, index, line_no, base_style, cursor_location.row == index, hover_location.row == index,
+            self.cursor_type, self.show_cursor, self._show_hover_cursor, self._pseudo_class_state,
+            self.size.width, self._versions.get(row_key, 0),
+        )  # fmt: skip
+        drawn = self._drawn.get(key)
+        if drawn is None:
+            if len(self._drawn) > DRAWN_MAX:
+                self._drawn.clear()
+            drawn = super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+            self._drawn[key] = drawn
+        return drawn
+
+    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
+        """The table's size. Every column has a fixed width and every row is one line, so the DataTable's
+        measuring of each new cell (10 a row: 1,000 rows at the first paint) would change nothing."""
+        if any(column.auto_width for column in self.columns.values()):
+            super()._update_dimensions(new_rows)
+            return
+        width = sum(column.get_render_width(self) for column in self.columns.values())
+        header = self.header_height if self.show_header else 0
+        self.virtual_size = Size(width + self._row_label_column_width, self._total_row_height + header)
+
+    def _clear_caches(self) -> None:
+        super()._clear_caches()
+        self._drawn.clear()
+
+    def notify_style_update(self) -> None:
+        super().notify_style_update()
+        self._drawn.clear()
 
     def _row(self, s: RunSummary, now: float, label: str) -> list[Text | str]:
         """The cells of one run, from the cache when neither the summary, its label nor its age text
