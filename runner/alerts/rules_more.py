@@ -352,14 +352,14 @@ class Slow(Rule):
         idx = np.arange(max(lo, warm), len(pts))
         if not len(idx):
             return Judgement.none()
-        info = self.p(ctx, "info", key)
+        info, warn = self.p(ctx, "info", key), self.p(ctx, "warn", key)
         window = int(self.p(ctx, "window", key))
         med = trailing_median_mad(x, np.maximum(idx - r + 1, 0), window, block=20, with_mad=False)[0]
-        recent = rolling_median(x, r, idx, _may_pass(x, r, idx, info, med))  # the others stay NaN
+        # the lower of the two thresholds: settings may put warn below info (a warning from 2x, no note)
+        lowest = min(info, warn)
+        recent = rolling_median(x, r, idx, _may_pass(x, r, idx, lowest, med))  # the others stay NaN
         ratio = recent / med
-        level = np.where(
-            ratio > self.p(ctx, "warn", key), 2, np.where(ratio > self.p(ctx, "info", key), 1, 0)
-        )
+        level = np.where(ratio > warn, 2, np.where(ratio > info, 1, 0))
         return _judgement(idx, level, recent, med)
 
     def describe(self, key: str, ep: Episode, s: Settings) -> tuple[str, str]:

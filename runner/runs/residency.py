@@ -15,6 +15,7 @@ leave memory.
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import weakref
@@ -62,6 +63,8 @@ def budget_from_env() -> int:
     try:
         mb = float(raw) if raw.strip() else DEFAULT_BUDGET_MB
     except ValueError:
+        mb = DEFAULT_BUDGET_MB
+    if not math.isfinite(mb):  # "inf", "nan", "1e400": no number of bytes; the default stands
         mb = DEFAULT_BUDGET_MB
     return max(0, int(mb * 2**20))
 

@@ -13,7 +13,7 @@ from runner.alerts import series as S
 from runner.alerts.episodes import Judgement
 from runner.alerts.rules import Ctx, _judgement
 from runner.alerts.rules_more import Slow
-from runner.alerts.settings import Settings
+from runner.alerts.settings import Settings, parse_settings
 from runner.runs.discover import discover
 from runner.runs.folder import RunFolder
 from tests.unit.test_alerts_helpers import REALDATA
@@ -189,3 +189,25 @@ def test_nonfinite_keys_as_before() -> None:
         for start in (0, n // 2, n - 1, n):
             cols = table.columns_since(None, 0)
             assert S.nonfinite_keys(cols, start) == old_nonfinite_keys(cols, start)
+
+
+@pytest.mark.filterwarnings("ignore:divide by zero:RuntimeWarning", "ignore:invalid value:RuntimeWarning")
+def test_slow_rule_with_warn_below_info_matches_unfiltered_medians(all_series: list[np.ndarray]) -> None:
+    """Settings may put the warning below the note (``[alerts.slow] info = 4, warn = 2``): the median filter
+    must let every median above the lower of the two through (it filtered on ``info`` only, so a recent
+    median of 2.5x under a window max of 2.5x never warned). Reference: every median computed."""
+    settings = parse_settings({"alerts": {"slow": {"info": 4.0, "warn": 2.0}}}, "tinkertop.toml")
+    rule, ctx = Slow(), Ctx(settings, lambda key: S.EMPTY, ["time/total"], None)
+    r, window, warm = (int(rule.p(ctx, name, "time/total")) for name in ("recent", "window", "warmup"))
+    x = np.concatenate([np.ones(150), np.full(40, 2.5)])  # the recent median goes to 2.5x: warnings only
+    warned = 0
+    for series in [*all_series, x]:
+        pts = S.Points(np.arange(len(series), dtype=np.int64), series)
+        idx = np.arange(warm, len(series))
+        med = S.trailing_median_mad(series, np.maximum(idx - r + 1, 0), window, block=20, with_mad=False)[0]
+        ratio = S.rolling_median(series, r, idx) / med
+        want = idx[ratio > 2.0]
+        got = rule.judge(ctx, "time/total", pts, 0)
+        assert same(got.idx[got.level == 2], want)
+        warned += len(want)
+    assert warned
