@@ -7,6 +7,7 @@ liveness check is redone for live runs, it is a couple of small reads).
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +22,7 @@ TAIL_LINES = 20
 
 # run id -> (state mtime, state, summary)
 _cache: dict[str, tuple[float, dict[str, Any], dict[str, Any]]] = {}
+_roots: dict[tuple[str | None, str | None], Path] = {}  # (TINKERTOP_HOME, HOME) -> runs_root()
 
 
 def supervisor_alive(state: dict[str, Any]) -> bool:
@@ -78,10 +80,20 @@ def summarize(state: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _records_root() -> Path:
+    """``state_dir.runs_root()`` made (and its folders created) once per ``TINKERTOP_HOME`` / ``HOME``, not
+    once per run: a scan asks for every run, and the root only moves with those variables."""
+    key = (os.environ.get("TINKERTOP_HOME"), os.environ.get("HOME"))
+    root = _roots.get(key)
+    if root is None:
+        root = _roots[key] = state_dir.runs_root()
+    return root
+
+
 def status_for(run_path: str | Path) -> dict[str, Any] | None:
     """Supervisor status of the run in folder ``run_path``, or None if tinkertop did not launch it."""
     run_id = state_dir.run_id_for(run_path)
-    path = state_dir.state_path(run_id)
+    path = _records_root() / run_id / "state.json"
     try:
         mtime = path.stat().st_mtime
     except OSError:

@@ -13,6 +13,8 @@ not read and the note names it; an unexpected error in one run makes a flagged r
 from __future__ import annotations
 
 import math
+import os
+import stat
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -43,14 +45,14 @@ def tail_lines(path: Path, n: int = TAIL_LINES, max_bytes: int = MAX_TAIL_BYTES)
     return _tail(path, n, max_bytes, [])
 
 
-def _tail(path: Path, n: int, max_bytes: int, notes: list[str]) -> tuple[list[bytes], bool]:
+def _tail(path: str | Path, n: int, max_bytes: int, notes: list[str]) -> tuple[list[bytes], bool]:
     """As :func:`tail_lines`; why a file that exists could not be read is added to ``notes``."""
     try:
         data, whole = read_tail(path, n, max_bytes, CHUNK)
     except FileNotFoundError:
         return [], True
     except OSError as exc:
-        notes.append(f"{path.name}: {describe_error(exc)}")
+        notes.append(f"{os.path.basename(path)}: {describe_error(exc)}")
         return [], True
     lines = data.split(b"\n")
     if not whole:
@@ -74,37 +76,47 @@ def _records(lines: list[bytes]) -> tuple[list[dict[str, Any]], int]:
     return records, bad
 
 
-def _last_checkpoint(path: Path, notes: list[str]) -> list[dict[str, Any]]:
+def _last_checkpoint(path: str, notes: list[str]) -> list[dict[str, Any]]:
     lines, _ = _tail(path, 1, CHUNK, notes)
     records, _ = _records(lines + [b""])
     return records[-1:]
 
 
-def _console_tail(path: Path, notes: list[str]) -> list[str]:
+def _console_tail(path: str, notes: list[str]) -> list[str]:
     lines, _ = _tail(path, 200, CONSOLE_BYTES, notes)
     return [line.decode("utf-8", "replace") for line in lines]
 
 
-def _config(path: Path, notes: list[str]) -> dict[str, Any] | None:
+def _config(path: str, notes: list[str]) -> dict[str, Any] | None:
+    name = os.path.basename(path)
     try:
         return parse_object(read_capped(path))
     except FileNotFoundError:
         return None
     except OSError as exc:
-        notes.append(f"{path.name}: {describe_error(exc)}")
+        notes.append(f"{name}: {describe_error(exc)}")
     except LineError as exc:
-        notes.append(f"{path.name}: not valid JSON ({exc})")
+        notes.append(f"{name}: not valid JSON ({exc})")
     return None
 
 
-def _mtime(folder: Path, names: list[str]) -> float | None:
-    times = []
-    for name in names:
+WRITTEN = ("metrics.jsonl", "checkpoints.jsonl", "logs.log")  # a process writing one of them runs the run
+STAT_NAMES = (*WRITTEN, "config.json", ".")
+
+
+def _stats(base: str) -> tuple[dict[str, os.stat_result], set[str]]:
+    """One ``stat`` of each of a run folder's files: the results, and the names that do not exist (their
+    reads are skipped: a missing file reads as empty)."""
+    stats: dict[str, os.stat_result] = {}
+    missing: set[str] = set()
+    for name in STAT_NAMES:
         try:
-            times.append((folder / name).stat().st_mtime)
+            stats[name] = os.stat(os.path.join(base, name))
+        except FileNotFoundError:
+            missing.add(name)
         except OSError:
             pass
-    return max(times) if times else None
+    return stats, missing
 
 
 def _num(v: Any) -> float:
@@ -117,7 +129,12 @@ def quick_summary(folder: Path, status_source: StatusSource | None = None) -> Ru
     """A ``RunSummary`` from the tails of one run folder's files (status: ``status_source``'s record,
     else the files)."""
     notes: list[str] = []
-    lines, whole = _tail(folder / "metrics.jsonl", TAIL_LINES, MAX_TAIL_BYTES, notes)
+    base = os.fspath(folder)
+    stats, missing = _stats(base)
+    lines: list[bytes] = []
+    whole = True
+    if "metrics.jsonl" not in missing:
+        lines, whole = _tail(os.path.join(base, "metrics.jsonl"), TAIL_LINES, MAX_TAIL_BYTES, notes)
     records, bad = _records(lines)
     by_step: dict[int, dict[str, Any]] = {}
     latest: dict[str, Any] = {}
@@ -127,22 +144,22 @@ def quick_summary(folder: Path, status_source: StatusSource | None = None) -> Ru
         if step is None:  # as MetricTable does: the next free step
             step = max(by_step) + 1 if by_step else 0
         by_step.setdefault(step, {}).update(rec)
-    config = _config(folder / "config.json", notes)
-    has_metrics = (folder / "metrics.jsonl").exists()
+    config = None if "config.json" in missing else _config(os.path.join(base, "config.json"), notes)
+    has_metrics = "metrics.jsonl" in stats
     info = infer_kind(latest.keys(), config)
     kind = info.kind if (has_metrics or config is not None) else "foreign"
     head = headline_key(kind, latest.keys())
     steps = sorted(by_step)
     step = steps[-1] if steps else None
     spark = [_num(by_step[s].get(head)) for s in steps if head in by_step[s]] if head else []
-    last_change = _mtime(folder, ["metrics.jsonl", "checkpoints.jsonl", "logs.log", "config.json", "."])
+    last_change = max((st.st_mtime for st in stats.values()), default=None)
     progress = progress_of(latest, step, config)
-    written = [folder / "metrics.jsonl", folder / "checkpoints.jsonl", folder / "logs.log"]
+    checkpoints = os.path.join(base, "checkpoints.jsonl")
     status = infer_status(  # one look: no growth seen yet (new files prove nothing)
-        _last_checkpoint(folder / "checkpoints.jsonl", notes),
-        _console_tail(folder / "logs.log", notes),
+        [] if "checkpoints.jsonl" in missing else _last_checkpoint(checkpoints, notes),
+        [] if "logs.log" in missing else _console_tail(os.path.join(base, "logs.log"), notes),
         None,
-        held=lambda: held_by_process(folder, written),
+        held=lambda: held_by_process(folder, [os.path.join(base, name) for name in WRITTEN]),
         progress=progress,
     )
     record, problem = supervisor_status(status_source, folder)
@@ -151,7 +168,7 @@ def quick_summary(folder: Path, status_source: StatusSource | None = None) -> Ru
         progress = 1.0
     return RunSummary(
         path=str(folder),
-        name=run_name(folder),
+        name=folder.name if "." in stats and stat.S_ISDIR(stats["."].st_mode) else run_name(folder),
         kind=kind,
         status=Status.parse(record["status"], Status.UNKNOWN) if record else status,
         step=step,

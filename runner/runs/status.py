@@ -180,19 +180,36 @@ _holders: _Holders | None = None
 _holders_lock = threading.Lock()
 
 
-def held_by_process(run_path: Path, files: Iterable[Path | None]) -> bool:
+def held_by_process(run_path: Path, files: Iterable[str | Path | None]) -> bool:
     """True when a local process other than this one has one of ``files`` open for writing, or names
     ``run_path`` in its command line (``log_path=...``). Readers (``tail -f``, an editor) do not count."""
     holders = _current_holders()
-    if {os.path.abspath(run_path), os.path.realpath(run_path)} & holders.named:
+    real_run = os.path.realpath(run_path)
+    if {os.path.abspath(run_path), real_run} & holders.named:
         return True
+    if not holders.open_files:
+        return False
+    real_dirs = {os.path.abspath(run_path): real_run}
     for path in files:
         if path is None:
             continue
-        for pid, fd in holders.open_files.get(os.path.realpath(path), ()):
+        for pid, fd in holders.open_files.get(_real_file(path, real_dirs), ()):
             if _open_for_writing(pid, fd):
                 return True
     return False
+
+
+def _real_file(path: str | Path, real_dirs: dict[str, str]) -> str:
+    """``os.path.realpath(path)`` with the folders' real paths resolved once (``real_dirs``): a run's files
+    share its folder, so one ``realpath`` of the folder serves them all, then an ``lstat`` each."""
+    folder, name = os.path.split(os.path.abspath(path))
+    if name in ("", ".", ".."):
+        return os.path.realpath(path)
+    real_dir = real_dirs.get(folder)
+    if real_dir is None:
+        real_dir = real_dirs[folder] = os.path.realpath(folder)
+    candidate = os.path.join(real_dir, name)
+    return os.path.realpath(candidate) if os.path.islink(candidate) else candidate
 
 
 def forget_holders() -> None:

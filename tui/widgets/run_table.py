@@ -39,6 +39,7 @@ COLUMNS = (
 UPDATED = [c[0] for c in COLUMNS].index("updated")
 NAME_WIDTH = COLUMNS[0][2]
 DRAWN_MAX = 4000  # drawn rows kept (a few screens of them, with cursor and hover variants)
+FIRST_FILL = 100  # an empty list's first rows added before it paints (at least two screens); the rest after
 MARK = "● "  # before the name of a marked run (space marks, c compares)
 
 # status -> theme variable: the one colour map of statuses (the runs list, the run view's info bar)
@@ -110,6 +111,8 @@ class RunTable(DataTable[Text | str]):
         # drawn rows kept across updates of other rows (see _render_line_in_row)
         self._drawn: dict[tuple, tuple[SegmentLines, SegmentLines]] = {}
         self._versions: dict[RowKey, int] = {}  # row -> how many times its cells changed
+        # the rows a first fill left for after its paint (see FIRST_FILL), with their time and labels
+        self._rest: tuple[list[RunSummary], float, Mapping[str, str]] | None = None
 
     @property
     def order(self) -> list[str]:
@@ -153,6 +156,7 @@ class RunTable(DataTable[Text | str]):
             self._placing = False
 
     def _show(self, rows: list[RunSummary], now: float, labels: Mapping[str, str]) -> None:
+        self._add_rest()  # a first fill still under way ends first: every row is there to update
         keep = self.selected_path()
         order = [s.path for s in rows]
         if order != self._order and len(order) == len(self._order) and set(order) == set(self._order):
@@ -166,12 +170,28 @@ class RunTable(DataTable[Text | str]):
             return
         scroll = self.scroll_offset
         self.clear()  # drops the drawn rows too (_clear_caches)
-        for s in rows:
+        head = max(FIRST_FILL, 2 * self.app.size.height)
+        if self._order or len(rows) <= head:
+            head = len(rows)
+        else:  # an empty list's first fill: the first screens paint now, the rest right after that paint
+            self._rest = (rows[head:], now, labels)
+            self.call_after_refresh(self.call_later, self._add_rest)
+        for s in rows[:head]:
             self.add_row(*self._row(s, now, labels.get(s.path, s.name)), key=s.path)
-        self._order = order
+        self._order = order[:head]
         if keep in order:
             self.move_cursor(row=order.index(keep), animate=False, scroll=False)
         self.scroll_to(scroll.x, scroll.y, animate=False, immediate=True)
+
+    def _add_rest(self) -> None:
+        """The rows a first fill left for after its paint (none: nothing to do)."""
+        if self._rest is None:
+            return
+        rows, now, labels = self._rest
+        self._rest = None
+        for s in rows:
+            self.add_row(*self._row(s, now, labels.get(s.path, s.name)), key=s.path)
+        self._order += [s.path for s in rows]
 
     def _reorder(self, order: list[str], keep: str | None) -> None:
         """Show the rows in ``order`` (the same rows), the cursor on run ``keep``, the scroll where it was
