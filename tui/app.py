@@ -383,6 +383,7 @@ class TinkertopApp(App[int]):
     def on_unmount(self) -> None:
         self._stop.set()
         self.first_paint.set()
+        self._resume_gc()  # a run opened just before quitting: its timer dies with the app
 
 
 def run_app(argv: Sequence[str], prefetch: QuickScanChild | None = None) -> int:

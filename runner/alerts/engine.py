@@ -51,6 +51,7 @@ class _RunState:
     version: int = -1
     resets: int = -1  # the table's reset count when last judged
     selection: tuple[int, list[tuple[rules.Rule, list[str]]]] = (-1, [])  # (number of keys, rule -> metrics)
+    wanted: frozenset[str] = frozenset()  # the keys the selection's rules read, but the non-finite rule's
     nf_rows: int = 0  # rows already scanned for non-finite values
     alerts: dict[tuple, tuple[tuple, Alert]] = field(
         default_factory=dict
@@ -118,10 +119,15 @@ class AlertEngine:
         ctx = rules.Ctx(s, points, list(cols.values), _config(run))
         if state.selection[0] != len(ctx.keys):  # keys only ever get added (a reset clears the state)
             state.selection = (len(ctx.keys), self._select(ctx))
+            state.wanted = frozenset(k for r, ks in state.selection[1] if r.name != "non_finite" for k in ks)
+        chosen = [
+            (rule, self._nonfinite_candidates(cols, state, keys) if rule.name == "non_finite" else keys)
+            for rule, keys in state.selection[1]
+        ]
+        nf = [k for rule, keys in chosen if rule.name == "non_finite" for k in keys]
+        state.feed.want(state.wanted.union(nf) if nf else state.wanted)  # read in one copy
         out: list[Alert] = []
-        for rule, keys in state.selection[1]:
-            if rule.name == "non_finite":
-                keys = self._nonfinite_candidates(cols, state, keys)
+        for rule, keys in chosen:
             for key in keys:
                 tracker = state.trackers.get((rule.name, key))
                 pts = points(key)

@@ -217,7 +217,8 @@ class RunFolder(ResidentTable):
         latest = table.latest()
         head = kinds.headline_key(info.kind, table.numeric_keys())
         spark = table.last_values(head, SPARK_LEN) if head else []
-        step_s = status.median_step_seconds(table.numbers("time/total"), table.seen_times)
+        recent = table.last_values("time/total", status.RECENT_STEPS)  # the tail only, not the whole column
+        step_s = status.median_step_seconds(recent, table.seen_times)
         lines = (table.n_lines, table.bad_lines, tuple(table.notes[-2:]))
         data = _SummaryData(info, latest, head, spark, table.last_step, step_s, *lines)
         self._data_cache = (versions, config, data)
@@ -234,13 +235,21 @@ class RunFolder(ResidentTable):
     def failed_summary(self, exc: Exception) -> RunSummary:
         """A flagged row for a run whose summary could not be built (the reason in its note)."""
         notes = [failure("summary", exc), *self.errors.values()]
+        n_lines, bad_lines = self._line_counts()
         return RunSummary(
             path=str(self.path), name=self.name, kind="unknown", status=Status.UNKNOWN, step=None,
             progress=None, headline_key=None, headline_value=None, spark=[], last_change=self.last_change,
-            n_lines=self._table.n_lines if self._table else 0,
-            bad_lines=(self._table.bad_lines if self._table else 0) + len(self.checkpoint_bad),
-            latest={}, note="; ".join(notes),
+            n_lines=n_lines, bad_lines=bad_lines + len(self.checkpoint_bad), latest={}, note="; ".join(notes),
         )  # fmt: skip
+
+    def _line_counts(self) -> tuple[int, int]:
+        """Lines read and bad lines, without reading an evicted table back: the resident table's, else the
+        last summary's (a table of bad lines only has no rows, yet counts them)."""
+        table = self._table
+        if table is not None:
+            return table.n_lines, table.bad_lines
+        cached = self._data_cache
+        return (cached[2].n_lines, cached[2].bad_lines) if cached is not None else (0, 0)
 
     def _summary(self) -> RunSummary:
         with self.lock:

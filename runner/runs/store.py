@@ -72,11 +72,15 @@ class RunStore:
                 refresh_isolated(run)
             return run
 
-    def scan(self, pause: Callable[[], None] | None = None) -> list[RunSummary]:
+    def scan(
+        self, pause: Callable[[], None] | None = None, each: Callable[[RunSummary], None] | None = None
+    ) -> list[RunSummary]:
         """Discover every run under the roots, read what changed, return all summaries.
 
         The runs are read one by one outside the store's lock (each run locks itself), so
-        :meth:`read_now` can read a run the user opened while the others are still being read."""
+        :meth:`read_now` can read a run the user opened while the others are still being read.
+        ``each`` is called with each read run's summary right after its read, while its table is still
+        in memory (past the table budget it leaves as later runs are read); not for removed runs."""
         with self._lock:
             found = discover(self.roots)
             keys = {_key(f.path) for f in found}
@@ -90,7 +94,10 @@ class RunStore:
             if pause is not None:
                 pause()  # the caller may hold the read back (a run opened meanwhile is read first)
             refresh_isolated(run)
-            out.append(run.summary())  # while its table is in memory (past the budget it may leave soon)
+            summary = run.summary()  # while its table is in memory (past the budget it may leave soon)
+            if each is not None:
+                each(summary)
+            out.append(summary)
         return out
 
     def read_now(self, path: str | Path) -> RunFolder | None:

@@ -20,6 +20,7 @@ RUN_SIDE_FILES = RUN_FILES | {"config.json", "timing_spans.jsonl", "trace_events
 RUST_TIMEOUT_MS = 500
 WATCH_STEP_MS = 20  # how often the notifier checks for events while collecting a batch
 MISSING_CHECK_S = 0.5
+RUNS_CACHE_MAX = 50_000  # changed file -> run entries kept before starting over
 
 
 def run_path_for(changed: Path, roots: Iterable[Path]) -> Path | None:
@@ -42,8 +43,12 @@ def watch_changes(
     debounce_ms: int = 50,
     force_polling: bool | None = None,
     poll_delay_ms: int = 300,
+    idle: bool = False,
 ) -> Iterator[set[Path]]:
     """Yield sets of changed run paths under ``roots`` until ``stop_event`` is set.
+
+    ``idle=True`` also yields an empty set when nothing changed for ``RUST_TIMEOUT_MS`` (a caller
+    holding changes back gets the chance to hand them on).
 
     Roots that do not exist yet are checked every ``MISSING_CHECK_S``; when one appears it is
     yielded (so the store searches it) and the watcher restarts to include it. A root that is
@@ -64,7 +69,7 @@ def watch_changes(
                 yield appeared
             continue
         try:
-            yield from _watch(present, missing, stop_event, debounce_ms, polling, poll_delay_ms)
+            yield from _watch(present, missing, stop_event, debounce_ms, polling, poll_delay_ms, idle)
         except OSError:
             if polling:
                 raise
@@ -78,6 +83,7 @@ def _watch(
     debounce_ms: int,
     polling: bool | None,
     poll_delay_ms: int,
+    idle: bool = False,
 ) -> Iterator[set[Path]]:
     """Watch the existing roots until stopped or until a missing root appears.
 
@@ -88,6 +94,7 @@ def _watch(
     import watchfiles  # lazily: the CLI does not need it
 
     catch_up = set(present)
+    runs: dict[str, Path | None] = {}  # changed file -> its run: the same few files change again and again
     for changes in watchfiles.watch(
         *present,
         stop_event=stop_event,
@@ -100,20 +107,31 @@ def _watch(
         recursive=True,
         ignore_permission_denied=True,
     ):
-        batch = _batch(changes, present) | catch_up
+        batch = _batch(changes, present, runs) | catch_up
         catch_up = set()
         appeared = {r for r in missing if r.exists()}
         vanished = {r for r in present if not r.exists()}
         if batch or appeared or vanished:
             yield batch | appeared | vanished
+        elif idle:
+            yield set()
         if appeared or vanished:
             return  # restart: watch the roots that exist now, poll for the others
 
 
-def _batch(changes: Iterable[tuple[object, str]], roots: list[Path]) -> set[Path]:
+def _batch(
+    changes: Iterable[tuple[object, str]], roots: list[Path], runs: dict[str, Path | None] | None = None
+) -> set[Path]:
+    """The runs of the changed files; ``runs`` remembers each file's run (kept to a bounded size)."""
+    runs = {} if runs is None else runs
+    if len(runs) > RUNS_CACHE_MAX:
+        runs.clear()
     out: set[Path] = set()
     for _change, raw in changes:
-        run = run_path_for(Path(raw), roots)
+        if raw in runs:
+            run = runs[raw]
+        else:
+            run = runs[raw] = run_path_for(Path(raw), roots)
         if run is not None:
             out.add(run)
     return out

@@ -122,3 +122,18 @@ async def test_first_data_is_drawn_coarse_then_in_full_detail(tmp_path: Path) ->
             await wait_until(pilot, lambda: len(drawn) >= 2, what="the coarse draw, then the full one")
         assert drawn[0] <= COARSE_POINTS < drawn[1]
         assert drawn[1] == len(view.chart.points(HEAD)[0]) >= MIN_POINTS  # full detail from then on
+
+
+async def test_quitting_right_after_opening_a_run_leaves_the_gc_on(
+    tmp_path: Path, gate: threading.Event, gc_restored: None
+) -> None:
+    """The GC paused by Enter comes back when the app ends before the chart shows (its timer ends with the
+    app): a process embedding the app, or a test session, never goes on without its cyclic GC."""
+    copy_run("rl_arith", tmp_path)
+    app = TinkertopApp([tmp_path])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.loaded and app.summaries, what="the full read")
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: not gc.isenabled(), what="the GC paused by Enter")
+    gate.set()
+    assert gc.isenabled()

@@ -124,8 +124,10 @@ def test_each_evaluation_copies_only_the_rows_its_batch_added(tmp_path: Path) ->
     every_key = [c for c in copies if c[0] is None]
     assert every_key == [(None, 50, 2)]  # all columns: the two new rows only
     n_keys = len(run.table.numeric_keys())
-    one_key = [c for c in copies if c[0] is not None]
-    assert all(len(k) == 1 for k, _, _ in one_key) and len(one_key) < n_keys / 2  # the keys the rules read
+    keyed = [k for k, _, _ in copies if k is not None]
+    read = [key for keys in keyed for key in keys]
+    assert len(read) == len(set(read)) and len(read) < n_keys / 2  # the keys the rules read, once each
+    assert len(keyed[0]) > 1 and all(len(k) == 1 for k in keyed[1:])  # in one copy (others on their own)
 
 
 def test_out_of_step_order_rows_in_batches_give_the_alerts_of_one_batch(tmp_path: Path) -> None:

@@ -239,6 +239,10 @@ def test_the_budget_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) 
     assert Residency().budget == 0
     monkeypatch.delenv("TINKERTOP_TABLE_BUDGET_MB")
     assert Residency().budget == residency.DEFAULT_BUDGET_MB * 2**20
+    for nonsense in ("inf", "nan", "1e400", "-inf", "lots"):  # never a crash of every run's read
+        monkeypatch.setenv("TINKERTOP_TABLE_BUDGET_MB", nonsense)
+        assert Residency().budget == residency.DEFAULT_BUDGET_MB * 2**20
+    monkeypatch.delenv("TINKERTOP_TABLE_BUDGET_MB")
     assert os.environ.get("TINKERTOP_TABLE_BUDGET_MB") is None
 
 
@@ -255,3 +259,23 @@ def test_a_run_dropped_without_being_forgotten_leaves_the_budget(tmp_path: Path)
         f.write(rows(40, 41))
     kept.refresh()
     assert tables.total == residency.table_bytes(kept.table)
+
+
+def test_a_flagged_row_counts_lines_of_an_evicted_run_and_of_bad_lines_only(tmp_path: Path) -> None:
+    """The row shown when a summary cannot be built keeps the run's line counts: an evicted run's are not
+    read back (nor lost), and a table of bad lines only (no rows) still counts them."""
+    make_runs(tmp_path / "runs", n=2)
+    bad_only = tmp_path / "runs" / "run_bad"
+    bad_only.mkdir()
+    (bad_only / "metrics.jsonl").write_text("{not json\n[1, 2\n")
+    tight = Residency(budget=1)
+    store = RunStore([tmp_path / "runs"], tables=tight)
+    store.scan()
+    evicted = next(r for r in store.runs() if r._table is None)
+    reloads = tight.reloads
+    row = evicted.failed_summary(RuntimeError("boom"))
+    assert (row.n_lines, row.bad_lines) == (40, 1) and tight.reloads == reloads
+    flagged = store.get(bad_only)
+    assert flagged is not None
+    assert len(flagged.table) == 0  # resident now (the one in use), with no rows
+    assert flagged.failed_summary(RuntimeError("boom")).bad_lines == 2
