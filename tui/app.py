@@ -314,6 +314,7 @@ class TinkertopApp(App[int]):
         """The run view just opened shows its chart (hook line ``charted``): the cyclic GC runs again."""
         self.hook.mark("charted")
         self._resume_gc()
+        self.follower.shown()  # the full read, held from Enter, goes on
 
     def _resume_gc(self) -> None:
         """The cyclic GC paused by :meth:`open_run` runs again (at the latest ``GC_HOLD_S`` after)."""

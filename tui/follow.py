@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 
 
 OPEN_HOLD_S = 1.0  # the full read pauses this long when a run is opened during it (read, then drawn)
+HOLD_STEP_S = 0.02  # how often a held full read looks whether the hold ended early
 # a run off screen is judged by the alert rules at most this often (all the lines it added at once): the
 # rules cost the same for one line as for ten, and most of the app's CPU with many runs appending
 JUDGE_EVERY_S = 3.0
@@ -138,14 +139,19 @@ class Follower:
         """Between two runs of the full read: wait while a run just opened is read and drawn (on 2 cores
         shared by the UI, the opened run's reader and the full read, the first two would otherwise get a
         third of the interpreter each)."""
-        wait = self._hold_until - time.monotonic()
-        if wait > 0:
-            time.sleep(min(wait, OPEN_HOLD_S))
+        end = min(self._hold_until, time.monotonic() + OPEN_HOLD_S)
+        while time.monotonic() < min(end, self._hold_until):  # ends early once the chart is out (shown)
+            time.sleep(HOLD_STEP_S)
 
     def opening(self) -> None:
         """A run is being opened (the UI thread, at the key): the full read holds from now on."""
         if not self._full_done:
             self._hold_until = time.monotonic() + OPEN_HOLD_S
+
+    def shown(self) -> None:
+        """The run opened shows its chart (the UI thread): the full read goes on at once, not after the
+        rest of ``OPEN_HOLD_S``."""
+        self._hold_until = 0.0
 
     def _open_store(self) -> RunStore:
         from runner.runs.store import RunStore

@@ -15,7 +15,7 @@ import pytest
 
 from runner.runs import store as store_module
 from tui import follow as follow_module
-from tui.follow import OPEN_HOLD_S, Focus, Follower
+from tui.follow import HOLD_STEP_S, OPEN_HOLD_S, Focus, Follower
 
 WAIT = 30.0  # a failure guard only: every wait ends as soon as its condition holds
 
@@ -43,6 +43,25 @@ def test_opening_holds_the_full_read_before_its_next_run(tmp_path: Path, slept: 
     follower.opening()  # Enter on a row while the full read is under way
     follower.full()
     assert slept and 0 < slept[0] <= OPEN_HOLD_S  # before its first run: the opened one goes first
+
+
+def test_the_hold_ends_once_the_opened_run_shows_its_chart(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The chart is out (``shown``) during the hold: the full read goes on at its next look, not after the
+    rest of OPEN_HOLD_S (SEAM: the sleeps recorded; the first one is where the UI draws the chart)."""
+    _runs(tmp_path / "runs")
+    follower = Follower([tmp_path / "runs"])
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        follower.shown()
+
+    monkeypatch.setattr(follow_module.time, "sleep", sleep)
+    follower.opening()
+    follower.full()
+    assert waits == [HOLD_STEP_S]  # one short look, then on (the whole hold is OPEN_HOLD_S)
 
 
 def test_opening_after_the_full_read_holds_nothing(tmp_path: Path, slept: list[float]) -> None:
