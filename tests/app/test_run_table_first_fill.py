@@ -6,28 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 import pytest
-from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
-from runner.runs.summary import RunSummary
-from runner.status import Status
 from tests.app.conftest import FROZEN_NOW, wait_until
+from tests.app.run_rows import TableApp, run_row
 from tui.widgets.run_table import RunTable
 
 N = 1000
-
-
-def _run(i: int, step: int = 10) -> RunSummary:
-    return RunSummary(
-        path=f"/runs/run_{i:04d}", name=f"run_{i:04d}", kind="rl", status=Status.RUNNING, step=step,
-        progress=0.5, headline_key="env/all/reward/total", headline_value=0.5 + i / 1000,
-        spark=[0.1, 0.5, 0.3], last_change=FROZEN_NOW - i, n_lines=step, bad_lines=0, latest={},
-    )  # fmt: skip
-
-
-class TableApp(App[None]):
-    def compose(self) -> ComposeResult:
-        yield RunTable()
 
 
 @pytest.fixture
@@ -46,7 +31,7 @@ def rows_at_first_draw(monkeypatch: pytest.MonkeyPatch) -> list[int]:
 
 
 async def test_a_long_list_paints_its_first_rows_then_holds_them_all(rows_at_first_draw: list[int]) -> None:
-    rows = [_run(i) for i in range(N)]
+    rows = [run_row(i, digits=4) for i in range(N)]
     app = TableApp()
     async with app.run_test(size=(120, 30)) as pilot:
         table = app.query_one(RunTable)
@@ -61,7 +46,7 @@ async def test_a_long_list_paints_its_first_rows_then_holds_them_all(rows_at_fir
 
 
 async def test_a_new_show_before_the_rest_is_added_shows_every_row() -> None:
-    rows = [_run(i) for i in range(N)]
+    rows = [run_row(i, digits=4) for i in range(N)]
     app = TableApp()
     async with app.run_test(size=(120, 30)) as pilot:
         table = app.query_one(RunTable)

@@ -8,27 +8,13 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from textual.app import App, ComposeResult
 from textual.widgets import DataTable
 
-from runner.runs.summary import RunSummary
 from runner.status import Status
 from tests.app.conftest import FROZEN_NOW, copy_run, wait_until
+from tests.app.run_rows import TableApp, run_row
 from tui.app import TinkertopApp
 from tui.widgets.run_table import RunTable
-
-
-def _run(i: int, step: int = 10) -> RunSummary:
-    return RunSummary(
-        path=f"/runs/run_{i:03d}", name=f"run_{i:03d}", kind="rl", status=Status.RUNNING, step=step,
-        progress=0.5, headline_key="env/all/reward/total", headline_value=0.5 + i / 1000,
-        spark=[0.1, 0.5, 0.3], last_change=FROZEN_NOW - i, n_lines=step, bad_lines=0, latest={},
-    )  # fmt: skip
-
-
-class TableApp(App[None]):
-    def compose(self) -> ComposeResult:
-        yield RunTable()
 
 
 @pytest.fixture
@@ -46,7 +32,7 @@ def drawn_rows(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 
 async def test_a_changed_row_is_drawn_again_alone(drawn_rows: list[str]) -> None:
-    rows = [_run(i) for i in range(60)]
+    rows = [run_row(i) for i in range(60)]
     app = TableApp()
     async with app.run_test(size=(120, 20)) as pilot:
         table = app.query_one(RunTable)
@@ -63,7 +49,7 @@ async def test_a_changed_row_is_drawn_again_alone(drawn_rows: list[str]) -> None
 
 
 async def test_a_new_order_moves_the_rows_without_rebuilding_them(monkeypatch: pytest.MonkeyPatch) -> None:
-    rows = [_run(i) for i in range(30)]
+    rows = [run_row(i) for i in range(30)]
     app = TableApp()
     async with app.run_test(size=(120, 20)) as pilot:
         table = app.query_one(RunTable)

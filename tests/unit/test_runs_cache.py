@@ -11,7 +11,7 @@ import pytest
 from runner.runs import cache
 from runner.runs.folder import RunFolder
 from runner.runs.jsonl import JsonlTail
-from runner.runs.series import MetricTable
+from tests.unit.table_state import state
 
 
 @pytest.fixture(autouse=True)
@@ -34,20 +34,6 @@ def lines(start: int, stop: int, tag: str = "a") -> str:
             out.append('{"step": 5, "kl": NaN}')
             out.append("{not json")
     return "\n".join(out) + "\n"
-
-
-def state(table: MetricTable) -> dict[str, object]:
-    """Everything a reader can see of a table (NaN compared by repr)."""
-    return {
-        "keys": table.keys(),
-        "numeric": table.numeric_keys(),
-        "columns": {k: repr(table.column(k)) for k in table.numeric_keys()},
-        "values": {k: repr(table.values(k)) for k in table.keys()},
-        "latest": repr(table.latest()),
-        "notes": table.notes,
-        "bad": table.bad,
-        "n": (table.n_lines, table.bad_lines, len(table), table.last_step),
-    }
 
 
 def run_dir(tmp_path: Path, text: str) -> Path:

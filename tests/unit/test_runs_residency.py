@@ -16,8 +16,8 @@ from runner.alerts.engine import AlertEngine
 from runner.runs import cache, residency
 from runner.runs.folder import RunFolder
 from runner.runs.residency import Residency
-from runner.runs.series import MetricTable
 from runner.runs.store import RunStore
+from tests.unit.table_state import state
 
 
 @pytest.fixture(autouse=True)
@@ -50,19 +50,6 @@ def make_runs(root: Path, n: int = 4, steps: int = 40) -> list[Path]:
     return paths
 
 
-def view(table: MetricTable) -> dict[str, object]:
-    """Everything a reader sees of a table (NaN compared by repr)."""
-    return {
-        "keys": table.keys(),
-        "columns": {k: repr(table.column(k)) for k in table.numeric_keys()},
-        "values": {k: repr(table.values(k)) for k in table.keys()},
-        "latest": repr(table.latest()),
-        "notes": table.notes,
-        "bad": table.bad,
-        "n": (table.n_lines, table.bad_lines, len(table), table.last_step),
-    }
-
-
 def row_of(summary: object) -> dict[str, object]:
     return {k: repr(v) for k, v in vars(summary).items() if k != "last_change"}
 
@@ -85,7 +72,7 @@ def test_evicted_runs_give_the_same_summaries_and_alerts(tmp_path: Path) -> None
     assert [repr(engines[1].evaluate(r, now=0.0)) for r in cold.runs()] == want
     assert tight.reloads >= 3  # judging a run that changed reads its table back
     for r_hot, r_cold in zip(hot.runs(), cold.runs(), strict=True):
-        assert view(r_cold.table) == view(r_hot.table)
+        assert state(r_cold.table) == state(r_hot.table)
 
 
 def test_a_cold_run_is_summarised_and_judged_without_reading_its_table_back(tmp_path: Path) -> None:
@@ -116,7 +103,7 @@ def test_lines_appended_while_evicted_are_read_after_the_table_comes_back(tmp_pa
     assert run.metrics_version > version and tight.reloads == 1
     fresh = RunFolder(folder, tables=Residency(budget=0))
     fresh.refresh()
-    assert view(run.table) == view(fresh.table) and len(run.table) == 50
+    assert state(run.table) == state(fresh.table) and len(run.table) == 50
 
 
 def test_truncation_while_evicted_reads_the_file_again(tmp_path: Path) -> None:
@@ -138,7 +125,7 @@ def test_an_entry_lost_while_evicted_means_a_read_from_byte_0(tmp_path: Path, da
     folder = make_runs(tmp_path / "runs", n=1)[0]
     run = RunFolder(folder, tables=Residency(budget=1))
     run.refresh()
-    expected, version = view(run.table), run.metrics_version
+    expected, version = state(run.table), run.metrics_version
     assert run.evict()
     entry = cache.entry_path(folder / "metrics.jsonl")
     if damage == "vanished":
@@ -153,8 +140,8 @@ def test_an_entry_lost_while_evicted_means_a_read_from_byte_0(tmp_path: Path, da
         other = RunFolder(folder, tables=Residency(budget=0))
         other.refresh()
         assert other._cache is not None and other._cache.evict_save(other.table)
-        expected = view(other.table)
-    assert view(run.table) == expected
+        expected = state(other.table)
+    assert state(run.table) == expected
     assert run.metrics_version > version
 
 
@@ -196,12 +183,12 @@ def test_a_reader_holding_the_old_table_sees_it_unchanged(tmp_path: Path) -> Non
     run = RunFolder(folder, tables=Residency(budget=1))
     run.refresh()
     held = run.table
-    before = view(held)
+    before = state(held)
     assert run.evict()
     with (folder / "metrics.jsonl").open("a") as f:
         f.write(rows(40, 50))
     run.refresh()
-    assert view(held) == before and len(run.table) == 50 and run.table is not held
+    assert state(held) == before and len(run.table) == 50 and run.table is not held
 
 
 def test_the_pinned_run_and_the_run_in_use_stay_resident(tmp_path: Path) -> None:
