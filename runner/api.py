@@ -16,33 +16,60 @@ cookbook's heavy imports (torch, transformers) never enter the caller's process.
 
 from __future__ import annotations
 
+import importlib
 import json
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from runner.control.launch import LaunchRequest, PlannedRun
-from runner.control.launch_form import (
-    FIELD_KEYS,
-    LAUNCH_TIMEOUT_S,
-    RESULTS_DIR,
-    LaunchForm,
-    LaunchResult,
-    form_from_spec,
-)
 from runner.control.pending import PendingRuns
-from runner.experiment.start import (
-    EXPERIMENT_LOG,
-    ExperimentStarted,
-    experiment_exit,
-    start_experiment,
-    validate_experiment,
-)
 from runner.runs.status import StatusSource
 from runner.status import LIVE, Status
+
+if TYPE_CHECKING:
+    from runner.control.launch import LaunchRequest, PlannedRun
+    from runner.control.launch_form import (
+        FIELD_KEYS,
+        LAUNCH_TIMEOUT_S,
+        RESULTS_DIR,
+        LaunchForm,
+        LaunchResult,
+        form_from_spec,
+    )
+    from runner.experiment.start import (
+        EXPERIMENT_LOG,
+        ExperimentStarted,
+        experiment_exit,
+        start_experiment,
+        validate_experiment,
+    )
+
+# The launch side (launch form, recipe catalogue, experiments: ~30 ms of imports) loads on first use: the
+# app's runs list, which its first paint needs, imports this module for PendingRuns and status_source.
+_LAZY = {
+    **dict.fromkeys(("LaunchRequest", "PlannedRun"), "runner.control.launch"),
+    **dict.fromkeys(
+        ("FIELD_KEYS", "LAUNCH_TIMEOUT_S", "RESULTS_DIR", "LaunchForm", "LaunchResult", "form_from_spec"),
+        "runner.control.launch_form",
+    ),
+    **dict.fromkeys(
+        ("EXPERIMENT_LOG", "ExperimentStarted", "experiment_exit", "start_experiment", "validate_experiment"),
+        "runner.experiment.start",
+    ),
+}
+
+
+def __getattr__(name: str) -> Any:
+    """``api.LaunchForm`` and the other names of the launch side, imported on first use."""
+    if name not in _LAZY:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "EXPERIMENT_LOG",
@@ -108,15 +135,19 @@ class ActionResult:
     extra: dict[str, object] = field(default_factory=dict)
 
 
-def launch_request(req: LaunchRequest, dry_run: bool, timeout: float = LAUNCH_TIMEOUT_S) -> LaunchResult:
-    """``python -m runner.control.launcher``: plan (and unless ``dry_run``, start) ``req``."""
+def launch_request(req: LaunchRequest, dry_run: bool, timeout: float | None = None) -> LaunchResult:
+    """``python -m runner.control.launcher``: plan (and unless ``dry_run``, start) ``req`` (``timeout``:
+    default ``LAUNCH_TIMEOUT_S``)."""
+    from runner.control.launch import PlannedRun
+    from runner.control.launch_form import LAUNCH_TIMEOUT_S, LaunchResult
+
     done = subprocess.run(
         [sys.executable, "-m", "runner.control.launcher", *(["--dry-run"] if dry_run else [])],
         input=json.dumps(req.to_json()),
         cwd=req.cwd,
         capture_output=True,
         text=True,
-        timeout=timeout,
+        timeout=LAUNCH_TIMEOUT_S if timeout is None else timeout,
     )
     error = "\n".join(line.removeprefix("tinkertop: ") for line in done.stderr.strip().splitlines())
     try:
@@ -133,6 +164,8 @@ def validate(form: LaunchForm, cwd: Path) -> LaunchResult:
     An experiment form runs ``tinkertop experiment ... --dry-run``: the pipeline's own plan stage (the
     eval set read, an error naming its file and line; the launch validated)."""
     if form.experiment:
+        from runner.experiment.start import validate_experiment
+
         return validate_experiment(form, cwd)
     return _form_launch(form, cwd, dry_run=True)
 
@@ -143,6 +176,8 @@ def launch(form: LaunchForm, cwd: Path) -> LaunchResult:
 
 
 def _form_launch(form: LaunchForm, cwd: Path, dry_run: bool) -> LaunchResult:
+    from runner.control.launch_form import LaunchResult
+
     if not form.recipe:
         return LaunchResult(False, 2, "launch needs a RECIPE (see tinkertop launch --list)")
     try:
@@ -220,6 +255,7 @@ def clone_form(ref: RunRef, lr_factor: float | None = None) -> ActionResult:
     ``lr_factor``: the learning rate scaled by it already filled in (from the launch spec, else the
     run's config.json), and the name saying so; no learning rate found is an error, not a guess."""
     from runner.control import state_dir
+    from runner.control.launch_form import form_from_spec
 
     spec = state_dir.read_spec(ref.run_id) if ref.run_id else None
     if not spec:

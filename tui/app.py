@@ -26,7 +26,7 @@ from tui.bench_hook import Hook
 from tui.commands import RunCommands
 from tui.follow import Focus, Follower, clock_from_env
 from tui.messages import RunLoaded, RunsRefreshed
-from tui.prefetch import QuickScanChild
+from tui.prefetch import QuickScanChild, first_summaries
 from tui.screens.help import binding_ids, help_for, keys_taken
 from tui.screens.runs import RunsScreen
 
@@ -63,10 +63,16 @@ class TinkertopApp(App[int]):
         roots: Sequence[Path],
         now: Callable[[], float] | None = None,
         initial: list[RunSummary] | None = None,
+        rest: Callable[[], list[RunSummary] | None] | None = None,
+        found: int | None = None,
     ) -> None:
-        """``initial``: quick summaries read before the app started (else the worker reads them)."""
+        """``initial``: quick summaries read before the app started (else the worker reads them); ``rest``
+        (blocking): the quick summaries of the others of the ``found`` runs, added once the list painted
+        (None: it failed, the full read brings them)."""
         super().__init__()
         self.initial = initial
+        self._rest = rest
+        self.found = found  # runs known to exist while the list holds fewer (the title says so)
         self.roots = [Path(r) for r in roots]
         self.follower = Follower(self.roots)
         self.pending = PendingRuns(self.roots)  # records with no folder yet (queued, early failures)
@@ -84,6 +90,8 @@ class TinkertopApp(App[int]):
         self.keys_loaded = threading.Event()  # set once tinkertop.toml's [keys] are applied (or absent)
         self._shown: tuple[object, RunSnapshot] | None = None  # the run view and the snapshot it shows
         self._gc_held = False  # the cyclic GC is off while a run opens (see open_run)
+        self._opening = False  # a run opens: the start-up's other summaries wait for its chart (_rest_read)
+        self._held_rest: list[RunSummary] | None = None
 
     def now(self) -> float:
         """Wall clock, or the frozen one (``now=`` or ``TINKERTOP_FROZEN_NOW``)."""
@@ -93,6 +101,8 @@ class TinkertopApp(App[int]):
         if self.initial is not None:  # the list's first paint shows them (no extra render pass)
             self._merge(self.initial, "quick")
         self.push_screen(self.runs_screen)
+        if self._rest is not None:
+            self.take_rest(self._rest)
         self.follow_runs()
         self.set_interval(RESUMMARISE_S, self.resummarise_runs)
         self.load_keys()
@@ -149,6 +159,30 @@ class TinkertopApp(App[int]):
             raise
         finally:
             self.follow_stopped.set()
+
+    @work(thread=True, group="take-rest", exit_on_error=False)
+    def take_rest(self, rest: Callable[[], list[RunSummary] | None]) -> None:
+        """The quick summaries the first paint went without, shown together once the list has painted."""
+        self.first_paint.wait(FIRST_PAINT_WAIT)
+        rows = rest() if not self._stop.is_set() else None
+        if rows is not None and not self._stop.is_set():
+            self.call_from_thread(self._rest_read, rows)
+
+    def _rest_read(self, rows: list[RunSummary]) -> None:
+        """Add ``rows`` to the quick summaries shown (not once the full read is in: it has them all); while a
+        run opens, once its chart is out (adding 1,000 rows to the list takes ~0.1 s)."""
+        if self._opening:
+            self._held_rest = rows
+        elif not self.loaded and self.is_running and not self._stop.is_set():
+            self.found = None
+            self._merge([*self.summaries.values(), *rows], "quick")
+
+    @property
+    def unread(self) -> int:
+        """Runs found at start-up whose summaries are still to come (0 once the full read is in)."""
+        if self.found is None or self.loaded:
+            return 0
+        return max(0, self.found - len(self.summaries))
 
     @work(thread=True, group="resummarise-runs", exclusive=True, exit_on_error=False)
     def resummarise_runs(self) -> None:
@@ -301,10 +335,11 @@ class TinkertopApp(App[int]):
         from tui.screens.run_view import RunViewScreen
 
         self.follower.opening()  # the full read holds from the key on, not from the worker's start
+        self._opening = True
         if gc.isenabled():  # a full GC pass over what the full read built takes ~50 ms: not now
             gc.disable()
             self._gc_held = True
-            self.set_timer(GC_HOLD_S, self._resume_gc)
+        self.set_timer(GC_HOLD_S, self._resume_gc)
         if self._run_view() is not None:
             self.close_run()
         self.push_screen(RunViewScreen(path, alert=alert) if alert is not None else RunViewScreen(path))
@@ -317,10 +352,15 @@ class TinkertopApp(App[int]):
         self.follower.shown()  # the full read, held from Enter, goes on
 
     def _resume_gc(self) -> None:
-        """The cyclic GC paused by :meth:`open_run` runs again (at the latest ``GC_HOLD_S`` after)."""
+        """The cyclic GC paused by :meth:`open_run` runs again (at the latest ``GC_HOLD_S`` after); the
+        summaries held meanwhile are shown."""
+        self._opening = False
         if self._gc_held:
             self._gc_held = False
             gc.enable()
+        rows, self._held_rest = self._held_rest, None
+        if rows is not None:
+            self._rest_read(rows)
 
     def focus_run(self, path: str, keys: Sequence[str]) -> None:
         """The run view shows ``path`` with ``keys`` charted: follow them."""
@@ -395,14 +435,17 @@ def run_app(argv: Sequence[str], prefetch: QuickScanChild | None = None) -> int:
     if missing and len(missing) == len(roots) and args.folders:
         print(f"tinkertop: no such folder: {', '.join(missing)}")
         return 2
-    # the tails are read before the app starts (in a forked child while Textual was imported, or
-    # here): nothing competes with them for the GIL
-    initial = prefetch.result() if prefetch is not None and prefetch.roots == roots else None
+    # the tails of the runs at the top of the list are read before the app starts (in a forked child while
+    # Textual was imported, or here): nothing competes with them for the GIL; the child's others come after
+    initial, child = first_summaries(prefetch, roots)
     if initial is None:
         from runner.api import status_source
         from runner.runs.quick import quick_scan
 
         initial = quick_scan(roots, status_source())
-    app = TinkertopApp(roots, initial=initial)
+    if child is None:
+        app = TinkertopApp(roots, initial=initial)
+    else:
+        app = TinkertopApp(roots, initial=initial, rest=child.rest, found=child.found)
     app.run()
     return app.return_code or 0

@@ -12,8 +12,9 @@ from runner.runs.summary import RunSummary
 class Hook:
     """Optional timing hook for the benchmark: ``TINKERTOP_HOOK_FILE`` names a file to append to.
 
-    Off by default. Lines: ``painted <epoch> <rows>``, ``loaded <epoch>`` (full read shown) and
-    ``seen <run> <step> <epoch>``.
+    Off by default. Lines: ``painted <epoch> <rows>`` (the list's rows are on the terminal: the frame
+    holding them was written; ``rows``: the runs the list held then, the first part of them at start-up),
+    ``loaded <epoch>`` (full read shown) and ``seen <run> <step> <epoch>``.
     """
 
     def __init__(self, path: str | None = None) -> None:

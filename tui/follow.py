@@ -6,6 +6,7 @@ which metric keys) the run view shows; every refresh batch then carries a snapsh
 
 from __future__ import annotations
 
+import math
 import os
 import threading
 import time
@@ -32,6 +33,9 @@ HOLD_STEP_S = 0.02  # how often a held full read looks whether the hold ended ea
 # a run off screen is judged by the alert rules at most this often (all the lines it added at once): the
 # rules cost the same for one line as for ten, and most of the app's CPU with many runs appending
 JUDGE_EVERY_S = 3.0
+# and judging runs off screen takes at most this share of one core (see JudgePacer): ~1 ms a run, so 100
+# runs appending a line a second are judged every 10-15 s, not every 3 s (~2-3% of a core)
+JUDGE_SHARE = 0.01
 # the full read judges the runs it read this many at a time (their tables still in memory), when the table
 # budget holds many more (else one at a time)
 FULL_JUDGE_BATCH, FULL_JUDGE_BATCH_BUDGET = 16, 64 * 2**20
@@ -71,6 +75,33 @@ class ChangeBatcher:
         return now
 
 
+class JudgePacer:
+    """How long runs off screen keep their alerts before they are judged again: ``defer_s`` after their
+    last judgement, and none at all until the CPU spent judging fits ``share`` of one core (a pass that took
+    ``c`` seconds of CPU holds the next one back ``c / share`` seconds). The open run and runs never judged
+    are judged at once all the same (see :meth:`AlertBoard.judge`)."""
+
+    def __init__(
+        self, share: float, clock: ClockFn = time.monotonic, cpu: ClockFn = time.thread_time
+    ) -> None:
+        self.share = share
+        self.clock = clock
+        self.cpu = cpu  # this thread's CPU seconds
+        self._free_at = -math.inf  # runs off screen are judged again from then on
+        self._lock = threading.Lock()  # the follow worker and the timer both judge
+
+    def run(self, defer_s: float, judge: Callable[[float], None]) -> None:
+        """``judge(defer)``: ``defer_s``, or infinite while held back; its CPU time then holds back the next."""
+        with self._lock:
+            now = self.clock()
+            held = now < self._free_at
+        start = self.cpu()
+        judge(math.inf if held else defer_s)
+        spent = self.cpu() - start
+        with self._lock:
+            self._free_at = max(self._free_at, now) + spent / self.share
+
+
 @dataclass(frozen=True)
 class Focus:
     """The run the run view shows and the metric keys it charts."""
@@ -93,6 +124,7 @@ class Follower:
         self._config_src: dict[str, object] = {}  # run path -> the config dict flattened last
         self._last_steps: tuple[str, int, dict[str, int]] | None = None  # (path, table version, steps)
         self.board: AlertBoard | None = None  # the alert rules; created in the worker by full()
+        self.pacer = JudgePacer(JUDGE_SHARE)  # how often runs off screen are judged again
         # (focus, folder, its versions, status, note), the alerts list it took, the snapshot of them
         self._snapshot: tuple[tuple, list[Alert], RunSnapshot] | None = None
         self.snapshots_built = 0  # test seam: snapshots built anew (not the last one reused)
@@ -178,8 +210,12 @@ class Follower:
             from runner.paths import workspace_for
 
             self.board = AlertBoard(workspace_for(self.roots))
-        focus = self.focus
-        self.board.judge(store, summaries, defer_s=defer_s, urgent=(focus.path,) if focus else ())
+        focus, board = self.focus, self.board
+        urgent = (focus.path,) if focus else ()
+        if not defer_s:  # the full read: every run it read, at once
+            board.judge(store, summaries, urgent=urgent)
+            return
+        self.pacer.run(defer_s, lambda defer: board.judge(store, summaries, defer_s=defer, urgent=urgent))
 
     @property
     def store(self) -> RunStore | None:

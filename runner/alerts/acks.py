@@ -29,6 +29,7 @@ class AckStore:
         self.path = Path(workspace) / ACKS_FILE
         self._lock = threading.Lock()
         self._acks: dict[str, dict[str, Any]] = self._load()
+        self.version = 0  # moves with every acknowledgement (what ``mark`` says may have changed)
 
     def _load(self) -> dict[str, dict[str, Any]]:
         try:
@@ -44,6 +45,7 @@ class AckStore:
             self._acks[alert.key] = {"severity": alert.severity, "value": value, "direction": alert.direction}
             while len(self._acks) > MAX_ACKS:
                 del self._acks[next(iter(self._acks))]
+            self.version += 1
             self._write()
 
     def _write(self) -> None:

@@ -7,7 +7,8 @@ starts over: a table reset (a file truncated, replaced or rewritten) starts the 
 rows already judged (an eval line on a train step, a resume logging steps again) start over every
 (rule, metric) that had judged that step, and the non-finite scan goes back to that row. File rules
 (status, console, disk) are cheap and judged each call, with their episodes kept here so an ongoing
-condition stays one alert.
+condition stays one alert. A run judged again with nothing changed (no new rows, the same file-rule
+findings, no acknowledgement since) gets the very list it got last time.
 """
 
 from __future__ import annotations
@@ -61,6 +62,9 @@ class _RunState:
     file_onsets: dict[tuple[str, str], tuple[int | None, int]] = field(default_factory=dict)
     feed: Feed = field(default_factory=Feed)  # new rows, and the columns the rules read, per evaluation
     step_seconds: tuple[int, float | None] = (-1, None)  # (table version, median step seconds)
+    # the last result and what it was made of (series alerts, file alerts, acks version): a run judged again
+    # with none of them changed gets the same list back, not marked and sorted again
+    last: tuple[list[Alert], list[Alert], int, list[Alert]] | None = None
 
 
 class AlertEngine:
@@ -92,11 +96,18 @@ class AlertEngine:
                     state.feed.clear()
                 self._judge_series(run, state, merged)
                 state.version = version
-            alerts = state.series_alerts + self._file_alerts(run, state, now, summary, version)
+            files = self._file_alerts(run, state, now, summary, version)
             state.feed.release()
-        if self.acks is not None:
-            alerts = [self.acks.mark(a) for a in alerts]
-        return sorted(alerts, key=_newest_first)
+            acks = self.acks.version if self.acks is not None else 0
+            last = state.last
+            if last is not None and last[0] is state.series_alerts and last[1] == files and last[2] == acks:
+                return last[3]  # nothing changed: the same alerts (one list, not to be changed by callers)
+            alerts = state.series_alerts + files
+            if self.acks is not None:
+                alerts = [self.acks.mark(a) for a in alerts]
+            result = sorted(alerts, key=_newest_first)
+            state.last = (state.series_alerts, files, acks, result)
+            return result
 
     def acknowledge(self, alert: Alert) -> None:
         """Hide ``alert`` until its rule fires again worse (kept on disk by the engine's :class:`AckStore`)."""

@@ -63,6 +63,7 @@ class RunFolder(ResidentTable):
         self.checkpoints: list[dict[str, Any]] = []
         self.checkpoint_bad: list[BadLine] = []
         self._data_cache: tuple[tuple[int, int], dict | None, _SummaryData] | None = None
+        self._kind_cache: tuple[tuple[int, int, int], dict | None, kinds.KindInfo, str | None] | None = None
         self._ckpt_version = 0
         self.resets: list[str] = []
         self._supervisor: dict | None = None  # last record from the status source
@@ -76,10 +77,10 @@ class RunFolder(ResidentTable):
     def refresh(self) -> bool:
         """Read what changed since the last call. True when anything did."""
         with self.lock:
-            changed = self._refresh_mtimes()
+            changed, sizes = self._refresh_mtimes()
             changed |= self._guarded("metrics", self._read_metrics)
             changed |= self._guarded("checkpoints", self._read_checkpoints)
-            self._growth.observe(status.file_sizes(self._written_files()))
+            self._growth.observe(sizes)
             return changed
 
     def _guarded(self, reader: str, read: Callable[[], bool]) -> bool:
@@ -98,17 +99,21 @@ class RunFolder(ResidentTable):
         self.errors[reader] = error
         return changed
 
-    def _refresh_mtimes(self) -> bool:
+    def _refresh_mtimes(self) -> tuple[bool, tuple[int, ...]]:
+        """The files' mtimes (True when one moved) and the sizes of those the run writes (-1: absent, see
+        :func:`status.file_sizes`), one stat per file."""
         paths = [self.files.metrics, self.files.checkpoints, self.files.config, self.files.console]
         mtimes: dict[Path, float] = {}
+        sizes: dict[Path, int] = {}
         for p in [p for p in paths if p] + self.files.activity:
             try:
-                mtimes[p] = p.stat().st_mtime
+                st = p.stat()
             except OSError:
                 continue
+            mtimes[p], sizes[p] = st.st_mtime, st.st_size
         changed = mtimes != self._mtimes
         self._mtimes = mtimes
-        return changed
+        return changed, tuple(sizes.get(p, -1) if p is not None else -1 for p in self._written_files())
 
     def _read_metrics(self) -> bool:
         if self._metrics is None:
@@ -200,22 +205,22 @@ class RunFolder(ResidentTable):
     def last_change(self) -> float | None:
         return max(self._mtimes.values()) if self._mtimes else None
 
-    def kind_info(self) -> kinds.KindInfo:
+    def kind_info(self, config: dict | None = None) -> kinds.KindInfo:
         if self.files.foreign:
             return kinds.KindInfo("foreign")
-        return kinds.infer_kind(self.table.keys(), self.config)
+        return kinds.infer_kind(self.table.keys(), self.config if config is None else config)
 
-    def _data(self) -> _SummaryData:
-        """What the summary takes from the metrics, checkpoints and config: recomputed only when one
-        of them changed (the timer re-summarises every run often, for statuses and ages)."""
-        versions, config = (self.metrics_version, self._ckpt_version), self.config
+    def _data(self, config: dict | None) -> _SummaryData:
+        """What the summary takes from the metrics, checkpoints and ``config`` (the run's, read by the
+        caller): recomputed only when one of them changed (the timer re-summarises every run often, for
+        statuses and ages)."""
+        versions = (self.metrics_version, self._ckpt_version)
         cached = self._data_cache
         if cached is not None and cached[0] == versions and cached[1] is config:  # a re-read: a new dict
             return cached[2]
         table = self.table
-        info = self.kind_info()
+        info, head = self._kind_of(table, config)
         latest = table.latest()
-        head = kinds.headline_key(info.kind, table.numeric_keys())
         spark = table.last_values(head, SPARK_LEN) if head else []
         recent = table.last_values("time/total", status.RECENT_STEPS)  # the tail only, not the whole column
         step_s = status.median_step_seconds(recent, table.seen_times)
@@ -223,6 +228,19 @@ class RunFolder(ResidentTable):
         data = _SummaryData(info, latest, head, spark, table.last_step, step_s, *lines)
         self._data_cache = (versions, config, data)
         return data
+
+    def _kind_of(self, table: MetricTable, config: dict | None) -> tuple[kinds.KindInfo, str | None]:
+        """The run's kind and headline key, again only when its keys or config changed (keys are only
+        ever added, until the table resets)."""
+        numeric = table.numeric_keys()
+        key = (table.resets, len(table.keys()), len(numeric))
+        cached = self._kind_cache
+        if cached is not None and cached[0] == key and cached[1] is config:
+            return cached[2], cached[3]
+        info = self.kind_info(config)
+        head = kinds.headline_key(info.kind, numeric)
+        self._kind_cache = (key, config, info, head)
+        return info, head
 
     def summary(self) -> RunSummary:
         """The run-list row for this run (no file reads beyond config.json and the console tail)."""
@@ -253,9 +271,10 @@ class RunFolder(ResidentTable):
 
     def _summary(self) -> RunSummary:
         with self.lock:
-            data = self._data()
+            config, config_error = self._load_config()  # one look at config.json for the whole row
+            data = self._data(config)
             info, latest, step = data.info, data.latest, data.step
-            progress = kinds.progress_of(latest, step, self.config)
+            progress = kinds.progress_of(latest, step, config)
             st, source, extra = self._status(data.step_seconds, progress)
             if st == Status.FINISHED and progress is not None:
                 progress = 1.0
@@ -273,8 +292,8 @@ class RunFolder(ResidentTable):
                 n_lines=data.n_lines,
                 bad_lines=data.bad_lines + len(self.checkpoint_bad),
                 latest=dict(latest),
-                note=self._note(extra, data),
-                unreadable=self._unreadable(),
+                note=self._note(extra, data, config_error),
+                unreadable=self._unreadable(config_error),
                 mode=info.mode,
                 status_source=source,
                 exit_code=status.exit_code_of(self._supervisor),
@@ -302,14 +321,14 @@ class RunFolder(ResidentTable):
         )
         return st, "files", ""
 
-    def _unreadable(self) -> str:
+    def _unreadable(self, config_error: str | None) -> str:
         """The name of the first of this run's files that could not be read ("" when all could)."""
         console_error = self._console_cache[2] if self._console_cache else None
-        errors = [*self.errors.values(), console_error, self.config_error]
+        errors = [*self.errors.values(), console_error, config_error]
         first = next((e for e in errors if e), "")
         return first.split(":", 1)[0] if first else ""
 
-    def _note(self, extra: str, data: _SummaryData) -> str:
+    def _note(self, extra: str, data: _SummaryData, config_error: str | None) -> str:
         parts = []
         if self.files.foreign:
             parts.append(f"foreign: {self.files.foreign}")
@@ -322,8 +341,8 @@ class RunFolder(ResidentTable):
         bad = data.bad_lines + len(self.checkpoint_bad)
         if bad:
             parts.append(f"{bad} bad line{'s' if bad != 1 else ''}")
-        if self.config_error:
-            parts.append(self.config_error)
+        if config_error:
+            parts.append(config_error)
         parts.extend(self.resets[-1:])
         parts.extend(data.notes)
         if extra:

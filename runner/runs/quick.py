@@ -1,7 +1,8 @@
 """Run summaries from the tail of each file only, for the app's first paint.
 
 ``quick_scan(roots)`` finds runs (``discover``) and, for each run folder, reads the last ~64 lines of
-``metrics.jsonl`` (seeking near the end), the last checkpoint record and the end of ``logs.log``.
+``metrics.jsonl`` (seeking near the end), the last checkpoint record and the end of ``logs.log``;
+``quick_scan_parts`` gives the runs that changed last (the top of the runs list) first.
 It never parses a whole metrics file, and it parses each kept line once without building a
 ``MetricTable`` (about 5x faster than filling one from the tail, on 200 runs of 1,000 RL steps); the full
 read (``RunStore.scan``) comes afterwards in the app's worker. When the file is longer than the
@@ -15,7 +16,7 @@ from __future__ import annotations
 import math
 import os
 import stat
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,10 @@ WRITTEN = ("metrics.jsonl", "checkpoints.jsonl", "logs.log")  # a process writin
 STAT_NAMES = (*WRITTEN, "config.json", ".")
 
 
-def _stats(base: str) -> tuple[dict[str, os.stat_result], set[str]]:
+Stats = tuple[dict[str, os.stat_result], set[str]]
+
+
+def _stats(base: str) -> Stats:
     """One ``stat`` of each of a run folder's files: the results, and the names that do not exist (their
     reads are skipped: a missing file reads as empty)."""
     stats: dict[str, os.stat_result] = {}
@@ -119,18 +123,25 @@ def _stats(base: str) -> tuple[dict[str, os.stat_result], set[str]]:
     return stats, missing
 
 
+def last_change(stats: Mapping[str, os.stat_result]) -> float | None:
+    """When a run folder last changed: the newest mtime of its files (the runs list's "updated")."""
+    return max((st.st_mtime for st in stats.values()), default=None)
+
+
 def _num(v: Any) -> float:
     if isinstance(v, bool) or not isinstance(v, int | float):
         return math.nan
     return float(v)
 
 
-def quick_summary(folder: Path, status_source: StatusSource | None = None) -> RunSummary:
+def quick_summary(
+    folder: Path, status_source: StatusSource | None = None, taken: Stats | None = None
+) -> RunSummary:
     """A ``RunSummary`` from the tails of one run folder's files (status: ``status_source``'s record,
-    else the files)."""
+    else the files); ``taken``: the folder's ``_stats``, when taken already."""
     notes: list[str] = []
     base = os.fspath(folder)
-    stats, missing = _stats(base)
+    stats, missing = _stats(base) if taken is None else taken
     lines: list[bytes] = []
     whole = True
     if "metrics.jsonl" not in missing:
@@ -152,7 +163,6 @@ def quick_summary(folder: Path, status_source: StatusSource | None = None) -> Ru
     steps = sorted(by_step)
     step = steps[-1] if steps else None
     spark = [_num(by_step[s].get(head)) for s in steps if head in by_step[s]] if head else []
-    last_change = max((st.st_mtime for st in stats.values()), default=None)
     progress = progress_of(latest, step, config)
     checkpoints = os.path.join(base, "checkpoints.jsonl")
     status = infer_status(  # one look: no growth seen yet (new files prove nothing)
@@ -176,7 +186,7 @@ def quick_summary(folder: Path, status_source: StatusSource | None = None) -> Ru
         headline_key=head,
         headline_value=_num(latest.get(head)) if head and head in latest else None,
         spark=spark[-TAIL_LINES:],
-        last_change=last_change,
+        last_change=last_change(stats),
         n_lines=len(records),
         bad_lines=bad,
         latest=latest,
@@ -192,12 +202,42 @@ def quick_scan(roots: Iterable[str | Path], status_source: StatusSource | None =
     return [_quick_one(item, status_source) for item in discover(roots)]
 
 
-def _quick_one(item: Found, status_source: StatusSource | None) -> RunSummary:
+def quick_scan_parts(
+    roots: Iterable[str | Path], status_source: StatusSource | None = None, first: int = 100
+) -> Iterator[tuple[list[RunSummary], int]]:
+    """``quick_scan`` in two parts, each with the number of runs found: the ``first`` runs that changed
+    last (the top of the runs list, sorted "updated"), then the others. Every run is ``stat``-ed once."""
+    items = discover(roots)
+    stats = [_item_stats(item) for item in items]
+    newest = sorted(range(len(items)), key=lambda i: -(_changed(items[i], stats[i]) or 0.0))
+    head = set(newest[:first])
+    for part in (sorted(head), [i for i in range(len(items)) if i not in head]):
+        yield [_quick_one(items[i], status_source, stats[i]) for i in part], len(items)
+
+
+def _item_stats(item: Found) -> Stats | None:
+    """A run folder's ``_stats`` (none for a loose file or a foreign log, read whole, and when in doubt)."""
+    try:
+        return _stats(os.fspath(item.path)) if item.path.is_dir() and not item.foreign else None
+    except OSError:  # summarising it says why (in _quick_one)
+        return None
+
+
+def _changed(item: Found, stats: Stats | None) -> float | None:
+    if stats is not None:
+        return last_change(stats[0])
+    try:
+        return os.stat(item.path).st_mtime
+    except OSError:
+        return None
+
+
+def _quick_one(item: Found, status_source: StatusSource | None, stats: Stats | None = None) -> RunSummary:
     """One run's quick summary; an unexpected error is that run's flagged row, not the scan's end."""
     run: RunFolder | None = None  # built only when needed: a run folder is read from its tails alone
     try:
-        if item.path.is_dir() and not item.foreign:
-            return quick_summary(item.path, status_source)
+        if stats is not None or (item.path.is_dir() and not item.foreign):
+            return quick_summary(item.path, status_source, stats)
         run = RunFolder(item.path, foreign=item.foreign, status_source=status_source)
         run.refresh()  # a loose metrics file or a foreign console log: small, read it whole
         return run.summary()

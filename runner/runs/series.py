@@ -109,8 +109,10 @@ class MetricTable:
             pres, col = self._present.get(key), self._cols.get(key)
             if pres is None or col is None or not self._sorted:
                 return self.column(key)[1][-n:]
-            out: list[float] = []
             end = len(pres)
+            if n > 0 and pres.find(0, max(end - n, 0)) < 0:  # present in each of the last n rows: a slice
+                return col[max(end - n, 0) :].tolist()
+            out: list[float] = []
             while len(out) < n and (end := pres.rfind(1, 0, end)) >= 0:
                 out.append(col[end])
             return out[::-1]

@@ -32,7 +32,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -162,7 +162,7 @@ def exit_code_of(record: dict | None) -> int | None:
 
 # ---- local processes holding a run ---------------------------------------------------------------
 
-HOLDERS_TTL_S = 2.0
+HOLDERS_TTL_S = 5.0  # a look at every process costs ~5 ms (80 processes): the timer asks every 2 s
 MAX_FDS = 4096  # per process, lowest first (a log handler opens early): bounds a scan of fd-heavy servers
 PROC = Path("/proc")
 
@@ -174,6 +174,10 @@ class _Holders:
     taken: float  # time.monotonic()
     open_files: dict[str, list[tuple[int, str]]]  # real path -> [(pid, fd)]
     named: frozenset[str]  # normalised absolute paths in command lines (``key=PATH`` too)
+    # paths as asked -> (absolute, real) for runs, the real path for files: resolved once per look (the
+    # timer asks of every quiet run every few seconds, and a realpath is an lstat per path component)
+    runs: dict[str | Path, tuple[str, str]] = field(default_factory=dict)
+    files: dict[str | Path, str] = field(default_factory=dict)
 
 
 _holders: _Holders | None = None
@@ -184,16 +188,22 @@ def held_by_process(run_path: Path, files: Iterable[str | Path | None]) -> bool:
     """True when a local process other than this one has one of ``files`` open for writing, or names
     ``run_path`` in its command line (``log_path=...``). Readers (``tail -f``, an editor) do not count."""
     holders = _current_holders()
-    real_run = os.path.realpath(run_path)
-    if {os.path.abspath(run_path), real_run} & holders.named:
+    run = holders.runs.get(run_path)
+    if run is None:
+        run_abs = os.path.abspath(run_path)
+        run = holders.runs[run_path] = (run_abs, os.path.realpath(run_abs))
+    if run[0] in holders.named or run[1] in holders.named:
         return True
     if not holders.open_files:
         return False
-    real_dirs = {os.path.abspath(run_path): real_run}
+    real_dirs = {run[0]: run[1]}
     for path in files:
         if path is None:
             continue
-        for pid, fd in holders.open_files.get(_real_file(path, real_dirs), ()):
+        real = holders.files.get(path)
+        if real is None:
+            real = holders.files[path] = _real_file(path, real_dirs)
+        for pid, fd in holders.open_files.get(real, ()):
             if _open_for_writing(pid, fd):
                 return True
     return False

@@ -15,8 +15,9 @@ def test_the_forked_scan_imports_no_more_than_the_scan_needs(tmp_path: Path) -> 
     (tmp_path / "r1").mkdir()
     (tmp_path / "r1" / "metrics.jsonl").write_text('{"step": 0, "loss": 1.0}\n')
     code = (
-        "import pickle, sys\nfrom pathlib import Path\nfrom tui.prefetch import scan_payload\n"
-        f"rows = pickle.loads(scan_payload([Path({str(tmp_path)!r})]))\n"
+        "import pickle, sys\nfrom pathlib import Path\nfrom tui.prefetch import HEADER, scan_frames\n"
+        f"frames = list(scan_frames([Path({str(tmp_path)!r})]))\n"
+        "rows = [r for f in frames for r in pickle.loads(f[HEADER.size:])[0]]\n"
         "print(len(rows), ' '.join(m for m in sys.modules if m.startswith('runner.')))"
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, check=True)

@@ -105,8 +105,23 @@ class RunsScreen(RunControlMixin, Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#runs-filter").display = False
-        self.query_one(RunTable).focus()
-        self.render_runs()
+        table = self.query_one(RunTable)
+        table.focus()
+
+        def first_draw() -> None:
+            self.refresh()  # the whole screen: nothing drawn inside the start-up batch reached the terminal
+            self.render_runs()
+
+        # The app's compose and mount are one batch whose frames Textual draws but never writes: the rows
+        # drawn there (80 ms for a screenful) were thrown away and "painted" came before any reached the
+        # terminal. The app's own queue runs once that batch is over, after the focus it was just asked
+        # for; the table's queue then takes its focus (styles) before the list draws its rows, once.
+        # No runs yet (the worker reads them): the list is hidden at once, before it ever shows (hiding
+        # a shown table later would move its focus to the next widget).
+        if self.summaries:
+            self.app.call_later(table.call_later, first_draw)
+        else:
+            self.render_runs()
         self.set_interval(AGE_REFRESH_S, self.render_runs)  # keeps "12s ago" current
 
     def update_runs(self, summaries: list[RunSummary], live: bool = False) -> None:
@@ -154,12 +169,25 @@ class RunsScreen(RunControlMixin, Screen[None]):
         self.held += [s.path for s in new]
         return kept + new
 
+    def _as_shown(self, order: list[str]) -> list[RunSummary] | None:
+        """The runs in ``order``, the order shown, when it shows every run (no filter, none added or gone):
+        what ``shown_runs`` would give in that order, without filtering and sorting every run again (a
+        live update, each second while runs append); None otherwise."""
+        if self.filter_text or len(order) != len(self.summaries):
+            return None
+        by_path = {s.path: s for s in self.summaries}
+        if len(by_path) != len(order) or any(path not in by_path for path in order):
+            return None
+        return [by_path[path] for path in order]
+
     def render_runs(self, resort: bool = True) -> None:
         """Draw the list; ``resort=False``: the same runs keep the order shown (values change in place)."""
-        rows = self.shown_runs()
         table = self.query_one(RunTable)
-        if not resort:
-            rows = _in_order(rows, table.order)
+        rows = None if resort else self._as_shown(table.order)
+        if rows is None:
+            rows = self.shown_runs()
+            if not resort:
+                rows = _in_order(rows, table.order)
         table.show(rows, tapp(self).now(), self.labels, self.marked)
         empty = self.query_one("#runs-empty", Static)
         have_any = bool(self.summaries)
@@ -169,11 +197,12 @@ class RunsScreen(RunControlMixin, Screen[None]):
             roots = "\n".join(_root_line(r) for r in tapp(self).roots)
             empty.update(EMPTY_TEXT.format(roots=roots))
         self._title(len(rows))
-        if self.scanned:
-            self.call_after_refresh(self._painted, len(rows))
+        if self.scanned:  # through the table's queue, as its first fill's rest: "painted" comes first
+            table.call_after_refresh(self._painted, len(rows))
 
     def _painted(self, rows: int) -> None:
-        """The list is on screen with data: the full read may start (and the benchmark hook)."""
+        """The list's rows are on the terminal (the refresh after they were drawn, outside the app's start-up
+        batch, is over): the full read and the start-up's other summaries may come (and the benchmark hook)."""
         app = tapp(self)
         app.first_paint.set()
         app.hook.painted(rows)
@@ -181,10 +210,14 @@ class RunsScreen(RunControlMixin, Screen[None]):
     def _title(self, shown: int) -> None:
         total = len(self.summaries)
         count = f"{shown} of {total} runs" if shown != total else f"{total} runs"
+        unread = tapp(self).unread  # runs found at start-up, not summarised yet
+        count = f"{shown} of {total + unread} runs, reading…" if unread else count
         filt = f" · filter: {escape(repr(self.filter_text))}" if self.filter_text else ""
         held = " (order held while you move)" if self.held is not None else ""
         text = f"[b]tinkertop[/b] · {count} · sort: {self.sort}{held}{filt}"
-        self.query_one("#runs-title", Static).update(text)
+        title = self.query_one("#runs-title", Static)
+        if title.content != text:  # the same title is not laid out and drawn again (each live update)
+            title.update(text)
 
     # --- the order holds while the user moves --------------------------------------------------
     @on(RunTable.Navigated)

@@ -3,21 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Self
 
 from rich.style import Style
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
 from textual.color import Color
 from textual.coordinate import Coordinate
-from textual.geometry import Size
 from textual.message import Message
-from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowKey
 
 from runner.runs.summary import RunSummary
 from runner.status import Status
 from tui.format import ago, middle_cut, number, progress, short_key, spark, status_text
+from tui.widgets.line_table import LineTable
 
 if TYPE_CHECKING:
     from _typeshed import SupportsRichComparison
@@ -38,7 +37,6 @@ COLUMNS = (
 
 UPDATED = [c[0] for c in COLUMNS].index("updated")
 NAME_WIDTH = COLUMNS[0][2]
-DRAWN_MAX = 4000  # drawn rows kept (a few screens of them, with cursor and hover variants)
 FIRST_FILL = 100  # an empty list's first rows added before it paints (at least two screens); the rest after
 MARK = "● "  # before the name of a marked run (space marks, c compares)
 
@@ -81,6 +79,10 @@ def same_cell(a: Text | str | None, b: Text | str | None) -> bool:
     return type(a) is type(b) and a == b
 
 
+def _path(row_key: RowKey | str) -> str:
+    return row_key if isinstance(row_key, str) else str(row_key.value)
+
+
 def flags(summary: RunSummary) -> str:
     """Short marks: the worst alert, bad lines, foreign folder, no metrics."""
     marks = [summary.alert_flag] if summary.alert_flag else []
@@ -95,7 +97,7 @@ def flags(summary: RunSummary) -> str:
     return " ".join(marks)
 
 
-class RunTable(DataTable[Text | str]):
+class RunTable(LineTable):
     """Runs as rows keyed by folder path."""
 
     class Navigated(Message):
@@ -108,9 +110,8 @@ class RunTable(DataTable[Text | str]):
         self._source: dict[str, tuple[RunSummary, str]] = {}
         self.marked: Collection[str] = ()  # run paths marked for compare (the runs screen's set)
         self._placing = False  # show() is moving the cursor: not the user
-        # drawn rows kept across updates of other rows (see _render_line_in_row)
-        self._drawn: dict[tuple, tuple[SegmentLines, SegmentLines]] = {}
-        self._versions: dict[RowKey, int] = {}  # row -> how many times its cells changed
+        # rows off screen whose cells wait to be built: run path -> (summary, time, label) (see _update_rows)
+        self._pending: dict[str, tuple[RunSummary, float, str]] = {}
         # the rows a first fill left for after its paint (see FIRST_FILL), with their time and labels
         self._rest: tuple[list[RunSummary], float, Mapping[str, str]] | None = None
 
@@ -162,11 +163,7 @@ class RunTable(DataTable[Text | str]):
         if order != self._order and len(order) == len(self._order) and set(order) == set(self._order):
             self._reorder(order, keep)  # the same runs in another order: no rows rebuilt
         if order == self._order:
-            for s in rows:
-                old = self._cache.get(s.path)
-                cells = self._row(s, now, labels.get(s.path, s.name))
-                if old is not cells:
-                    self._put_row(s.path, cells, old)
+            self._update_rows(rows, now, labels)
             return
         scroll = self.scroll_offset
         self.clear()  # drops the drawn rows too (_clear_caches)
@@ -203,9 +200,63 @@ class RunTable(DataTable[Text | str]):
         if keep is not None:
             self.move_cursor(row=order.index(keep), animate=False, scroll=False)
 
+    def _update_rows(self, rows: list[RunSummary], now: float, labels: Mapping[str, str]) -> None:
+        """New summaries for the rows shown, in their order: the rows on screen get their new cells now; a
+        row off screen keeps its summary until it is drawn or read (see _settle), its cells unbuilt."""
+        top = self.scroll_offset.y  # rows are one line high
+        bottom = top + self.size.height
+        waiting = False
+        for index, s in enumerate(rows):
+            label = labels.get(s.path, s.name)
+            if top <= index < bottom:
+                self._pending.pop(s.path, None)
+                old = self._cache.get(s.path)
+                cells = self._row(s, now, label)
+                if old is not cells:
+                    self._put_row(s.path, cells, old)
+            elif self._waits(s, now, label):
+                waiting = True
+        if waiting:
+            self._update_count += 1  # the DataTable's caches of rows drawn before
+
+    def _waits(self, s: RunSummary, now: float, label: str) -> bool:
+        """Keep ``s`` for when its row is drawn; False when the row's cells are built from it already."""
+        built = self._source.get(s.path)
+        cells = self._cache.get(s.path)
+        if (
+            built is not None and cells is not None and built[0] is s
+            and built[1] == self._label(s.path, label) and cells[UPDATED] == ago(s.last_change, now)
+        ):  # fmt: skip
+            self._pending.pop(s.path, None)
+            return False
+        self._pending[s.path] = (s, now, label)
+        return True
+
+    def _settle(self, path: str) -> None:
+        """Build the cells of a row kept for later, if any (its row is about to be drawn or read)."""
+        waiting = self._pending.pop(path, None)
+        if waiting is not None:
+            old = self._cache.get(path)
+            cells = self._row(*waiting)
+            if old is not cells:
+                self._write_row(path, cells, old)
+
+    def _settle_all(self) -> None:
+        for path in list(self._pending):
+            self._settle(path)
+
     def _put_row(self, path: str, cells: list[Text | str], old: list[Text | str] | None) -> None:
         """Write the cells of one row that changed and repaint that row alone, only when on screen (the
         DataTable's ``update_cell`` repaints the whole table and drops every drawn row)."""
+        if self._write_row(path, cells, old):
+            self._update_count += 1  # the DataTable's own caches of cell renderables
+            index = self._row_locations.get(RowKey(path))
+            top = self.scroll_offset.y  # rows are one line high: one off screen needs no repaint
+            if index is not None and top <= index < top + self.size.height:
+                self.refresh_row(index)
+
+    def _write_row(self, path: str, cells: list[Text | str], old: list[Text | str] | None) -> bool:
+        """Write the cells that changed; True when any did."""
         key = RowKey(path)
         data = self._data[key]
         before: list[Text | str | None] = list(old) if old else [None] * len(COLUMNS)
@@ -216,11 +267,30 @@ class RunTable(DataTable[Text | str]):
                 changed = True
         if changed:
             self._versions[key] = self._versions.get(key, 0) + 1
-            self._update_count += 1  # the DataTable's own caches of cell renderables
-            index = self._row_locations.get(key)
-            top = self.scroll_offset.y  # rows are one line high: one off screen needs no repaint
-            if index is not None and top <= index < top + self.size.height:
-                self.refresh_row(index)
+        return changed
+
+    # --- a row kept for later is built before anything reads it -----------------------------------
+    def get_cell(self, row_key: RowKey | str, column_key: ColumnKey | str) -> Text | str:
+        self._settle(_path(row_key))
+        return super().get_cell(row_key, column_key)
+
+    def get_row(self, row_key: RowKey | str) -> list[Text | str]:  # get_row_at and the drawing read here
+        self._settle(_path(row_key))
+        return super().get_row(row_key)
+
+    def get_column(self, column_key: ColumnKey | str) -> Iterable[Text | str]:
+        self._settle_all()
+        return super().get_column(column_key)
+
+    def sort(
+        self, *columns: ColumnKey | str, key: Callable[[Any], Any] | None = None, reverse: bool = False
+    ) -> Self:
+        self._settle_all()
+        return super().sort(*columns, key=key, reverse=reverse)
+
+    def clear(self, columns: bool = False) -> Self:
+        self._pending.clear()
+        return super().clear(columns)
 
     def _render_line_in_row(
         self,
@@ -230,49 +300,16 @@ class RunTable(DataTable[Text | str]):
         cursor_location: Coordinate,
         hover_location: Coordinate,
     ) -> tuple[SegmentLines, SegmentLines]:
-        """One drawn row, reused until its own cells, its place, the cursor or hover on it, or the styles
-        change (the DataTable keys its cache on a count that any cell update moves, so one run appending
-        re-rendered every visible row)."""
-        index = self._row_locations.get(row_key)
-        if index is None:  # the header
-            return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
-        key = (
-            row_key, index, line_no, base_style, cursor_location.row == index, hover_location.row == index,
-            self.cursor_type, self.show_cursor, self._show_hover_cursor, self._pseudo_class_state,
-            self.size.width, self._versions.get(row_key, 0),
-        )  # fmt: skip
-        drawn = self._drawn.get(key)
-        if drawn is None:
-            if len(self._drawn) > DRAWN_MAX:
-                self._drawn.clear()
-            drawn = super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
-            self._drawn[key] = drawn
-        return drawn
-
-    def _update_dimensions(self, new_rows: Iterable[RowKey]) -> None:
-        """The table's size. Every column has a fixed width and every row is one line, so the DataTable's
-        measuring of each new cell (10 a row: 1,000 rows at the first paint) would change nothing."""
-        if any(column.auto_width for column in self.columns.values()):
-            super()._update_dimensions(new_rows)
-            return
-        width = sum(column.get_render_width(self) for column in self.columns.values())
-        header = self.header_height if self.show_header else 0
-        self.virtual_size = Size(width + self._row_label_column_width, self._total_row_height + header)
-
-    def _clear_caches(self) -> None:
-        super()._clear_caches()
-        self._drawn.clear()
-
-    def notify_style_update(self) -> None:
-        super().notify_style_update()
-        self._drawn.clear()
+        if row_key.value in self._pending:  # a row kept for later is built before it is drawn
+            self._settle(row_key.value)
+        return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
 
     def _row(self, s: RunSummary, now: float, label: str) -> list[Text | str]:
         """The cells of one run, from the cache when neither the summary, its label nor its age text
         changed."""
         cached = self._cache.get(s.path)
         age = ago(s.last_change, now)
-        label = MARK + label if s.path in self.marked else label
+        label = self._label(s.path, label)
         source = self._source.get(s.path)
         fresh = source is not None and source[1] == label and (source[0] is s or source[0] == s)
         if cached is not None and fresh and cached[UPDATED] == age:
@@ -281,6 +318,9 @@ class RunTable(DataTable[Text | str]):
         self._cache[s.path] = cells
         self._source[s.path] = (s, label)
         return cells
+
+    def _label(self, path: str, label: str) -> str:
+        return MARK + label if path in self.marked else label
 
     def _cells(self, s: RunSummary, now: float, label: str) -> list[Text | str]:
         """One row; a run with a warning or critical alert is drawn amber or red (but for its status
