@@ -29,6 +29,7 @@ from tui.messages import RunLoaded, RunsRefreshed
 from tui.prefetch import QuickScanChild, first_summaries
 from tui.screens.help import binding_ids, help_for, keys_taken
 from tui.screens.runs import RunsScreen
+from tui.startup import FIRST_PAINT_WAIT, StartupStaging
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -36,13 +37,12 @@ if TYPE_CHECKING:
     from tui.screens.alerts import AlertsScreen
     from tui.screens.run_view import RunViewScreen
 
-FIRST_PAINT_WAIT = 2.0  # seconds the full read waits for the first paint of the list
-RESUMMARISE_COST_FACTOR = 20.0  # re-summarising may take at most 1/20 of the time
+RESUMMARISE_COST_FACTOR = 100.0  # summarising every run again takes at most 1% of a core (its CPU time)
 GC_HOLD_S = 2.0  # opening a run pauses the cyclic GC until its chart shows, at most this long
 RESUMMARISE_S = 2.0  # supervisor statuses (outside the watched folders) are re-read this often
 
 
-class TinkertopApp(App[int]):
+class TinkertopApp(StartupStaging):
     """Runs list and run view over the run folders below ``roots``."""
 
     CSS_PATH = Path(__file__).parent / "app.tcss"
@@ -70,6 +70,7 @@ class TinkertopApp(App[int]):
         (blocking): the quick summaries of the others of the ``found`` runs, added once the list painted
         (None: it failed, the full read brings them)."""
         super().__init__()
+        self._init_startup()
         self.initial = initial
         self._rest = rest
         self.found = found  # runs known to exist while the list holds fewer (the title says so)
@@ -80,7 +81,6 @@ class TinkertopApp(App[int]):
         self._clock = now or clock_from_env()
         self._stop = threading.Event()
         self.follow_stopped = threading.Event()  # set when the follow worker's loop has ended
-        self.first_paint = threading.Event()  # set once the list has painted the quick summaries
         self.runs_screen = RunsScreen()
         self.summaries: dict[str, RunSummary] = {}
         self.loaded = False  # the full read has been shown
@@ -90,8 +90,6 @@ class TinkertopApp(App[int]):
         self.keys_loaded = threading.Event()  # set once tinkertop.toml's [keys] are applied (or absent)
         self._shown: tuple[object, RunSnapshot] | None = None  # the run view and the snapshot it shows
         self._gc_held = False  # the cyclic GC is off while a run opens (see open_run)
-        self._opening = False  # a run opens: the start-up's other summaries wait for its chart (_rest_read)
-        self._held_rest: list[RunSummary] | None = None
 
     def now(self) -> float:
         """Wall clock, or the frozen one (``now=`` or ``TINKERTOP_FROZEN_NOW``)."""
@@ -138,8 +136,8 @@ class TinkertopApp(App[int]):
             if self.initial is None:
                 self.post_message(RunsRefreshed(follower.quick(), None, "quick"))
             self.first_paint.wait(FIRST_PAINT_WAIT)  # let the list paint before the full read
-            import tui.screens.run_view  # noqa: F401 - imported here, off the loop: Enter opens it at once
-
+            self.read_ahead()  # Enter needs both: the first row's run (~20 ms), then the run view
+            self.import_view()
             summaries = follower.full()
             self.post_message(RunsRefreshed(summaries, follower.snapshot(), "full", follower.alerts))
             if follower.board is not None and follower.board.settings_error:
@@ -160,30 +158,6 @@ class TinkertopApp(App[int]):
         finally:
             self.follow_stopped.set()
 
-    @work(thread=True, group="take-rest", exit_on_error=False)
-    def take_rest(self, rest: Callable[[], list[RunSummary] | None]) -> None:
-        """The quick summaries the first paint went without, shown together once the list has painted."""
-        self.first_paint.wait(FIRST_PAINT_WAIT)
-        rows = rest() if not self._stop.is_set() else None
-        if rows is not None and not self._stop.is_set():
-            self.call_from_thread(self._rest_read, rows)
-
-    def _rest_read(self, rows: list[RunSummary]) -> None:
-        """Add ``rows`` to the quick summaries shown (not once the full read is in: it has them all); while a
-        run opens, once its chart is out (adding 1,000 rows to the list takes ~0.1 s)."""
-        if self._opening:
-            self._held_rest = rows
-        elif not self.loaded and self.is_running and not self._stop.is_set():
-            self.found = None
-            self._merge([*self.summaries.values(), *rows], "quick")
-
-    @property
-    def unread(self) -> int:
-        """Runs found at start-up whose summaries are still to come (0 once the full read is in)."""
-        if self.found is None or self.loaded:
-            return 0
-        return max(0, self.found - len(self.summaries))
-
     @work(thread=True, group="resummarise-runs", exclusive=True, exit_on_error=False)
     def resummarise_runs(self) -> None:
         """Statuses from supervisor records and ages, on a timer (no file re-reads)."""
@@ -191,8 +165,9 @@ class TinkertopApp(App[int]):
             start = time.monotonic()
             summaries = self.follower.resummarise()
             summaries += self.pending.update({s.path for s in summaries})
-            # cost-bounded: with many runs (about 1 ms each) this runs less often than the timer
-            self._next_resummary = start + RESUMMARISE_COST_FACTOR * (time.monotonic() - start)
+            # bounded by the summaries' CPU time (not the wall time other threads stretch; judging is paced
+            # apart): with many runs (~30 us each) this runs less often than the timer
+            self._next_resummary = start + RESUMMARISE_COST_FACTOR * self.follower.summaries_cpu
             self.post_message(
                 RunsRefreshed(summaries, self.follower.snapshot(), "update", self.follower.alerts)
             )
@@ -332,10 +307,10 @@ class TinkertopApp(App[int]):
 
     def open_run(self, path: str, alert: Alert | None = None) -> None:
         """Push the run view for ``path`` and load it in a worker; ``alert``: open its chart at it."""
+        self.follower.opening()  # the full read holds from the key on, not from the worker's start
+        self.opening_run()  # and the start-up's other steps (before the import: it may be under way)
         from tui.screens.run_view import RunViewScreen
 
-        self.follower.opening()  # the full read holds from the key on, not from the worker's start
-        self._opening = True
         if gc.isenabled():  # a full GC pass over what the full read built takes ~50 ms: not now
             gc.disable()
             self._gc_held = True
@@ -353,14 +328,11 @@ class TinkertopApp(App[int]):
 
     def _resume_gc(self) -> None:
         """The cyclic GC paused by :meth:`open_run` runs again (at the latest ``GC_HOLD_S`` after); the
-        summaries held meanwhile are shown."""
-        self._opening = False
+        start-up steps held meanwhile go on."""
         if self._gc_held:
             self._gc_held = False
             gc.enable()
-        rows, self._held_rest = self._held_rest, None
-        if rows is not None:
-            self._rest_read(rows)
+        self.run_opened()
 
     def focus_run(self, path: str, keys: Sequence[str]) -> None:
         """The run view shows ``path`` with ``keys`` charted: follow them."""
@@ -419,6 +391,7 @@ class TinkertopApp(App[int]):
         """Quit the app; runs are separate processes and go on."""
         self._stop.set()
         self.first_paint.set()
+        self._open_done.set()
         super().exit(result, return_code, message)
 
     def on_unmount(self) -> None:
@@ -445,7 +418,7 @@ def run_app(argv: Sequence[str], prefetch: QuickScanChild | None = None) -> int:
         initial = quick_scan(roots, status_source())
     if child is None:
         app = TinkertopApp(roots, initial=initial)
-    else:
-        app = TinkertopApp(roots, initial=initial, rest=child.rest, found=child.found)
+    else:  # the others are unpickled only when no run is opening
+        app = TinkertopApp(roots, initial=initial, rest=lambda: child.rest(app.wait_open), found=child.found)
     app.run()
     return app.return_code or 0

@@ -44,6 +44,7 @@ class AlertBoard:
         self.acks = AckStore(self.workspace)
         self.engine = AlertEngine(settings, self.acks)
         self.alerts: dict[str, list[Alert]] = {}
+        self._tops: dict[str, tuple[list[Alert], str, str]] = {}  # run path -> (its alerts, flag, severity)
         self._lock = threading.Lock()
 
     def judge(
@@ -60,11 +61,12 @@ class AlertBoard:
                 if run is None:
                     self.engine.forget(summary.path)
                     self._judged_at.pop(summary.path, None)
+                    self._tops.pop(summary.path, None)
                     found = None
                 elif (
                     summary.path not in urgent and t - self._judged_at.get(summary.path, -math.inf) < defer_s
                 ):
-                    annotate(summary, alerts.get(summary.path, []))  # judged a moment ago: later
+                    self._annotate(summary, alerts.get(summary.path, _NONE))  # judged a moment ago: later
                     continue
                 else:
                     self._judged_at[summary.path] = t
@@ -74,7 +76,7 @@ class AlertBoard:
                         note = f"alert rules failed: {exc!r}"
                         summary.note = f"{summary.note}; {note}" if summary.note else note
                         found = []
-                    annotate(summary, found)
+                    self._annotate(summary, found)
                 if alerts.get(summary.path) != found:
                     if alerts is self.alerts:
                         alerts = dict(alerts)
@@ -84,12 +86,24 @@ class AlertBoard:
                         alerts[summary.path] = found
             self.alerts = alerts
 
+    def _annotate(self, summary: RunSummary, alerts: list[Alert]) -> None:
+        """:func:`annotate`, its finding kept per run while the run's alert list is the same list (a run
+        unchanged keeps its list: the timer annotates every run every few seconds)."""
+        top = self._tops.get(summary.path)
+        if top is None or top[0] is not alerts:
+            annotate(summary, alerts)
+            top = self._tops[summary.path] = (alerts, summary.alert_flag, summary.alert_severity)
+        summary.alert_flag, summary.alert_severity = top[1], top[2]
+
     def acknowledge(self, alert: Alert) -> dict[str, list[Alert]]:
         """Acknowledge ``alert`` on disk and return the alerts with it (and its run) marked."""
         self.acks.acknowledge(alert)
         with self._lock:
             self.alerts = {path: [self.acks.mark(a) for a in found] for path, found in self.alerts.items()}
             return self.alerts
+
+
+_NONE: list[Alert] = []  # never changed
 
 
 def annotate(summary: RunSummary, alerts: list[Alert]) -> None:

@@ -332,8 +332,8 @@ class RunFolder(ResidentTable):
         parts = []
         if self.files.foreign:
             parts.append(f"foreign: {self.files.foreign}")
-        elif self.files.metrics and "metrics" not in self.errors and not self.files.metrics.exists():
-            parts.append(f"no {self.files.metrics.name}")
+        elif missing := self._metrics_missing():
+            parts.append(f"no {missing}")
         parts.extend(self.errors.values())
         console_error = self._console_cache[2] if self._console_cache else None
         if console_error:
@@ -348,6 +348,14 @@ class RunFolder(ResidentTable):
         if extra:
             parts.append(extra)
         return "; ".join(parts)
+
+    def _metrics_missing(self) -> str:
+        """The name of this run's metrics file when it is missing (and did not fail to read), else "": a
+        file the last refresh saw is taken as there without a look (every run is summarised again and again)."""
+        path = self.files.metrics
+        if path is None or "metrics" in self.errors or path in self._mtimes or path.exists():
+            return ""
+        return path.name
 
     def _supervisor_console(self) -> list[str]:
         """The supervisor's console capture, for a run that died before writing logs.log."""

@@ -26,8 +26,9 @@ from itertools import compress, islice
 from operator import lt
 from typing import Any
 
-from runner.runs.columns import Columns, KeyStats, columns_of
+from runner.runs.columns import BULK_MIN, Columns, KeyStats, columns_of
 from runner.runs.counters import COUNTERS, FallbackCounter, step_of
+from runner.runs.fewrows import FewRows
 from runner.runs.lineparse import steps_of
 from runner.runs.summary import BadLine, Scalar
 
@@ -37,7 +38,7 @@ MAX_MERGES_KEPT = 32  # batches that merged into older rows, remembered apart (t
 __all__ = ["COUNTERS", "Columns", "KeyStats", "MetricTable", "columns_of", "step_of"]
 
 
-class MetricTable:
+class MetricTable(FewRows):
     """Step-merged metrics of one run. See the module docstring."""
 
     def __init__(self) -> None:
@@ -68,6 +69,7 @@ class MetricTable:
         self.version = getattr(self, "version", -1) + 1  # never repeats, across resets too
         self.resets = getattr(self, "resets", -1) + 1  # times emptied (0: never)
         self._merges: list[tuple[int, int, int]] = []  # (version, lowest row, lowest step) per merging batch
+        self._layout = None  # see FewRows._append_known
 
     # ---- reading side -------------------------------------------------------------------
     @property
@@ -363,8 +365,9 @@ class MetricTable:
         rows0, m = len(self._steps), len(recs)
         self._steps.extend(steps)
         self._times.extend(array("d", [seen_time]) * m)
-        for key, vals, flags, types in columns_of(recs, self._order):
-            self._append_key(key, vals, flags, types, rows0)
+        if m >= BULK_MIN or not self._append_few(recs, rows0):
+            for key, vals, flags, types in columns_of(recs, self._order):
+                self._append_key(key, vals, flags, types, rows0)
         self._pad_columns()
 
     def _append_key(

@@ -32,6 +32,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,6 +153,13 @@ def supervisor_status(source: StatusSource | None, run_path: str | Path) -> tupl
         SOURCE_FAILURES[type(exc).__name__] += 1
         return None, f"supervisor record: {type(exc).__name__}: {exc}"
     return (record if isinstance(record, dict) and record.get("status") else None), ""
+
+
+def one_pass(source: StatusSource | None) -> AbstractContextManager[object]:
+    """For a pass over many runs: the source's own ``one_pass`` when it has one (the records folder looked
+    at once for the pass, see :class:`runner.control.records.RecordBook`), else nothing."""
+    enter = getattr(source, "one_pass", None)
+    return enter() if callable(enter) else nullcontext()
 
 
 def exit_code_of(record: dict | None) -> int | None:

@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from runner.runs import status
 from runner.runs.discover import Found, discover
 from runner.runs.folder import RunFolder, failure
 from runner.runs.residency import Residency
@@ -144,12 +145,14 @@ class RunStore:
                     touched[k] = self._runs.get(k) or self._add(item)
             for run in touched.values():
                 refresh_isolated(run)
-            out.extend(run.summary() for run in touched.values())
+            with status.one_pass(self.status_source):
+                out.extend(run.summary() for run in touched.values())
         return out
 
     def summaries(self) -> list[RunSummary]:
         """Summaries of every known run, without reading files (except cached small ones)."""
-        return [run.summary() for run in self.runs()]
+        with status.one_pass(self.status_source):
+            return [run.summary() for run in self.runs()]
 
     def _add(self, item: Found) -> RunFolder:
         run = RunFolder(item.path, foreign=item.foreign, status_source=self.status_source, tables=self.tables)

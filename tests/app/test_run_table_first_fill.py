@@ -10,6 +10,7 @@ from textual.widgets import DataTable
 
 from tests.app.conftest import FROZEN_NOW, wait_until
 from tests.app.run_rows import TableApp, run_row
+from tui.widgets.line_table import LineTable
 from tui.widgets.run_table import RunTable
 
 N = 1000
@@ -17,16 +18,23 @@ N = 1000
 
 @pytest.fixture
 def rows_at_first_draw(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """Seam (a recording wrapper, not a mock): how many rows the table held when it drew its first row."""
+    """Seam (recording wrappers, not mocks): how many rows the table held when it drew its first row."""
     seen: list[int] = []
     render = DataTable._render_line_in_row
+    body = LineTable._body_segments
 
     def recording(self, row_key, *args, **kwargs):  # type: ignore[no-untyped-def]
         if not seen and row_key.value is not None:
             seen.append(self.row_count)
         return render(self, row_key, *args, **kwargs)
 
+    def recording_body(self, row_key, *args, **kwargs):  # type: ignore[no-untyped-def]
+        if not seen:
+            seen.append(self.row_count)
+        return body(self, row_key, *args, **kwargs)
+
     monkeypatch.setattr(DataTable, "_render_line_in_row", recording)
+    monkeypatch.setattr(LineTable, "_body_segments", recording_body)
     return seen
 
 

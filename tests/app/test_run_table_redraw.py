@@ -14,20 +14,28 @@ from runner.status import Status
 from tests.app.conftest import FROZEN_NOW, copy_run, wait_until
 from tests.app.run_rows import TableApp, run_row
 from tui.app import TinkertopApp
+from tui.widgets.line_table import LineTable
 from tui.widgets.run_table import RunTable
 
 
 @pytest.fixture
 def drawn_rows(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Seam (a counting wrapper, not a mock): the row keys the DataTable renders anew."""
+    """Seam (counting wrappers, not mocks): the row keys drawn anew, by the table's own body-row drawing
+    or by the DataTable's."""
     keys: list[str] = []
     render = DataTable._render_line_in_row
+    body = LineTable._body_segments
 
     def counting(self, row_key, *args, **kwargs):  # type: ignore[no-untyped-def]
         keys.append(row_key.value)
         return render(self, row_key, *args, **kwargs)
 
+    def counting_body(self, row_key, *args, **kwargs):  # type: ignore[no-untyped-def]
+        keys.append(row_key.value)
+        return body(self, row_key, *args, **kwargs)
+
     monkeypatch.setattr(DataTable, "_render_line_in_row", counting)
+    monkeypatch.setattr(LineTable, "_body_segments", counting_body)
     return keys
 
 
