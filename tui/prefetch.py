@@ -12,10 +12,12 @@ them. No Textual here.
 
 from __future__ import annotations
 
+import io
 import os
 import pickle
 import signal
 import struct
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -58,6 +60,8 @@ class QuickScanChild:
         self.pid = -1
         self.fd = -1
         self.found = 0  # runs found (from the first frame)
+        self._drained: threading.Thread | None = None  # reads the second frame's bytes as soon as they come
+        self._spill = b""  # those bytes
         if not hasattr(os, "fork") or (os.cpu_count() or 1) < 2:
             return  # one core: nothing to overlap
         count = first_part() if first is None else first
@@ -84,7 +88,21 @@ class QuickScanChild:
             self.close()
             return None
         rows, self.found = part
+        if self.found > len(rows):  # the child's others: taken in as it sends them, so that it ends then
+            self._drained = threading.Thread(target=self._drain, name="quick-scan-rest", daemon=True)
+            self._drained.start()
         return rows
+
+    def _drain(self) -> None:
+        """The rest of the pipe, read as it comes (a second frame larger than the pipe's buffer would keep the
+        child, and the cold reader that waits for its end, waiting until the app asks for the frame)."""
+        parts: list[bytes] = []
+        try:
+            while chunk := os.read(self.fd, 1 << 20):
+                parts.append(chunk)
+        except OSError:  # closed meanwhile (the app ended): nothing to read
+            pass
+        self._spill = b"".join(parts)
 
     def rest(self, pause: Callable[[], None] | None = None) -> list[RunSummary] | None:
         """The other runs (after ``first``), or None when the child failed; the child is reaped. ``pause``:
@@ -128,9 +146,12 @@ class QuickScanChild:
     def _frame(self, pause: Callable[[], None] | None = None) -> tuple[list[RunSummary], int] | None:
         """The next frame (``pause()`` once it is read, before it is unpickled), or None (the child died, or
         sent something that is not one)."""
+        if self._drained is not None:
+            self._drained.join()
+        read = _reader(io.BytesIO(self._spill)) if self._drained is not None else _reader(self.fd)
         try:
-            head = _read_exactly(self.fd, HEADER.size)
-            data = _read_exactly(self.fd, HEADER.unpack(head)[0]) if head is not None else None
+            head = read(HEADER.size)
+            data = read(HEADER.unpack(head)[0]) if head is not None else None
             if data is not None and pause is not None:
                 pause()
             part = pickle.loads(data) if data is not None else None
@@ -172,6 +193,13 @@ def _send(roots: list[Path], first: int, fd: int) -> int:
         return 0
     except BaseException:  # noqa: BLE001 - the parent falls back; never print over the UI
         return 1
+
+
+def _reader(src: int | io.BytesIO) -> Callable[[int], bytes | None]:
+    """Reads of exactly ``size`` bytes (None at an early end) from a pipe or from the bytes drained from it."""
+    if isinstance(src, int):
+        return lambda size: _read_exactly(src, size)
+    return lambda size: chunk if len(chunk := src.read(size)) == size else None
 
 
 def _read_exactly(fd: int, size: int) -> bytes | None:

@@ -139,3 +139,36 @@ def test_the_app_starts_on_the_first_part_and_keeps_the_child_only_for_more(tmp_
     head, rest = first_summaries(many, [tmp_path / "a"])
     assert head is not None and len(head) == 4 and rest is many and rest.found == 6
     assert len(rest.rest() or []) == 2
+
+
+def _ended(pid: int) -> bool:
+    """The process has exited (a zombie not yet reaped: its parent reaps it in ``rest()``)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] in ("Z", "X")
+    except OSError:
+        return True
+
+
+@pytest.mark.skipif(
+    not Path("/proc/self/stat").exists() or (os.cpu_count() or 1) < 2, reason="Linux, 2 cores"
+)
+def test_the_child_ends_once_it_sent_the_others_before_they_are_asked_for(tmp_path: Path) -> None:
+    """The others' frame is larger than a pipe's buffer (64 KiB): unread, it kept the child (and the cold
+    reader, which starts once the child has ended) waiting until the app asked for it."""
+    import time
+
+    n = 120
+    for i in range(n):  # RL-sized lines: ~2 KB a summary, the others' frame ~200 KB
+        run = tmp_path / f"r{i:03d}"
+        run.mkdir()
+        row = {"step": 1, **{f"env/all/metric_{k:02d}": k / 7 for k in range(80)}}
+        (run / "metrics.jsonl").write_text(json.dumps(row) + "\n")
+    child = QuickScanChild([tmp_path], first=10)
+    head = child.first()
+    assert head is not None and len(head) == 10 and child.found == n
+    pid, deadline = child.pid, time.monotonic() + 60
+    while not _ended(pid) and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert _ended(pid), "the child still waits for its second frame to be read"
+    rest = child.rest()
+    assert rest is not None and len(rest) == n - 10
