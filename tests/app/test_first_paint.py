@@ -167,38 +167,3 @@ async def test_the_others_wait_while_a_run_opens_until_its_chart_is_out(tmp_path
         await wait_until(pilot, lambda: charted, what="the chart")
         await wait_until(pilot, lambda: len(app.summaries) == N, what="the others")
         assert charted[0] == FIRST_FILL  # the chart first, then the list takes the others
-
-
-async def test_the_first_rows_frame_holds_the_footer_keys_and_the_footer_is_built_once(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Textual's footer starts empty and fills in on the first bindings signal: a second layout of the whole
-    screen right after the first paint, in the way of an Enter pressed then (~45 ms at 1,000 runs)."""
-    from tui.widgets.footer import SteadyFooter
-
-    frames: list[str] = []
-    display = App._display
-
-    def recording_display(self, screen, renderable):  # type: ignore[no-untyped-def]  # seam: a recorder
-        text = _text(self, renderable) if renderable is not None and not self._batch_count else ""
-        if "run_" in text:
-            frames.append(text)
-        return display(self, screen, renderable)
-
-    built: list[int] = []
-    recompose = SteadyFooter.recompose
-
-    async def counting_recompose(self):  # type: ignore[no-untyped-def]  # seam: a counter
-        built.append(1)
-        return await recompose(self)
-
-    monkeypatch.setattr(App, "_display", recording_display)
-    monkeypatch.setattr(SteadyFooter, "recompose", counting_recompose)
-    make_runs(tmp_path, 5)
-    app = TinkertopApp([tmp_path], now=lambda: FROZEN_NOW, initial=quick_scan([tmp_path]))
-    async with app.run_test(size=(120, 30)) as pilot:
-        await wait_until(pilot, lambda: app.first_paint.is_set() and frames, what="the first paint")
-        assert "Sort" in frames[0] and "Quit" in frames[0], frames[0][-400:]
-        await wait_until(pilot, lambda: app.loaded, what="the full read")
-        await pilot.pause()
-        assert len(built) == 1  # not again after the first paint

@@ -61,7 +61,6 @@ def _in_order(rows: list[RunSummary], order: list[str]) -> list[RunSummary]:
 class RunsScreen(RunControlMixin, Screen[None]):
     """The runs list with sort, filter and open."""
 
-    AUTO_FOCUS = "#run-table"  # not the (hidden) filter: the footer's first keys are the list's
     BINDINGS = [
         Binding("enter", "open_run", "Open", id="runs.open"),
         Binding("s", "cycle_sort", "Sort", id="runs.sort"),
@@ -109,8 +108,7 @@ class RunsScreen(RunControlMixin, Screen[None]):
         table = self.query_one(RunTable)
         table.focus()
 
-        async def first_draw() -> None:
-            await self.query_one(SteadyFooter).settle()  # its keys in the same first frame
+        def first_draw() -> None:
             self.refresh()  # the whole screen: nothing drawn inside the start-up batch reached the terminal
             self.render_runs()
 

@@ -24,12 +24,6 @@ class SteadyFooter(Footer):
             self._queued = True
             self.call_after_refresh(self._recompose_if_changed)
 
-    async def settle(self) -> None:
-        """Show the keys now (a screen's first frame holds them: Textual's footer starts empty and fills in
-        on the first bindings signal, a second layout of the whole screen right after the first paint)."""
-        self._bindings_ready = True
-        await self._recompose_if_changed()
-
     async def _recompose_if_changed(self) -> None:
         self._queued = False
         if not self.is_attached:  # its screen went away meanwhile
