@@ -97,3 +97,19 @@ class WidgetHost(App[None]):
 
     def compose(self) -> ComposeResult:
         yield self.hosted
+
+
+@pytest.fixture
+def built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Seam (a counting wrapper, not a mock): the runs whose cells the runs table builds."""
+    from tui.widgets.run_table import RunTable
+
+    paths: list[str] = []
+    cells = RunTable._cells
+
+    def counting(self, s, now, label):  # type: ignore[no-untyped-def]
+        paths.append(s.path)
+        return cells(self, s, now, label)
+
+    monkeypatch.setattr(RunTable, "_cells", counting)
+    return paths

@@ -23,3 +23,8 @@ def run_row(i: int, step: int = 10, digits: int = 3) -> RunSummary:
 class TableApp(App[None]):
     def compose(self) -> ComposeResult:
         yield RunTable()
+
+
+def drawn_text(table: RunTable, index: int) -> str:
+    """The text of row ``index`` as the table draws it now (the header is the first line)."""
+    return table.render_line(index - table.scroll_offset.y + 1).text

@@ -6,33 +6,12 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from tests.app.conftest import FROZEN_NOW
-from tests.app.run_rows import TableApp, run_row
+from tests.app.run_rows import TableApp, drawn_text, run_row
 from tui.widgets.run_table import MARK, RunTable
 
 
-@pytest.fixture
-def built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Seam (a counting wrapper, not a mock): the runs whose cells the table builds."""
-    paths: list[str] = []
-    cells = RunTable._cells
-
-    def counting(self, s, now, label):  # type: ignore[no-untyped-def]
-        paths.append(s.path)
-        return cells(self, s, now, label)
-
-    monkeypatch.setattr(RunTable, "_cells", counting)
-    return paths
-
-
-def _drawn(table: RunTable, index: int) -> str:
-    """The text of row ``index`` as the table draws it now (the header is the first line)."""
-    return table.render_line(index - table.scroll_offset.y + 1).text
-
-
-async def test_runs_added_between_the_rows_shown_build_only_the_rows_drawn(built: list[str]) -> None:
+async def test_runs_added_between_the_rows_shown_build_only_the_rowsdrawn_text(built: list[str]) -> None:
     rows = [run_row(i, digits=4) for i in range(400)]
     first = rows[::4]  # 100 runs shown; the 300 others come between them
     app = TableApp()
@@ -50,13 +29,15 @@ async def test_runs_added_between_the_rows_shown_build_only_the_rows_drawn(built
         assert table.order == [s.path for s in rows] and table.row_count == 400
         assert len(built) < 25  # a screenful, not the 300 new rows
         assert table.selected_path() == rows[12].path and table.scroll_offset.y == 2
-        assert MARK in _drawn(table, 8) and " 11 " in _drawn(table, 8)  # the mark kept, the change drawn
-        assert "run_0005" in _drawn(table, 5)  # a new row on screen
+        assert MARK in drawn_text(table, 8) and " 11 " in drawn_text(
+            table, 8
+        )  # the mark kept, the change drawn
+        assert "run_0005" in drawn_text(table, 5)  # a new row on screen
         assert str(table.get_cell(rows[399].path, "name")) == "run_0399"  # one off screen, when read
         assert [str(c) for c in table.get_column("step")] == ["11" if i == 8 else "10" for i in range(400)]
         table.scroll_to(y=300, animate=False, immediate=True)
         await pilot.pause()
-        assert "run_0301" in _drawn(table, 301)
+        assert "run_0301" in drawn_text(table, 301)
         table.sort("name", key=str, reverse=True)  # the DataTable's own sort reads every row
         assert [table.get_row_at(i)[0].plain for i in (0, 2)] == [f"{MARK}run_0008", "run_0398"]
 
@@ -77,7 +58,7 @@ async def test_a_run_shown_before_comes_back_with_its_new_cells() -> None:
         assert [str(c) for c in table.get_column("step")] == ["20" if i == 25 else "10" for i in range(30)]
         table.scroll_to(y=20, animate=False, immediate=True)
         await pilot.pause()
-        assert " 20 " in _drawn(table, 25) and "run_024" in _drawn(table, 24)
+        assert " 20 " in drawn_text(table, 25) and "run_024" in drawn_text(table, 24)
 
 
 async def test_a_grown_list_that_is_not_a_growth_is_filled_again() -> None:
@@ -92,4 +73,4 @@ async def test_a_grown_list_that_is_not_a_growth_is_filled_again() -> None:
         table.show(other, FROZEN_NOW)
         await pilot.pause()
         assert table.order == [s.path for s in other] and table.selected_path() == rows[4].path
-        assert "run_005" in _drawn(table, 24)
+        assert "run_005" in drawn_text(table, 24)

@@ -5,30 +5,9 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-import pytest
-
 from tests.app.conftest import FROZEN_NOW
-from tests.app.run_rows import TableApp, run_row
+from tests.app.run_rows import TableApp, drawn_text, run_row
 from tui.widgets.run_table import RunTable
-
-
-@pytest.fixture
-def built(monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """Seam (a counting wrapper, not a mock): the runs whose cells the table builds."""
-    paths: list[str] = []
-    cells = RunTable._cells
-
-    def counting(self, s, now, label):  # type: ignore[no-untyped-def]
-        paths.append(s.path)
-        return cells(self, s, now, label)
-
-    monkeypatch.setattr(RunTable, "_cells", counting)
-    return paths
-
-
-def _drawn(table: RunTable, index: int) -> str:
-    """The text of row ``index`` as the table draws it now (the header is the first line)."""
-    return table.render_line(index - table.scroll_offset.y + 1).text
 
 
 async def test_a_row_off_screen_is_built_when_it_comes_on_screen(built: list[str]) -> None:
@@ -40,7 +19,7 @@ async def test_a_row_off_screen_is_built_when_it_comes_on_screen(built: list[str
         await pilot.pause()
         table.scroll_to(y=45, animate=False, immediate=True)  # row 50 drawn once, then left
         await pilot.pause()
-        assert "run_050" in _drawn(table, 50) and " 10 " in _drawn(table, 50)
+        assert "run_050" in drawn_text(table, 50) and " 10 " in drawn_text(table, 50)
         table.scroll_to(y=0, animate=False, immediate=True)
         await pilot.pause()
         built.clear()
@@ -49,10 +28,12 @@ async def test_a_row_off_screen_is_built_when_it_comes_on_screen(built: list[str
         table.show(rows, FROZEN_NOW)
         await pilot.pause()
         assert built == ["/runs/run_002"]  # the row off screen waits
-        assert " 11 " in _drawn(table, 2)
+        assert " 11 " in drawn_text(table, 2)
         table.scroll_to(y=45, animate=False, immediate=True)
         await pilot.pause()
-        assert " 11 " in _drawn(table, 50) and "0.75" in _drawn(table, 50)  # never the row drawn before
+        assert " 11 " in drawn_text(table, 50) and "0.75" in drawn_text(
+            table, 50
+        )  # never the row drawn before
         assert built == ["/runs/run_002", "/runs/run_050"]
 
 

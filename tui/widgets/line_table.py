@@ -155,6 +155,7 @@ class LineTable(DataTable[Text | str]):
         index = self._row_locations.get(row_key)
         if index is None:  # the header
             return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
+        self._settle_row(row_key)
         key = (
             row_key, index, line_no, base_style, cursor_location.row == index, hover_location.row == index,
             self.cursor_type, self.show_cursor, self._show_hover_cursor, self._pseudo_class_state,

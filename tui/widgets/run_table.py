@@ -20,7 +20,6 @@ from tui.widgets.line_table import LineTable
 
 if TYPE_CHECKING:
     from _typeshed import SupportsRichComparison
-    from textual._types import SegmentLines
 
 COLUMNS = (
     ("name", "Run", 20),
@@ -333,18 +332,6 @@ class RunTable(LineTable):
     def _settle_row(self, row_key: RowKey) -> None:
         if row_key.value in self._pending:
             self._settle(row_key.value)
-
-    def _render_line_in_row(
-        self,
-        row_key: RowKey,
-        line_no: int,
-        base_style: Style,
-        cursor_location: Coordinate,
-        hover_location: Coordinate,
-    ) -> tuple[SegmentLines, SegmentLines]:
-        if row_key.value in self._pending:  # a row kept for later is built before it is drawn
-            self._settle(row_key.value)
-        return super()._render_line_in_row(row_key, line_no, base_style, cursor_location, hover_location)
 
     def _row(self, s: RunSummary, now: float, label: str) -> list[Text | str]:
         """The cells of one run, from the cache when neither the summary, its label nor its age text
