@@ -1,6 +1,6 @@
 """The demo, headless, against a real backend: real cookbook runs start, write metrics, the
-too-high learning rate really goes wrong (and ``tinkertop alerts`` says so, while the steady run stays
-quiet), SFT loss falls, and stopping leaves no process behind."""
+too-high learning rate really goes wrong (and ``tinkertop alerts`` says so, while the steady run gets no
+collapse alert), SFT loss falls, and stopping leaves no process behind."""
 
 from __future__ import annotations
 
@@ -85,9 +85,19 @@ def _alerts(workspace: Path, cwd: Path) -> list[dict[str, Any]]:
     return [json.loads(line) for line in out.stdout.splitlines() if line.strip()]
 
 
+# what marks the unstable run's collapse: the steady run never gets these, nor anything critical
+COLLAPSE_RULES = ("reward_pinned", "entropy_collapse", "no_signal", "non_finite")
+
+
 def _check_alerts(workspace: Path, cwd: Path, unstable: Path, steady: Path) -> list[dict[str, Any]]:
     """Wait until the unstable run has an entropy blow-up or reward alert (the collapse is in the file;
-    the reward rule needs its 10 flat steps after a 5-step warm-up); the steady run has none."""
+    the reward rule needs its 10 flat steps after a 5-step warm-up); the steady run has no collapse alert
+    and nothing critical.
+
+    An entropy warning on the steady run is allowed: the tiny model starts peaked and its sampled entropy
+    really does rise about 3x as it learns (0.36 -> 1.2 in each of three live runs). Whether that reads
+    as "2x its first-10-steps median" (the rule as specified) depends on when the rise starts: 2.2x in
+    one CI run, 1.5x in the others."""
     seen: list[list[dict[str, Any]]] = [[]]
 
     def fired() -> bool:
@@ -100,7 +110,12 @@ def _check_alerts(workspace: Path, cwd: Path, unstable: Path, steady: Path) -> l
         )
 
     _wait("tinkertop alerts to flag the unstable run", fired, 600, [unstable])
-    loud = [a for a in seen[0] if Path(a["run_path"]).name == steady.name and a["severity"] != "info"]
+    loud = [
+        a
+        for a in seen[0]
+        if Path(a["run_path"]).name == steady.name
+        and (a["severity"] == "critical" or (a["rule"] in COLLAPSE_RULES and a["severity"] != "info"))
+    ]
     assert loud == [], loud
     return seen[0]
 
