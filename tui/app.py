@@ -159,12 +159,13 @@ class TinkertopApp(StartupStaging):
             self.follow_stopped.set()
 
     @work(thread=True, group="resummarise-runs", exclusive=True, exit_on_error=False)
-    def resummarise_runs(self) -> None:
-        """Statuses from supervisor records and ages, on a timer (no file re-reads)."""
+    def resummarise_runs(self, every: bool = False) -> None:
+        """Statuses from supervisor records and ages, on a timer (no file re-reads); ``every``: runs read
+        a moment ago too (after an action on a run)."""
         if self.loaded and self.is_running and time.monotonic() >= self._next_resummary:
             start = time.monotonic()
-            summaries = self.follower.resummarise()
-            summaries += self.pending.update({s.path for s in summaries})
+            summaries = self.follower.resummarise(every)
+            summaries += self.pending.update(self.follower.known_paths())
             # bounded by the summaries' CPU time (not the wall time other threads stretch; judging is paced
             # apart): with many runs (~30 us each) this runs less often than the timer
             self._next_resummary = start + RESUMMARISE_COST_FACTOR * self.follower.summaries_cpu
@@ -258,7 +259,7 @@ class TinkertopApp(StartupStaging):
         except OSError as exc:
             self._report(f"acknowledging failed: {exc}")
             return
-        summaries = self.follower.resummarise()
+        summaries = self.follower.resummarise(every=True)
         self.post_message(RunsRefreshed(summaries, self.follower.snapshot(), "update", self.follower.alerts))
         self.call_from_thread(self.notify, f"acknowledged: {alert.flag} ({alert.rule})", markup=False)
 

@@ -35,14 +35,20 @@ HOLD_STEP_S = 0.02  # how often a held full read looks whether the hold ended ea
 JUDGE_EVERY_S = 3.0
 # and judging runs off screen takes at most this share of one core (see JudgePacer): ~1 ms a run, so 100
 # runs appending a line a second are judged every 10-15 s, not every 3 s (~2-3% of a core)
-JUDGE_SHARE = 0.01
+JUDGE_SHARE = 0.005
 # the full read judges the runs it read this many at a time (their tables still in memory), when the table
 # budget holds many more (else one at a time)
 FULL_JUDGE_BATCH, FULL_JUDGE_BATCH_BUDGET = 16, 64 * 2**20
 # runs off screen are read at most this often (all their changes at once), the open run at once; the wait
 # after a read of n runs off screen is n * OFF_SCREEN_PER_RUN_S up to that (a few changed runs: no wait)
-OFF_SCREEN_EVERY_S = 2.0
-OFF_SCREEN_PER_RUN_S = 0.02
+OFF_SCREEN_EVERY_S = 3.0
+OFF_SCREEN_PER_RUN_S = 0.03
+# the watcher's step (see runner.runs.watch.WATCH_STEP_MS): 20 ms with a run open (its changes are drawn at
+# once), 100 ms with none (the list's changes wait for each other anyway): ~0.5% of a core less, idle or not
+WATCH_STEP_OPEN_MS, WATCH_STEP_LIST_MS = 20, 100
+# the status timer leaves out runs read this recently (their summaries are that fresh): with 100 of 200 runs
+# appending it summarises the other 100, half the work
+READ_FRESH_S = 2.0
 
 
 class ChangeBatcher:
@@ -127,6 +133,7 @@ class Follower:
         self.pacer = JudgePacer(JUDGE_SHARE)  # how often runs off screen are judged again
         self.cpu: ClockFn = time.thread_time  # this thread's CPU seconds (a test seam)
         self.summaries_cpu = 0.0  # CPU seconds the last resummarise took to summarise (judging apart)
+        self._read_at: dict[str, float] = {}  # run path -> when a refresh last summarised it (recent ones)
         # (focus, folder, its versions, status, note), the alerts list it took, the snapshot of them
         self._snapshot: tuple[tuple, list[Alert], RunSnapshot] | None = None
         self.snapshots_built = 0  # test seam: snapshots built anew (not the last one reused)
@@ -204,6 +211,9 @@ class Follower:
             summaries = list(self._store.refresh(changed))
             self._index_configs(self._store, summaries, self.configs)
             self._judge(self._store, summaries, JUDGE_EVERY_S)
+            now = self.pacer.clock()
+            recent = {path: t for path, t in self._read_at.items() if now - t < READ_FRESH_S}
+            self._read_at = recent | {s.path: now for s in summaries if not s.removed}  # swapped whole
             return summaries
 
     def _judge(self, store: RunStore, summaries: list[RunSummary], defer_s: float = 0.0) -> None:
@@ -251,17 +261,25 @@ class Follower:
                 self._config_src[summary.path] = config
         self.configs = configs
 
-    def resummarise(self) -> list[RunSummary]:
-        """Every known run's summary again without re-reading files: supervisor statuses (their
-        state files live outside the watched folders) and "ago"/stale move on a timer."""
+    def resummarise(self, every: bool = False) -> list[RunSummary]:
+        """Known runs' summaries again without re-reading files: supervisor statuses (their state files live
+        outside the watched folders) and "ago"/stale move on a timer. Runs a refresh summarised less than
+        ``READ_FRESH_S`` ago are left out, unless ``every`` (after an action or an acknowledgement)."""
         store = self._store  # RunStore and RunFolder lock themselves: refreshes need not wait
         if store is None:
             return []
+        now, read_at = self.pacer.clock(), self._read_at
+        fresh = set() if every else {path for path, t in read_at.items() if now - t < READ_FRESH_S}
         start = self.cpu()
-        summaries = store.summaries()
+        summaries = store.summaries(skip=fresh)
         self.summaries_cpu = self.cpu() - start  # the timer's pace (judging keeps its own: JudgePacer)
         self._judge(store, summaries, JUDGE_EVERY_S)  # the time rules (stalled), supervisor states
         return summaries
+
+    def known_paths(self) -> set[str]:
+        """The paths of every run the store knows (empty before the full read)."""
+        store = self._store
+        return {str(run.path) for run in store.runs()} if store is not None else set()
 
     def watch(self, stop: threading.Event) -> Iterator[set[Path]]:
         """Batches of changed run folders until ``stop`` is set: the open run's at once, the others'
@@ -269,7 +287,11 @@ class Follower:
         from runner.runs.watch import watch_changes
 
         batcher = ChangeBatcher(OFF_SCREEN_EVERY_S, OFF_SCREEN_PER_RUN_S)
-        for changed in watch_changes(self.roots, stop, idle=True):
+
+        def step_ms() -> int:
+            return WATCH_STEP_OPEN_MS if self.focus else WATCH_STEP_LIST_MS
+
+        for changed in watch_changes(self.roots, stop, idle=True, step_ms=step_ms):
             key = os.path.abspath(self.focus.path) if self.focus else None
             ready = batcher.take(changed, key)
             shown = {p for p in ready if os.path.abspath(p) == key}

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Set
 from pathlib import Path
 
 from runner.runs import status
@@ -149,10 +149,11 @@ class RunStore:
                 out.extend(run.summary() for run in touched.values())
         return out
 
-    def summaries(self) -> list[RunSummary]:
-        """Summaries of every known run, without reading files (except cached small ones)."""
+    def summaries(self, skip: Set[str] = frozenset()) -> list[RunSummary]:
+        """Summaries of every known run but those whose path is in ``skip``, without reading files (except
+        cached small ones)."""
         with status.one_pass(self.status_source):
-            return [run.summary() for run in self.runs()]
+            return [run.summary() for run in self.runs() if not skip or str(run.path) not in skip]
 
     def _add(self, item: Found) -> RunFolder:
         run = RunFolder(item.path, foreign=item.foreign, status_source=self.status_source, tables=self.tables)

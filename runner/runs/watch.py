@@ -9,16 +9,21 @@ to itself; a new folder to itself (the store then looks for runs in it).
 
 from __future__ import annotations
 
+import functools
 import os
 import threading
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from runner.runs.discover import RUN_FILES
 
 RUN_SIDE_FILES = RUN_FILES | {"config.json", "timing_spans.jsonl", "trace_events.jsonl", "code.diff"}
 RUST_TIMEOUT_MS = 500
-WATCH_STEP_MS = 20  # how often the notifier checks for events while collecting a batch
+# how often the notifier wakes to look for events (and, once it has some, how long a quiet spell ends a
+# batch): each wake takes the GIL, ~0.6% of a core at 20 ms. A caller whose changes wait anyway (the runs
+# list batches them) asks for a longer step while it can (see ``step_ms``).
+WATCH_STEP_MS = 20
 MISSING_CHECK_S = 0.5
 RUNS_CACHE_MAX = 50_000  # changed file -> run entries kept before starting over
 
@@ -44,8 +49,11 @@ def watch_changes(
     force_polling: bool | None = None,
     poll_delay_ms: int = 300,
     idle: bool = False,
+    step_ms: Callable[[], int] | None = None,
 ) -> Iterator[set[Path]]:
     """Yield sets of changed run paths under ``roots`` until ``stop_event`` is set.
+
+    ``step_ms`` (asked before each wait) is the notifier's step, ``WATCH_STEP_MS`` by default.
 
     ``idle=True`` also yields an empty set when nothing changed for ``RUST_TIMEOUT_MS`` (a caller
     holding changes back gets the chance to hand them on).
@@ -69,7 +77,9 @@ def watch_changes(
                 yield appeared
             continue
         try:
-            yield from _watch(present, missing, stop_event, debounce_ms, polling, poll_delay_ms, idle)
+            yield from _watch(
+                present, missing, stop_event, debounce_ms, polling, poll_delay_ms, idle, step_ms
+            )
         except OSError:
             if polling:
                 raise
@@ -84,6 +94,7 @@ def _watch(
     polling: bool | None,
     poll_delay_ms: int,
     idle: bool = False,
+    step_ms: Callable[[], int] | None = None,
 ) -> Iterator[set[Path]]:
     """Watch the existing roots until stopped or until a missing root appears.
 
@@ -91,32 +102,55 @@ def _watch(
     the watcher is set up only then, so whatever was written between the caller's last read and that
     moment would otherwise go unreported until the file changes again. Refreshing a root re-reads
     only new bytes of its runs."""
-    import watchfiles  # lazily: the CLI does not need it
-
     catch_up = set(present)
     runs: dict[str, Path | None] = {}  # changed file -> its run: the same few files change again and again
-    for changes in watchfiles.watch(
-        *present,
-        stop_event=stop_event,
-        debounce=debounce_ms,
-        step=WATCH_STEP_MS,
-        rust_timeout=RUST_TIMEOUT_MS,
-        yield_on_timeout=True,  # every RUST_TIMEOUT_MS: look for roots appearing or vanishing
-        force_polling=polling,
-        poll_delay_ms=poll_delay_ms,
-        recursive=True,
-        ignore_permission_denied=True,
-    ):
-        batch = _batch(changes, present, runs) | catch_up
-        catch_up = set()
-        appeared = {r for r in missing if r.exists()}
-        vanished = {r for r in present if not r.exists()}
-        if batch or appeared or vanished:
-            yield batch | appeared | vanished
-        elif idle:
-            yield set()
-        if appeared or vanished:
-            return  # restart: watch the roots that exist now, poll for the others
+    with _notifier(present, polling, poll_delay_ms) as notifier:
+        while True:
+            step = step_ms() if step_ms is not None else WATCH_STEP_MS
+            raw = notifier.watch(debounce_ms, step, RUST_TIMEOUT_MS, stop_event)
+            if raw == "stop":
+                return
+            if raw == "signal":  # only the main thread sees signals (as watchfiles.watch does)
+                raise KeyboardInterrupt
+            batch = (_batch(raw, present, runs) if raw != "timeout" else set()) | catch_up
+            catch_up = set()
+            appeared = {r for r in missing if r.exists()}
+            vanished = {r for r in present if not r.exists()}
+            if batch or appeared or vanished:
+                yield batch | appeared | vanished
+            elif idle:
+                yield set()
+            if appeared or vanished:
+                return  # restart: watch the roots that exist now, poll for the others
+
+
+def _notifier(present: list[Path], polling: bool | None, poll_delay_ms: int) -> Any:
+    """watchfiles' notifier on ``present``, set up as ``watchfiles.watch`` sets it up (its environment
+    variables honoured), driven here so that each wait can take its own step; OSError when it cannot watch."""
+    from watchfiles import main as wf  # lazily: the CLI does not need it
+
+    return wf.RustNotify(
+        [str(p) for p in present],
+        wf._default_debug(None),
+        wf._default_force_polling(polling),
+        wf._default_poll_delay_ms(poll_delay_ms),
+        True,  # recursive
+        wf._default_ignore_permission_denied(True),
+    )
+
+
+@functools.cache
+def _default_filter() -> Callable[[Any, str], bool]:
+    from watchfiles import DefaultFilter
+
+    return DefaultFilter()
+
+
+def _ignored(raw: str) -> bool:
+    """Would ``watchfiles.watch`` have dropped this change (editor swap files, .git, __pycache__, ...)?"""
+    from watchfiles import Change
+
+    return not _default_filter()(Change.modified, raw)
 
 
 def _batch(
@@ -130,8 +164,8 @@ def _batch(
     for _change, raw in changes:
         if raw in runs:
             run = runs[raw]
-        else:
-            run = runs[raw] = run_path_for(Path(raw), roots)
+        else:  # what watchfiles.watch would have filtered out maps to no run
+            run = runs[raw] = None if _ignored(raw) else run_path_for(Path(raw), roots)
         if run is not None:
             out.add(run)
     return out

@@ -85,5 +85,5 @@ async def test_corrupt_line_is_counted_and_shown(tmp_path: Path) -> None:
         assert "Bad lines (1)" in text
         await pilot.press("escape")
         await wait_until(pilot, lambda: app.screen is app.runs_screen, what="back to the list")
-        # the list draws live changes at most once a second (LIVE_EVERY_S): wait for that redraw
+        # the list draws live changes at most every LIVE_EVERY_S: wait for that redraw
         await wait_until(pilot, lambda: "⚠1 bad" in screen_text(app), what="the flag on the list")

@@ -4,6 +4,7 @@ batches, in the order shown."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -102,3 +103,32 @@ async def test_live_updates_are_drawn_in_batches_in_the_order_shown(tmp_path: Pa
         # a status that changes (a stop, a finish) is drawn at once
         screen.update_runs([replace(s, step=11, status=Status.STOPPED) for s in newest], live=True)
         assert draws[-1] is True and str(table.get_cell(str(runs[0]), "status")) == "stopped"
+
+
+async def test_the_age_tick_leaves_its_resort_to_the_live_update_that_waits(tmp_path: Path) -> None:
+    """With runs appending a live update is nearly always waiting: the ages' tick (every AGE_REFRESH_S) then
+    draws nothing itself and the live update sorts again, one redraw instead of two; with none waiting it
+    draws at once."""
+    runs = [copy_run(name, tmp_path) for name in ("rl_arith", "dpo_local")]
+    app = TinkertopApp([tmp_path], now=lambda: FROZEN_NOW)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await wait_until(pilot, lambda: app.loaded and len(app.summaries) == 2, what="two runs")
+        screen = app.runs_screen
+        table = screen.query_one(RunTable)
+        order = table.order
+        draws: list[bool] = []
+        render = screen.render_runs
+        counting = lambda resort=True: (draws.append(resort), render(resort))  # noqa: E731
+        screen.render_runs = counting  # type: ignore[method-assign]  # seam: counts draws
+        screen._refresh_ages()
+        assert draws == [True]  # nothing waiting: drawn (and sorted) at once
+        screen.live_every_s = 3600.0  # the next live update waits
+        screen._live_at = time.monotonic()
+        newest = [replace(app.summaries[p], last_change=FROZEN_NOW + i) for i, p in enumerate(order)]
+        screen.update_runs([replace(s, step=12) for s in newest], live=True)
+        screen._refresh_ages()
+        await pilot.pause()
+        assert draws == [True] and table.order == order  # the tick left it to the update that waits
+        screen._draw_live()  # its turn
+        assert draws == [True, True] and table.order == order[::-1]
+        assert str(table.get_cell(str(runs[0]), "step")) == "12"

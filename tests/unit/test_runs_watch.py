@@ -117,20 +117,20 @@ def test_root_deleted_and_recreated_keeps_being_watched(tmp_path):
 
 
 def test_falls_back_to_polling_when_inotify_fails(tmp_path, monkeypatch):
-    """Seam mock (named): the first ``watchfiles.watch`` call raises like an exhausted inotify
-    limit; later calls go to the real watchfiles. The watcher must retry with polling and work."""
-    import watchfiles
+    """Seam mock (named): the first notifier set-up raises like an exhausted inotify limit; later ones are
+    the real watchfiles notifier. The watcher must retry with polling and work."""
+    from runner.runs import watch
 
-    real_watch = watchfiles.watch
+    real_notifier = watch._notifier
     calls: list[object] = []
 
-    def failing_once(*paths, **kwargs):
-        calls.append(kwargs.get("force_polling"))
+    def failing_once(present, polling, poll_delay_ms):
+        calls.append(polling)
         if len(calls) == 1:
             raise OSError(28, "inotify watch limit reached")
-        return real_watch(*paths, **kwargs)
+        return real_notifier(present, polling, poll_delay_ms)
 
-    monkeypatch.setattr(watchfiles, "watch", failing_once)
+    monkeypatch.setattr(watch, "_notifier", failing_once)
     run = tmp_path / "root" / "run1"
     run.mkdir(parents=True)
     w = Watching([tmp_path / "root"], poll_delay_ms=100)
@@ -139,6 +139,45 @@ def test_falls_back_to_polling_when_inotify_fails(tmp_path, monkeypatch):
     finally:
         w.close()
     assert calls[0] is None and calls[1] is True
+
+
+def test_each_wait_takes_the_step_asked_for_then(tmp_path, monkeypatch):
+    """``step_ms`` is asked before each wait of the notifier (the runs list waits longer than an open
+    run); changes still arrive, and what watchfiles would filter out (an editor's swap file) maps to no run."""
+    from runner.runs import watch
+
+    real_notifier = watch._notifier
+    steps: list[int] = []
+
+    class Recording:  # seam: the real notifier, its steps recorded
+        def __init__(self, inner) -> None:
+            self.inner = inner
+
+        def __enter__(self):
+            self.inner.__enter__()
+            return self
+
+        def __exit__(self, *exc) -> None:
+            self.inner.__exit__(*exc)
+
+        def watch(self, debounce, step, timeout, stop):
+            steps.append(step)
+            return self.inner.watch(debounce, step, timeout, stop)
+
+    monkeypatch.setattr(watch, "_notifier", lambda *a: Recording(real_notifier(*a)))
+    asked = iter(range(30, 10_000))
+    run = tmp_path / "root" / "run1"
+    run.mkdir(parents=True)
+    w = Watching([tmp_path / "root"], step_ms=lambda: next(asked))
+    poke = appender(run / "metrics.jsonl")
+    try:
+        w.wait_for(run, poke)
+        w.wait_for(run, poke)  # a second batch: a second wait at least
+    finally:
+        w.close()
+    assert len(steps) >= 2 and steps == list(range(30, 30 + len(steps)))
+    assert watch._batch([(2, str(run / ".metrics.jsonl.swp"))], [tmp_path / "root"]) == set()
+    assert watch._batch([(2, str(run / "metrics.jsonl"))], [tmp_path / "root"]) == {run}
 
 
 def test_first_batch_names_the_roots_so_nothing_written_before_setup_is_missed(tmp_path):

@@ -184,4 +184,4 @@ class RunControlMixin(Screen[None]):
             self.app.push_screen(LaunchScreen(self._workspace(), result.form))
             return
         self.notify(result.message, severity="information" if result.ok else "error", markup=False)
-        tapp(self).resummarise_runs()
+        tapp(self).resummarise_runs(every=True)
