@@ -15,6 +15,7 @@ from runner.status import Status
 from tests.app.conftest import FROZEN_NOW, copy_run, wait_until
 from tests.app.run_rows import TableApp, run_row
 from tui.app import TinkertopApp
+from tui.screens.runs import RunsScreen
 from tui.widgets.line_table import LineTable
 from tui.widgets.run_table import RunTable
 
@@ -74,6 +75,15 @@ async def test_a_new_order_moves_the_rows_without_rebuilding_them(monkeypatch: p
         assert str(table.get_row_at(0)[0]) == "run_029"
 
 
+def _count_draws(screen: RunsScreen) -> list[bool]:
+    """Seam: the list's draws, each one's ``resort`` recorded (the draw itself still happens)."""
+    draws: list[bool] = []
+    render = screen.render_runs
+    counting = lambda resort=True: (draws.append(resort), render(resort))  # noqa: E731
+    screen.render_runs = counting  # type: ignore[method-assign]
+    return draws
+
+
 async def test_live_updates_are_drawn_in_batches_in_the_order_shown(tmp_path: Path) -> None:
     runs = [copy_run(name, tmp_path) for name in ("rl_arith", "dpo_local")]
     app = TinkertopApp([tmp_path], now=lambda: FROZEN_NOW)
@@ -83,10 +93,7 @@ async def test_live_updates_are_drawn_in_batches_in_the_order_shown(tmp_path: Pa
         screen.live_every_s = 3600.0  # the next live batch waits: only the first is drawn
         table = screen.query_one(RunTable)
         order = table.order
-        draws: list[bool] = []
-        render = screen.render_runs
-        counting = lambda resort=True: (draws.append(resort), render(resort))  # noqa: E731
-        screen.render_runs = counting  # type: ignore[method-assign]  # seam: counts draws
+        draws = _count_draws(screen)
         # the run shown last writes last: "updated" would put it first
         newest = [replace(app.summaries[p], last_change=FROZEN_NOW + i) for i, p in enumerate(order)]
         for step in (7, 8, 9):
@@ -116,10 +123,7 @@ async def test_the_age_tick_leaves_its_resort_to_the_live_update_that_waits(tmp_
         screen = app.runs_screen
         table = screen.query_one(RunTable)
         order = table.order
-        draws: list[bool] = []
-        render = screen.render_runs
-        counting = lambda resort=True: (draws.append(resort), render(resort))  # noqa: E731
-        screen.render_runs = counting  # type: ignore[method-assign]  # seam: counts draws
+        draws = _count_draws(screen)
         screen._refresh_ages()
         assert draws == [True]  # nothing waiting: drawn (and sorted) at once
         screen.live_every_s = 3600.0  # the next live update waits
