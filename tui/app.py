@@ -29,7 +29,7 @@ from tui.messages import RunLoaded, RunsRefreshed
 from tui.prefetch import QuickScanChild, first_summaries
 from tui.screens.help import binding_ids, help_for, keys_taken
 from tui.screens.runs import RunsScreen
-from tui.startup import FIRST_PAINT_WAIT, StartupStaging
+from tui.startup import FIRST_PAINT_WAIT, OPENING_MAX_S, StartupStaging
 
 if TYPE_CHECKING:
     from rich.console import RenderableType
@@ -40,7 +40,6 @@ if TYPE_CHECKING:
 # summarising the runs again on the timer takes at most 0.5% of a core (its CPU time): with 1,000 runs, ~900 of
 # them idle, every ~5 s instead of every 2 s
 RESUMMARISE_COST_FACTOR = 200.0
-GC_HOLD_S = 2.0  # opening a run pauses the cyclic GC until its chart shows, at most this long
 RESUMMARISE_S = 2.0  # supervisor statuses (outside the watched folders) are re-read this often
 
 
@@ -317,7 +316,7 @@ class TinkertopApp(StartupStaging):
         if gc.isenabled():  # a full GC pass over what the full read built takes ~50 ms: not now
             gc.disable()
             self._gc_held = True
-        self.set_timer(GC_HOLD_S, self._resume_gc)
+        self.set_timer(OPENING_MAX_S, self._resume_gc)
         if self._run_view() is not None:
             self.close_run()
         self.push_screen(RunViewScreen(path, alert=alert) if alert is not None else RunViewScreen(path))
@@ -330,7 +329,7 @@ class TinkertopApp(StartupStaging):
         self.follower.shown()  # the full read, held from Enter, goes on
 
     def _resume_gc(self) -> None:
-        """The cyclic GC paused by :meth:`open_run` runs again (at the latest ``GC_HOLD_S`` after); the
+        """The cyclic GC paused by :meth:`open_run` runs again (at the latest ``OPENING_MAX_S`` after); the
         start-up steps held meanwhile go on."""
         if self._gc_held:
             self._gc_held = False

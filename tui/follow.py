@@ -34,7 +34,7 @@ HOLD_STEP_S = 0.02  # how often a held full read looks whether the hold ended ea
 # rules cost the same for one line as for ten, and most of the app's CPU with many runs appending
 JUDGE_EVERY_S = 3.0
 # and judging runs off screen takes at most this share of one core (see JudgePacer): ~1 ms a run, so 100
-# runs appending a line a second are judged every 10-15 s, not every 3 s (~2-3% of a core)
+# runs appending a line a second are judged every 20-30 s, not every 3 s (~2-3% of a core)
 JUDGE_SHARE = 0.005
 # the full read judges the runs it read this many at a time (their tables still in memory), when the table
 # budget holds many more (else one at a time)

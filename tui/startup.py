@@ -4,7 +4,7 @@ Once the list has painted: the run on its first row is read and snapshotted and 
 imported (opening a run needs both), then the quick-scan child's other runs are added and the full read
 starts. A run opened meanwhile comes before both: the others are neither unpickled nor added (~0.05 s and
 ~0.1 s of the interpreter per 1,000 runs) and the full read does not start or go on until its chart is out
-(or ``OPEN_HOLD_S`` passed).
+(or ``OPENING_MAX_S`` passed).
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from tui.screens.runs import RunsScreen
 
 FIRST_PAINT_WAIT = 2.0  # seconds the start-up's later steps wait for the first paint of the list
-OPEN_HOLD_S = 2.0  # the longest they wait for a run being opened to show its chart
+# a run being opened holds the start-up's other steps (and the cyclic GC, see TinkertopApp.open_run) until its
+# chart is out, at most this long
+OPENING_MAX_S = 2.0
 
 
 class StartupStaging(App[int]):
@@ -41,21 +43,20 @@ class StartupStaging(App[int]):
         self.view_ready = threading.Event()  # set once the run view's modules are imported
         self._open_done = threading.Event()  # clear while a run opens (until its chart is out)
         self._open_done.set()
-        self._opening = False  # a run opens: the start-up's other summaries wait for its chart (_rest_read)
-        self._held_rest: list[RunSummary] | None = None
+        self._held_rest: list[RunSummary] | None = (
+            None  # the start-up's other summaries, held while a run opens
+        )
+        self.first_row: str | None = None  # the list's row under the cursor, set by the loop as it paints
 
     def _merge(self, summaries: list[RunSummary], phase: str) -> None:
         raise NotImplementedError
 
     def read_ahead(self) -> None:
-        """In the follow worker, once the list has painted: the list's first run read and snapshotted before
-        the full read (Enter right after the paint finds its snapshot built, ~20 ms for 1,000 steps)."""
-        try:
-            rows = self.runs_screen.shown_runs()  # plain data: the summaries shown, sorted
-        except Exception:  # noqa: BLE001 - a guess only: no read ahead
-            return
-        if rows:
-            self.follower.read_ahead(rows[0].path)
+        """In the follow worker, once the list has painted: the run under the cursor (the one Enter opens) read
+        and snapshotted before the full read (its snapshot built, ~20 ms for 1,000 steps)."""
+        path = self.first_row  # written by the loop before it set first_paint
+        if path is not None:
+            self.follower.read_ahead(path)
 
     def import_view(self) -> None:
         """In a worker, once the list has painted: the run view's modules, off the loop (Enter opens it
@@ -66,17 +67,15 @@ class StartupStaging(App[int]):
             self.view_ready.set()
 
     def wait_open(self) -> None:
-        """Return once no run is opening (its chart is out), at most ``OPEN_HOLD_S`` later (a worker)."""
-        self._open_done.wait(OPEN_HOLD_S)
+        """Return once no run is opening (its chart is out), at most ``OPENING_MAX_S`` later (a worker)."""
+        self._open_done.wait(OPENING_MAX_S)
 
     def opening_run(self) -> None:
         """A run is being opened (the loop, at the key): the start-up's other steps wait for its chart."""
-        self._opening = True
         self._open_done.clear()
 
     def run_opened(self) -> None:
         """The run opened shows its chart (or the hold is over, or the app ends): the steps held go on."""
-        self._opening = False
         self._open_done.set()
         rows, self._held_rest = self._held_rest, None
         if rows is not None:
@@ -96,7 +95,7 @@ class StartupStaging(App[int]):
     def _rest_read(self, rows: list[RunSummary]) -> None:
         """Add ``rows`` to the quick summaries shown (not once the full read is in: it has them all); while a
         run opens, once its chart is out (adding 1,000 rows to the list takes ~0.1 s)."""
-        if self._opening:
+        if not self._open_done.is_set():
             self._held_rest = rows
         elif not self.loaded and self.is_running and not self._stop.is_set():
             self.found = None

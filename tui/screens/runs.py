@@ -30,8 +30,8 @@ HOLD_S = 5.0
 # was quiet, then batched; the order they would change ("updated" puts the run that wrote last on top) is
 # applied with the ages, every AGE_REFRESH_S (with the live redraw then, when one is coming), or at once
 # when a run appears, goes, or leaves the filter. Each redraw of a screenful of changed rows is ~25 ms of
-# Textual's compositor: with many runs appending, one every 2 s (their reads come every 2 s, the statuses'
-# every 2 s between them) instead of one a second is ~1% of a core less.
+# Textual's compositor: with many runs appending, one every 2 s (their reads come up to every 3 s, the
+# statuses' every 2 s) instead of one a second is ~1% of a core less.
 LIVE_EVERY_S = 2.0
 
 EMPTY_TEXT = """[b]No runs yet.[/b]
@@ -217,6 +217,8 @@ class RunsScreen(RunControlMixin, Screen[None]):
         """The list's rows are on the terminal (the refresh after they were drawn, outside the app's start-up
         batch, is over): the full read and the start-up's other summaries may come (and the benchmark hook)."""
         app = tapp(self)
+        if not app.first_paint.is_set():  # the run Enter would open, for the worker's read ahead
+            app.first_row = self.query_one(RunTable).selected_path()
         app.first_paint.set()
         app.hook.painted(rows)
 
