@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from textual.app import App, ComposeResult
+from textual.pilot import Pilot
 
 from runner.runs.summary import RunSummary
 from runner.status import Status
@@ -23,6 +27,19 @@ def run_row(i: int, step: int = 10, digits: int = 3) -> RunSummary:
 class TableApp(App[None]):
     def compose(self) -> ComposeResult:
         yield RunTable()
+
+
+@asynccontextmanager
+async def table_shown(
+    rows: list[RunSummary], now: float = FROZEN_NOW
+) -> AsyncIterator[tuple[Pilot[None], RunTable]]:
+    """A :class:`TableApp` of 120x20 showing ``rows`` (drawn once): its pilot and its table."""
+    app = TableApp()
+    async with app.run_test(size=(120, 20)) as pilot:
+        table = app.query_one(RunTable)
+        table.show(rows, now)
+        await pilot.pause()
+        yield pilot, table
 
 
 def drawn_text(table: RunTable, index: int) -> str:

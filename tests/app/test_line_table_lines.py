@@ -12,7 +12,7 @@ from rich.style import Style
 from textual.widgets import DataTable
 
 import tui.widgets.line_table as line_table
-from tests.app.run_rows import TableApp, run_row
+from tests.app.run_rows import TableApp, run_row, table_shown
 from tui.widgets.run_table import RunTable
 
 FROZEN = 1_780_003_600.0
@@ -62,11 +62,7 @@ async def test_every_body_line_is_drawn_as_the_datatable_draws_it(width: int) ->
 
 async def test_an_unchanged_row_is_not_drawn_again_when_another_changes() -> None:
     rows = [run_row(i) for i in range(10)]
-    app = TableApp()
-    async with app.run_test(size=(120, 20)) as pilot:
-        table = app.query_one(RunTable)
-        table.show(rows, FROZEN)
-        await pilot.pause()
+    async with table_shown(rows, FROZEN) as (pilot, table):
         before = [table.render_line(y) for y in (1, 3)]
         rows[2] = replace(rows[2], step=11)
         table.show(rows, FROZEN)
@@ -86,11 +82,7 @@ async def test_a_changed_row_draws_only_its_changed_cells(monkeypatch: pytest.Mo
 
     monkeypatch.setattr(line_table, "cell_line", counting)  # seam: a counting wrapper, not a mock
     rows = [run_row(i) for i in range(10)]
-    app = TableApp()
-    async with app.run_test(size=(120, 20)) as pilot:
-        table = app.query_one(RunTable)
-        table.show(rows, FROZEN)
-        await pilot.pause()
+    async with table_shown(rows, FROZEN) as (pilot, table):
         drawn.clear()
         rows[2] = replace(rows[2], step=11)
         table.show(rows, FROZEN)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tests.app.conftest import FROZEN_NOW
-from tests.app.run_rows import TableApp, drawn_text, run_row
+from tests.app.run_rows import TableApp, drawn_text, run_row, table_shown
 from tui.widgets.run_table import MARK, RunTable
 
 
@@ -44,11 +44,7 @@ async def test_runs_added_between_the_rows_shown_build_only_the_rowsdrawn_text(b
 
 async def test_a_run_shown_before_comes_back_with_its_new_cells() -> None:
     rows = [run_row(i) for i in range(30)]
-    app = TableApp()
-    async with app.run_test(size=(120, 20)) as pilot:
-        table = app.query_one(RunTable)
-        table.show(rows, FROZEN_NOW)
-        await pilot.pause()
+    async with table_shown(rows, FROZEN_NOW) as (pilot, table):
         table.show(rows[:10], FROZEN_NOW)  # runs gone (a filter)
         await pilot.pause()
         again = [replace(s, step=20) if s.path == rows[25].path else s for s in rows]

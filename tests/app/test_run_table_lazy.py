@@ -6,17 +6,13 @@ from __future__ import annotations
 from dataclasses import replace
 
 from tests.app.conftest import FROZEN_NOW
-from tests.app.run_rows import TableApp, drawn_text, run_row
+from tests.app.run_rows import TableApp, drawn_text, run_row, table_shown
 from tui.widgets.run_table import RunTable
 
 
 async def test_a_row_off_screen_is_built_when_it_comes_on_screen(built: list[str]) -> None:
     rows = [run_row(i) for i in range(60)]
-    app = TableApp()
-    async with app.run_test(size=(120, 20)) as pilot:
-        table = app.query_one(RunTable)
-        table.show(rows, FROZEN_NOW)
-        await pilot.pause()
+    async with table_shown(rows, FROZEN_NOW) as (pilot, table):
         table.scroll_to(y=45, animate=False, immediate=True)  # row 50 drawn once, then left
         await pilot.pause()
         assert "run_050" in drawn_text(table, 50) and " 10 " in drawn_text(table, 50)
@@ -63,11 +59,7 @@ async def test_a_row_region_is_the_one_the_datatable_computes() -> None:
     from textual.widgets import DataTable
 
     rows = [run_row(i) for i in range(60)]
-    app = TableApp()
-    async with app.run_test(size=(120, 20)) as pilot:
-        table = app.query_one(RunTable)
-        table.show(rows, FROZEN_NOW)
-        await pilot.pause()
+    async with table_shown(rows, FROZEN_NOW) as (pilot, table):
         table.scroll_to(y=30, animate=False, immediate=True)
         for index in (-1, 0, 1, 29, 31, 59, 60):
             assert table._get_row_region(index) == DataTable._get_row_region(table, index), index

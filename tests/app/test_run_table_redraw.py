@@ -13,7 +13,7 @@ from textual.widgets import DataTable
 
 from runner.status import Status
 from tests.app.conftest import FROZEN_NOW, copy_run, wait_until
-from tests.app.run_rows import TableApp, run_row
+from tests.app.run_rows import TableApp, run_row, table_shown
 from tui.app import TinkertopApp
 from tui.screens.runs import RunsScreen
 from tui.widgets.line_table import LineTable
@@ -43,11 +43,7 @@ def drawn_rows(monkeypatch: pytest.MonkeyPatch) -> list[str]:
 
 async def test_a_changed_row_is_drawn_again_alone(drawn_rows: list[str]) -> None:
     rows = [run_row(i) for i in range(60)]
-    app = TableApp()
-    async with app.run_test(size=(120, 20)) as pilot:
-        table = app.query_one(RunTable)
-        table.show(rows, FROZEN_NOW)
-        await pilot.pause()
+    async with table_shown(rows, FROZEN_NOW) as (pilot, table):
         assert "/runs/run_000" in drawn_rows and "/runs/run_050" not in drawn_rows  # only what is visible
         drawn_rows.clear()
         rows[2] = replace(rows[2], step=11)  # on screen
