@@ -151,7 +151,7 @@ class Follower:
         """Read every run folder completely. The store is there from the start: a run opened meanwhile
         is read ahead of the others (see :meth:`snapshot`); a run opened before it started is read and drawn
         before the discovery (~0.1 s of the interpreter per 1,000 runs)."""
-        from runner.runs import residency
+        from runner.runs import coldread, residency
 
         self._yield_to_open()
         store = self._open_store()
@@ -170,7 +170,9 @@ class Follower:
                     self._judge(store, pending)
                 pending.clear()
 
-        summaries = list(store.scan(pause=self._yield_to_open, each=judge))
+        # with a cold reader at work, the runs it has read (or never will) are taken from the back meanwhile
+        ready = (lambda run: not coldread.left_to_reader(run.files.metrics)) if coldread.started() else None
+        summaries = list(store.scan(pause=self._yield_to_open, each=judge, ready=ready))
         judge(None)  # the last few
         with self._lock:
             self._index_configs(store, summaries, {})

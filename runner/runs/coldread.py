@@ -2,10 +2,12 @@
 
 On a cold start the app's full read parses every ``metrics.jsonl`` (about 11 ms per 1,000 steps) one run
 after another in its own process: one core, whatever the machine has. :func:`start` forks a reader
-that takes the runs from the other end of the list (the full read goes in path order, the reader
-backwards) and writes each one's cache entry (:mod:`runner.runs.cache`); when the full read gets to a
-run the reader did, it loads that entry (about 1 ms) instead of parsing. Where the two meet one run
-may be parsed by both: the same entry is then written twice, each write atomic.
+that takes the runs from the other end of the list (the full read parses in path order, the reader
+backwards) and writes each one's cache entry (:mod:`runner.runs.cache`). Between two runs the full read
+takes the runs the reader has done from the end (:func:`left_to_reader`): it loads their entries (about
+1 ms) and judges them while the reader goes on parsing, so the two end together (taken in path order, the
+runs the reader did were all loaded and judged after it had stopped, on one core). Where the two meet
+one run may be parsed by both: the same entry is then written twice, each write atomic.
 
 The reader only writes cache entries (never a run folder), skips what the cache would not hold (the cache
 off, foreign runs, files under ``SAVE_MIN_BYTES``) and runs that have an entry already (a warm start, or
@@ -126,7 +128,7 @@ def read_backwards(roots: Sequence[Path], go_on: Callable[[], bool] | None = Non
         if item.foreign:
             continue
         run = RunFolder(item.path)
-        if _wanted(run.files.metrics):
+        if left_to_reader(run.files.metrics):
             try:
                 run.refresh()  # reads the file and saves its entry (RunFolder's own cached reader)
             except Exception:  # noqa: BLE001 - the full read reads this run itself and reports what fails
@@ -135,8 +137,15 @@ def read_backwards(roots: Sequence[Path], go_on: Callable[[], bool] | None = Non
     return done
 
 
-def _wanted(metrics: Path | None) -> bool:
-    """A metrics file the cache would hold and holds no entry of yet."""
+def started() -> bool:
+    """Whether this process started a reader (it may have finished since)."""
+    return bool(_keep_open)
+
+
+def left_to_reader(metrics: Path | None) -> bool:
+    """Whether a reader would still parse ``metrics``: a file the cache would hold and holds no entry of
+    yet. The full read takes the runs a reader has done (or never will) from the end of the list: they cost
+    it a cache load or nothing, and it parses the others from the front (see ``RunStore.scan``)."""
     from runner.runs.cache import SAVE_MIN_BYTES, entry_path
 
     if metrics is None:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+from collections import deque
 from collections.abc import Callable, Iterable, Set
 from pathlib import Path
 
@@ -74,14 +75,17 @@ class RunStore:
             return run
 
     def scan(
-        self, pause: Callable[[], None] | None = None, each: Callable[[RunSummary], None] | None = None
-    ) -> list[RunSummary]:
-        """Discover every run under the roots, read what changed, return all summaries.
+        self, pause: Callable[[], None] | None = None, each: Callable[[RunSummary], None] | None = None,
+        ready: Callable[[RunFolder], bool] | None = None,
+    ) -> list[RunSummary]:  # fmt: skip
+        """Discover every run under the roots, read what changed, return all summaries (in path order).
 
         The runs are read one by one outside the store's lock (each run locks itself), so
         :meth:`read_now` can read a run the user opened while the others are still being read.
         ``each`` is called with each read run's summary right after its read, while its table is still
-        in memory (past the table budget it leaves as later runs are read); not for removed runs."""
+        in memory (past the table budget it leaves as later runs are read); not for removed runs.
+        ``ready``: runs are read from the front, but the last run left is read next while ``ready(run)``
+        says it is cheap now (a cold reader working back from the end has read it into the cache)."""
         with self._lock:
             found = discover(self.roots)
             keys = {_key(f.path) for f in found}
@@ -91,15 +95,17 @@ class RunStore:
                 if _key(item.path) not in self._runs:
                     self._add(item)
             runs = self.runs()
-        for run in runs:
+        left = deque(enumerate(runs))
+        read: dict[int, RunSummary] = {}
+        while left:
             if pause is not None:
                 pause()  # the caller may hold the read back (a run opened meanwhile is read first)
+            i, run = left.pop() if ready is not None and ready(left[-1][1]) else left.popleft()
             refresh_isolated(run)
-            summary = run.summary()  # while its table is in memory (past the budget it may leave soon)
+            summary = read[i] = run.summary()  # while its table is in memory (past the budget it may leave)
             if each is not None:
                 each(summary)
-            out.append(summary)
-        return out
+        return out + [read[i] for i in range(len(runs))]
 
     def read_now(self, path: str | Path) -> RunFolder | None:
         """The run at ``path``, read up to date now (ahead of a scan under way); None when absent.

@@ -16,6 +16,7 @@ import pytest
 
 from runner.alerts.board import AlertBoard
 from runner.runs import cache, coldread
+from runner.runs.folder import RunFolder
 from runner.runs.store import RunStore
 from tests.shared_data import IF_RLVR, needs_if_rlvr
 from tests.unit.test_runs_cache import state
@@ -155,3 +156,36 @@ def test_reader_waits_for_the_quick_scan_child_to_exit() -> None:
     os.waitpid(pid, 0)
     coldread.wait_exit(pid, 60)  # gone (reaped): no wait
     coldread.wait_exit(-1, 60)  # no quick scan child: no wait
+
+
+def test_full_read_takes_the_runs_the_reader_did_from_the_end_and_parses_the_others_from_the_front(
+    tmp_path: Path,
+) -> None:
+    """``RunStore.scan(ready=...)`` as the app's full read calls it beside a reader: between two runs it takes
+    the last run left while the reader has done it (or never will: the small run), else the first; the
+    summaries still come back in path order and every run reads as it does without the cache."""
+    runs = make_runs(tmp_path / "runs", n_big=5)
+    calls = []
+    assert coldread.read_backwards([tmp_path / "runs"], lambda: not calls.append(1) and len(calls) < 3) == 1
+    assert entries(runs) == [False, False, False, False, True, False]  # the reader is at the last big run
+    store, order = RunStore([tmp_path / "runs"]), []
+
+    def ready(run: RunFolder) -> bool:
+        return not coldread.left_to_reader(run.files.metrics)
+
+    summaries = store.scan(each=lambda s: order.append(Path(s.path).name), ready=ready)
+    assert order == ["run_05", "run_04", "run_00", "run_01", "run_02", "run_03"]
+    assert [Path(s.path).name for s in summaries] == [f"run_{i:02d}" for i in range(6)]
+    assert [run._cache.outcome for run in store.runs() if run._cache] == ["miss"] * 4 + ["hit", "miss"]
+    plain = RunStore([tmp_path / "runs"])
+    assert [s.path for s in plain.scan()] == [s.path for s in summaries]
+    assert [state(r.table) for r in store.runs()] == [state(r.table) for r in plain.runs()]
+
+
+def test_without_a_reader_the_full_read_goes_in_path_order(tmp_path: Path) -> None:
+    """No reader at work (``ready`` None, or nothing done by one): the runs are read front to back."""
+    make_runs(tmp_path / "runs", n_big=3)
+    for ready in (None, lambda run: False):
+        summaries = []
+        RunStore([tmp_path / "runs"]).scan(each=summaries.append, ready=ready)
+        assert [Path(s.path).name for s in summaries] == ["run_00", "run_01", "run_02", "run_03"]
