@@ -24,7 +24,7 @@ from pathlib import Path
 from runner.runs.coldread import NICE
 from runner.runs.summary import RunSummary
 
-FIRST_FILL = 100  # the runs table's FIRST_FILL (tui/widgets/run_table.py imports Textual: not here)
+FIRST_FILL = 100  # at least this many runs in the first frame, and in the runs table before it paints
 HEADER = struct.Struct(">Q")  # each frame: its length, then a pickle
 
 

@@ -17,7 +17,8 @@ from runner.runs.quick import quick_scan, quick_scan_parts
 from runner.runs.summary import RunSummary
 from tests.app.conftest import FIXED_MTIME, FROZEN_NOW, wait_until
 from tui.app import TinkertopApp
-from tui.widgets.run_table import FIRST_FILL, RunTable
+from tui.prefetch import FIRST_FILL
+from tui.widgets.run_table import RunTable
 
 N = FIRST_FILL + 50  # a first fill leaves rows for after its paint
 
@@ -82,12 +83,6 @@ async def test_the_first_rows_frame_is_written_then_painted_then_the_rest_added(
         firsts = sorted({e: events.index(e) for e in events}.items(), key=lambda kv: kv[1])
         assert [e for e, _ in firsts] == ["rows written", f"painted {N}", "rest added"], events[:6]
         assert table.order[0].endswith(f"run_{N - 1:03d}")  # newest first
-
-
-def test_the_child_sends_what_the_table_fills_first() -> None:
-    import tui.prefetch
-
-    assert tui.prefetch.FIRST_FILL == FIRST_FILL  # said in two places: the child does not import Textual
 
 
 def _title(app: TinkertopApp) -> str:

@@ -89,3 +89,17 @@ async def test_a_changed_row_draws_only_its_changed_cells(monkeypatch: pytest.Mo
         await pilot.pause()
         assert drawn == ["11"]  # the step cell alone
         assert " 11 " in table.render_line(3).text and "run_002" in table.render_line(3).text
+
+
+async def test_lines_follow_the_zebra_stripes_setting() -> None:
+    """A line drawn before ``zebra_stripes`` changes is not reused after it (the setting is not in the drawn
+    lines' key: changing it drops them, as the DataTable drops its own caches): the odd rows take the stripe."""
+    rows = [run_row(i) for i in range(4)]
+    async with table_shown(rows, FROZEN) as (pilot, table):
+        table.move_cursor(row=3, animate=False)
+        await pilot.pause()
+        for zebra in (True, False):
+            table.zebra_stripes = zebra
+            await pilot.pause()
+            for y in (1, 2):
+                assert _chars(list(table.render_line(y))) == _chars(list(DataTable.render_line(table, y)))

@@ -12,7 +12,7 @@ from runner.runs.summary import RunSummary
 from tests.app.conftest import FROZEN_NOW, wait_until
 from tests.app.test_first_paint import N, make_runs
 from tui.app import TinkertopApp
-from tui.widgets.run_table import FIRST_FILL
+from tui.prefetch import FIRST_FILL
 
 
 async def test_the_others_are_asked_for_once_the_run_view_can_open(tmp_path: Path) -> None:

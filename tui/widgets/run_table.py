@@ -16,6 +16,7 @@ from textual.widgets.data_table import ColumnKey, Row, RowKey
 from runner.runs.summary import RunSummary
 from runner.status import Status
 from tui.format import ago, middle_cut, number, progress, short_key, spark, status_text
+from tui.prefetch import first_part
 from tui.widgets.line_table import LineTable
 
 if TYPE_CHECKING:
@@ -36,7 +37,6 @@ COLUMNS = (
 
 UPDATED = [c[0] for c in COLUMNS].index("updated")
 NAME_WIDTH = COLUMNS[0][2]
-FIRST_FILL = 100  # an empty list's first rows added before it paints (at least two screens); the rest after
 MARK = "● "  # before the name of a marked run (space marks, c compares)
 
 # status -> theme variable: the one colour map of statuses (the runs list, the run view's info bar)
@@ -117,7 +117,7 @@ class RunTable(LineTable):
         self._placing = False  # show() is moving the cursor: not the user
         # rows off screen whose cells wait to be built: run path -> (summary, time, label) (see _update_rows)
         self._pending: dict[str, tuple[RunSummary, float, str]] = {}
-        # the rows a first fill left for after its paint (see FIRST_FILL), with their time and labels
+        # the rows a first fill left for after its paint (tui.prefetch.first_part), with their time and labels
         self._rest: tuple[list[RunSummary], float, Mapping[str, str]] | None = None
 
     @property
@@ -174,7 +174,7 @@ class RunTable(LineTable):
             return
         scroll = self.scroll_offset
         self.clear()  # drops the drawn rows too (_clear_caches)
-        head = max(FIRST_FILL, 2 * self.app.size.height)
+        head = first_part(self.app.size.height)
         if self._order or len(rows) <= head:
             head = len(rows)
         else:  # an empty list's first fill: the first screens paint now, the rest right after that paint
