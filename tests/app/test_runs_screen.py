@@ -208,3 +208,21 @@ def test_filter_and_name_helpers() -> None:
         ("", True),
     ]:
         assert run_matches(run, config, query) is hit, query
+
+
+async def test_the_footer_says_how_to_open_a_run_and_enter_opens_it(tmp_path: Path) -> None:
+    """The list's main action is in the footer (the table's own hidden enter used to take the key from the
+    screen's Open, so the footer showed none), and Enter opens the run under the cursor."""
+    from tui.screens.run_view import RunViewScreen
+
+    copy_run("rl_arith", tmp_path)
+    app = TinkertopApp([tmp_path], now=lambda: FROZEN_NOW)
+    async with app.run_test(size=(160, 30)) as pilot:
+        await wait_until(pilot, lambda: app.loaded, what="the full read")
+        await pilot.pause()
+        enter = app.screen.active_bindings["enter"].binding
+        assert (enter.description, enter.show) == ("Open", True)
+        footer = screen_text(app).splitlines()[-1]
+        assert "Open" in footer and footer.index("Open") < footer.index("Sort"), footer
+        await pilot.press("enter")
+        await wait_until(pilot, lambda: isinstance(app.screen, RunViewScreen), what="the run view")

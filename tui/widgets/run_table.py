@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 from rich.style import Style
 from rich.text import Text
 from textual._two_way_dict import TwoWayDict
+from textual.binding import Binding, BindingType
 from textual.color import Color
 from textual.coordinate import Coordinate
 from textual.message import Message
@@ -104,6 +105,10 @@ def flags(summary: RunSummary) -> str:
 
 class RunTable(LineTable):
     """Runs as rows keyed by folder path."""
+
+    # the DataTable's own enter (a row selected: the runs screen opens it), shown: the focused table's hidden
+    # enter took the key from the screen's "Open" and the footer showed no way to open a run
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("enter", "select_cursor", "Open")]
 
     class Navigated(Message):
         """The user moved the cursor to another row (keys or mouse; not a re-sort)."""
