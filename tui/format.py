@@ -107,6 +107,17 @@ def middle_cut(text: str, width: int) -> str:
     return text[: width - 1 - tail] + "…" + (text[-tail:] if tail else "")
 
 
+def word_cut(text: str, width: int) -> str:
+    """Fit ``text`` in ``width`` cells at a word's end when that keeps two thirds of them (``no signal (hard)``
+    in 11: ``no signal``), else cut inside the word with ``…`` (``NaN nan_metric``: ``NaN nan_me…``)."""
+    if len(text) <= width:
+        return text
+    end = text.rfind(" ", 0, width + 1)
+    if end > 0 and 3 * end >= 2 * width:
+        return text[:end].rstrip()
+    return text[: max(width - 1, 0)] + "…"[: max(width, 0)]
+
+
 def display_names(paths: list[str]) -> dict[str, str]:
     """A label per run path: its folder name, with as many parent folders as it takes to tell apart
     runs whose folder names are the same (``a/seed1`` and ``b/seed1``)."""

@@ -176,10 +176,15 @@ async def test_filter_matches_path_kind_status_and_config(tmp_path: Path) -> Non
 
 def test_filter_and_name_helpers() -> None:
     from runner.runs.summary import RunSummary
-    from tui.format import display_names, flatten_config, middle_cut, run_matches
+    from tui.format import display_names, flatten_config, middle_cut, run_matches, word_cut
 
     assert middle_cut("abcdefghijklmnopqrstuvwxyz", 9) == "abcd…wxyz"
     assert middle_cut("short", 9) == "short"
+    assert word_cut("no signal (hard)", 11) == "no signal"  # the Flags column: whole words
+    assert word_cut("NaN entropy ⚠config.json", 11) == "NaN entropy"
+    assert word_cut("exit 1", 11) == "exit 1"
+    assert word_cut("⚠metrics.jsonl", 11) == "⚠metrics.j…"
+    assert word_cut("NaN nan_metric", 11) == "NaN nan_me…"  # a word end that keeps too little: cut inside
     assert display_names(["/r/a/s1", "/r/b/s1", "/r/c", "/x/a/s1"]) == {
         "/r/a/s1": "r/a/s1",
         "/r/b/s1": "b/s1",

@@ -16,7 +16,7 @@ from textual.widgets.data_table import ColumnKey, Row, RowKey
 
 from runner.runs.summary import RunSummary
 from runner.status import Status
-from tui.format import ago, middle_cut, number, progress, short_key, spark, status_text
+from tui.format import ago, middle_cut, number, progress, short_key, spark, status_text, word_cut
 from tui.prefetch import first_part
 from tui.widgets.line_table import LineTable
 
@@ -38,6 +38,7 @@ COLUMNS = (
 
 UPDATED = [c[0] for c in COLUMNS].index("updated")
 NAME_WIDTH = COLUMNS[0][2]
+FLAGS_WIDTH = next(width for key, _, width in COLUMNS if key == "flags")
 MARK = "● "  # before the name of a marked run (space marks, c compares)
 
 # status -> theme variable: the one colour map of statuses (the runs list, the run view's info bar)
@@ -375,7 +376,10 @@ class RunTable(LineTable):
             cell("-" if s.headline_value is None else number(s.headline_value, short=True)),
             Text(spark(s.spark, 12), style=self._style("primary")),
             ago(s.last_change, now),
-            Text(flags(s), style=row + Style(bold=True) if row is not None else self._style("warning")),
+            Text(
+                word_cut(flags(s), FLAGS_WIDTH),
+                style=row + Style(bold=True) if row is not None else self._style("warning"),
+            ),
         ]
 
     def _name_cell(self, label: str, cell: Callable[[str], Text | str]) -> Text | str:
