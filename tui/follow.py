@@ -171,7 +171,7 @@ class Follower:
                 pending.clear()
 
         # with a cold reader at work, the runs it has read (or never will) are taken from the back meanwhile
-        ready = (lambda run: not coldread.left_to_reader(run.files.metrics)) if coldread.started() else None
+        ready = coldread.done_by_reader if coldread.started() else None
         summaries = list(store.scan(pause=self._yield_to_open, each=judge, ready=ready))
         judge(None)  # the last few
         with self._lock:

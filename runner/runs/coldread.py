@@ -24,6 +24,10 @@ import os
 import select
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from runner.runs.folder import RunFolder
 
 NICE = 5  # the reader yields to the app (its first paint above all) when the cores are busy
 AFTER_WAIT_S = 2.0  # the longest the reader waits for the quick scan child
@@ -140,6 +144,12 @@ def read_backwards(roots: Sequence[Path], go_on: Callable[[], bool] | None = Non
 def started() -> bool:
     """Whether this process started a reader (it may have finished since)."""
     return bool(_keep_open)
+
+
+def done_by_reader(run: RunFolder) -> bool:
+    """A run the full read may take out of order now (``RunStore.scan``'s ``ready``): the reader has read
+    it into the cache, or never will."""
+    return not left_to_reader(run.files.metrics)
 
 
 def left_to_reader(metrics: Path | None) -> bool:

@@ -16,7 +16,6 @@ import pytest
 
 from runner.alerts.board import AlertBoard
 from runner.runs import cache, coldread
-from runner.runs.folder import RunFolder
 from runner.runs.store import RunStore
 from tests.shared_data import IF_RLVR, needs_if_rlvr
 from tests.unit.test_runs_cache import state
@@ -169,11 +168,7 @@ def test_full_read_takes_the_runs_the_reader_did_from_the_end_and_parses_the_oth
     assert coldread.read_backwards([tmp_path / "runs"], lambda: not calls.append(1) and len(calls) < 3) == 1
     assert entries(runs) == [False, False, False, False, True, False]  # the reader is at the last big run
     store, order = RunStore([tmp_path / "runs"]), []
-
-    def ready(run: RunFolder) -> bool:
-        return not coldread.left_to_reader(run.files.metrics)
-
-    summaries = store.scan(each=lambda s: order.append(Path(s.path).name), ready=ready)
+    summaries = store.scan(each=lambda s: order.append(Path(s.path).name), ready=coldread.done_by_reader)
     assert order == ["run_05", "run_04", "run_00", "run_01", "run_02", "run_03"]
     assert [Path(s.path).name for s in summaries] == [f"run_{i:02d}" for i in range(6)]
     assert [run._cache.outcome for run in store.runs() if run._cache] == ["miss"] * 4 + ["hit", "miss"]
